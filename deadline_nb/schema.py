@@ -1,0 +1,235 @@
+"""The one source of truth for statuses, action types, colours and frame columns.
+
+Every other module (frames, plots, widgets, the local farm) takes its lists from here, so that a
+status added by the service is added in one place and every plot colours it the same way.
+
+The orders below are the API's own (botocore's model for ``deadline``, API version 2023-10-12):
+``SessionActionStatus`` is an ordered category in that order, so ``sort_values("status")`` gives
+the service's order rather than the alphabet's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+import pandas as pd
+
+__all__ = [
+    "ACTION_TYPES",
+    "ACTION_TYPE_COLORS",
+    "ACTIVE_STATUSES",
+    "LIMIT_COLUMNS",
+    "MANIFEST_COLUMNS",
+    "PARAMETER_COLUMNS",
+    "PARAMETER_DTYPES",
+    "PARAMETER_PREFIX",
+    "PARAMETER_TYPES",
+    "SESSION_ACTION_COLUMNS",
+    "SESSION_COLUMNS",
+    "SESSION_LIFECYCLE_STATUSES",
+    "STATUSES",
+    "STATUS_COLORS",
+    "TERMINAL_STATUSES",
+    "empty_frame",
+]
+
+#: ``SessionActionStatus``: the API's 11 statuses, in the API's order.
+STATUSES: Final[tuple[str, ...]] = (
+    "ASSIGNED",
+    "RUNNING",
+    "CANCELING",
+    "SUCCEEDED",
+    "FAILED",
+    "INTERRUPTED",
+    "CANCELED",
+    "NEVER_ATTEMPTED",
+    "SCHEDULED",
+    "RECLAIMING",
+    "RECLAIMED",
+)
+
+#: Statuses an action never leaves: an action in one of these is never fetched again.
+TERMINAL_STATUSES: Final[frozenset[str]] = frozenset(
+    {"SUCCEEDED", "FAILED", "INTERRUPTED", "CANCELED", "NEVER_ATTEMPTED", "RECLAIMED"}
+)
+
+#: Statuses of an action that is still going to change.
+ACTIVE_STATUSES: Final[tuple[str, ...]] = tuple(s for s in STATUSES if s not in TERMINAL_STATUSES)
+
+#: The members of the ``SessionActionDefinition`` union in the API's order, plus ``unknown`` for a
+#: member this version of boto3 (or of this package) does not know (``SDK_UNKNOWN_MEMBER``).
+ACTION_TYPES: Final[tuple[str, ...]] = (
+    "envEnter",
+    "envExit",
+    "taskRun",
+    "syncInputJobAttachments",
+    "unknown",
+)
+
+#: ``SessionLifecycleStatus``, in the API's order.
+SESSION_LIFECYCLE_STATUSES: Final[tuple[str, ...]] = (
+    "STARTED",
+    "UPDATE_IN_PROGRESS",
+    "UPDATE_SUCCEEDED",
+    "UPDATE_FAILED",
+    "ENDED",
+)
+
+#: The members of the ``TaskParameterValue`` union, plus ``unknown``.
+PARAMETER_TYPES: Final[tuple[str, ...]] = ("int", "float", "string", "path", "chunkInt", "unknown")
+
+#: Task parameters become columns named ``param.<Name>``.
+PARAMETER_PREFIX: Final[str] = "param."
+
+# Colours: chosen to stay distinguishable for the common colour-vision deficiencies (based on the
+# Okabe-Ito palette) and to read the way a TD expects: green done, red failed, blue running.
+STATUS_COLORS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "ASSIGNED": "#a6cee3",
+        "RUNNING": "#0072b2",
+        "CANCELING": "#e69f00",
+        "SUCCEEDED": "#009e73",
+        "FAILED": "#d55e00",
+        "INTERRUPTED": "#cc79a7",
+        "CANCELED": "#999999",
+        "NEVER_ATTEMPTED": "#dddddd",
+        "SCHEDULED": "#56b4e9",
+        "RECLAIMING": "#f0e442",
+        "RECLAIMED": "#8c6d1f",
+    }
+)
+
+ACTION_TYPE_COLORS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "envEnter": "#56b4e9",
+        "syncInputJobAttachments": "#e69f00",
+        "taskRun": "#009e73",
+        "envExit": "#0072b2",
+        "unknown": "#999999",
+    }
+)
+
+# dtypes. Strings are Arrow-backed on every pandas version we support: they take a third of the
+# memory of Python strings, and pinning the storage keeps the dtype the same on pandas 2.2 and 3.x.
+STRING: Final = pd.StringDtype("pyarrow")
+TIME: Final = pd.DatetimeTZDtype("ns", "UTC")
+DURATION: Final = "timedelta64[ns]"
+CATEGORY: Final = "category"
+STATUS: Final = pd.CategoricalDtype(list(STATUSES), ordered=True)
+ACTION_TYPE: Final = pd.CategoricalDtype(list(ACTION_TYPES))
+LIFECYCLE: Final = pd.CategoricalDtype(list(SESSION_LIFECYCLE_STATUSES), ordered=True)
+PARAMETER_TYPE: Final = pd.CategoricalDtype(list(PARAMETER_TYPES))
+
+#: dtype of a ``param.<Name>`` column, by the parameter's type. A name that has different types
+#: in different steps gets ``Float64`` for int and float together, and ``string`` otherwise.
+PARAMETER_DTYPES: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "int": pd.Int64Dtype(),
+        "float": pd.Float64Dtype(),
+        "string": STRING,
+        "path": STRING,
+        "chunkInt": STRING,
+    }
+)
+
+#: ``session_action_frame``: column -> dtype, in column order. ``param.<Name>`` columns follow.
+SESSION_ACTION_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "farmId": CATEGORY,
+        "queueId": CATEGORY,
+        "jobId": CATEGORY,
+        "sessionId": CATEGORY,
+        "sessionActionId": STRING,
+        "actionIndex": "int64",
+        "actionType": ACTION_TYPE,
+        "environmentId": CATEGORY,
+        "stepId": CATEGORY,
+        "taskId": STRING,
+        "status": STATUS,
+        "startedAt": TIME,
+        "endedAt": TIME,
+        "workerUpdatedAt": TIME,
+        "duration": DURATION,
+        "progressPercent": pd.Float64Dtype(),
+        "progressMessage": STRING,
+        "processExitCode": pd.Int32Dtype(),
+    }
+)
+
+#: ``parameter_frame``: one row per (action, parameter). ``value`` is the API's exact text;
+#: ``intValue``/``floatValue`` hold it as a number where it is one and fits.
+PARAMETER_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "sessionActionId": STRING,
+        "stepId": CATEGORY,
+        "taskId": STRING,
+        "name": CATEGORY,
+        "type": PARAMETER_TYPE,
+        "value": STRING,
+        "intValue": pd.Int64Dtype(),
+        "floatValue": pd.Float64Dtype(),
+    }
+)
+
+#: ``limit_frame``: one row per acquired limit.
+LIMIT_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {"sessionActionId": STRING, "limitId": CATEGORY, "count": pd.Int64Dtype()}
+)
+
+#: ``manifest_frame``: one row per output manifest of a task run.
+MANIFEST_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "sessionActionId": STRING,
+        "manifestIndex": "int64",
+        "outputManifestPath": STRING,
+        "outputManifestHash": STRING,
+    }
+)
+
+#: ``session_frame``: ListSessions summaries and GetSession responses.
+SESSION_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "farmId": CATEGORY,
+        "queueId": CATEGORY,
+        "jobId": CATEGORY,
+        "sessionId": STRING,
+        "fleetId": CATEGORY,
+        "workerId": CATEGORY,
+        "lifecycleStatus": LIFECYCLE,
+        "targetLifecycleStatus": CATEGORY,
+        "startedAt": TIME,
+        "endedAt": TIME,
+        "updatedAt": TIME,
+        "updatedBy": STRING,
+        "duration": DURATION,
+        "hostName": STRING,
+        "instanceType": CATEGORY,
+        "ec2InstanceArn": STRING,
+    }
+)
+
+
+def empty_frame(columns: Mapping[str, object]) -> pd.DataFrame:
+    """Return a frame with no rows and exactly the given columns and dtypes.
+
+    Parameters
+    ----------
+    columns
+        Column name -> dtype, such as :data:`SESSION_ACTION_COLUMNS`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Zero rows, the columns in the given order.
+
+    Examples
+    --------
+    >>> from deadline_nb.schema import LIMIT_COLUMNS, empty_frame
+    >>> list(empty_frame(LIMIT_COLUMNS).columns)
+    ['sessionActionId', 'limitId', 'count']
+    """
+    return pd.DataFrame(
+        {name: pd.Series([], dtype=dtype) for name, dtype in columns.items()}  # type: ignore[call-overload]
+    )
