@@ -46,6 +46,7 @@ demo:
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_frames.py
+	$(BIN)/python benchmarks/bench_localfarm.py
 
 clean:
 	rm -rf $(VENV) $(LOWEST) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info

@@ -1,0 +1,63 @@
+"""Shared fixtures: a local farm, and boto3 clients whose every response is checked.
+
+The ``client`` fixture checks each response against botocore's model for its operation
+(:func:`deadline_nb.localfarm.shapes.check_responses`, in the spirit of botocore's Stubber): a test
+that calls the farm cannot pass with a response the real service could not send.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from deadline_nb.localfarm import LocalFarm
+
+# deadline_nb.localfarm (and botocore's model) is imported inside the fixtures: the pure modules'
+# tests share this file and run without them (`make test-lowest`).
+
+
+_SHARED: list[str] = []  # thread-name prefix of the session's shared farm, once started
+
+
+@pytest.fixture(scope="session")
+def farm() -> Iterator[LocalFarm]:
+    """One farm (seed 0) for the whole run: it is read-only, so tests cannot disturb each other."""
+    from deadline_nb.localfarm import LocalFarm
+
+    with LocalFarm(seed=0, speedup=60.0) as running:
+        _SHARED.append(f"localfarm-{running.endpoint_url.rsplit(':', 1)[1]}")
+        try:
+            yield running
+        finally:
+            _SHARED.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_farm_left_running() -> Iterator[None]:
+    """A test that starts a farm must stop it: no server or connection thread may outlive it."""
+    yield
+
+    def leftovers() -> list[str]:
+        return [
+            t.name
+            for t in threading.enumerate()
+            if t.name.startswith("localfarm-") and not any(t.name.startswith(p) for p in _SHARED)
+        ]
+
+    deadline = time.monotonic() + 2.0
+    while leftovers() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert leftovers() == []
+
+
+@pytest.fixture
+def client(farm: LocalFarm) -> Any:
+    """A boto3 client for the shared farm, without retries, checking every response."""
+    from deadline_nb.localfarm.shapes import check_responses
+
+    return check_responses(farm.client(retries={"total_max_attempts": 1}))
