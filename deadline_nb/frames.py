@@ -46,7 +46,6 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
 from itertools import repeat
-from operator import is_not
 from pathlib import Path
 from typing import IO, Any
 
@@ -591,12 +590,12 @@ def _definitions(values: np.ndarray, ids: Sequence[str], problems: _Problems) ->
     try:
         if set(map(len, definitions)) != {1}:
             raise TypeError
-        bodies = [d.get("taskRun") for d in definitions]
-        is_task = np.fromiter(map(is_not, bodies, repeat(None)), dtype=bool, count=len(bodies))
-        task_bodies = [b for b in bodies if b is not None]
+        bodies = _columns(definitions, ("taskRun",))[:, 0]
+        is_task = ~_missing(bodies)
+        task_bodies = bodies[is_task].tolist()
         if set(map(type, task_bodies)) - {dict}:
             raise TypeError
-    except (TypeError, AttributeError):
+    except TypeError:
         is_task = np.zeros(len(definitions), dtype=bool)
         task_bodies = []
     task_rows = np.flatnonzero(is_task)
@@ -716,15 +715,19 @@ def _parameters(
         return found
     first = param_dicts[0]
     names = tuple(first) if isinstance(first, Mapping) else ()
-    matrix = None
     if names and set(map(len, param_dicts)) == {len(names)}:
         matrix = _columns(param_dicts, names)
-        if _missing(matrix).any():
-            matrix = None
-    if matrix is not None:
-        for j, name in enumerate(names):
-            _add_parameter(found, str(name), param_rows, matrix[:, j].tolist())
-        return found
+        columns = [matrix[:, j].tolist() for j in range(len(names))]
+        try:
+            # len() of a missing value (NaN or None) raises: some task runs have other names.
+            for column in columns:
+                set(map(len, column))
+        except TypeError:
+            pass
+        else:
+            for name, column in zip(names, columns, strict=True):
+                _add_parameter(found, str(name), param_rows, column)
+            return found
     by_names: dict[tuple[Any, ...], list[int]] = {}
     for index, parameters in enumerate(param_dicts):
         if isinstance(parameters, Mapping):
@@ -757,10 +760,9 @@ def _parameter_values(values: list[Any]) -> tuple[np.ndarray, pa.Array]:
         # Fast path: every value has the first value's member (a union has only one).
         kind = next(iter(first))
         try:
-            texts = pa.array(_columns(values, (kind,))[:, 0], type=pa.string(), from_pandas=True)
-            if not texts.null_count:
-                return np.full(len(values), _VALUE_MEMBERS.index(kind), dtype=np.int8), texts
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            texts = pa.array([v[kind] for v in values], type=pa.string())
+            return np.full(len(values), _VALUE_MEMBERS.index(kind), dtype=np.int8), texts
+        except (KeyError, TypeError, pa.ArrowInvalid, pa.ArrowTypeError):
             pass
     members = _columns(values, _VALUE_MEMBERS)
     present = ~_missing(members)
