@@ -100,8 +100,9 @@ _NAMED_IN_WARNING = 5
 class _Problems:
     """Collect dropped values, so that each kind of problem gives one warning, not one per row."""
 
-    def __init__(self) -> None:
+    def __init__(self, noun: str = "action") -> None:
         self._ids: dict[str, list[str]] = {}
+        self._noun = noun
 
     def add(self, what: str, action_id: str) -> None:
         self._ids.setdefault(what, []).append(action_id)
@@ -112,7 +113,7 @@ class _Problems:
             named = ", ".join(unique[:_NAMED_IN_WARNING])
             more = len(unique) - _NAMED_IN_WARNING
             tail = f" and {more} more" if more > 0 else ""
-            noun = "action" if len(unique) == 1 else "actions"
+            noun = self._noun if len(unique) == 1 else f"{self._noun}s"
             warnings.warn(
                 f"{what} ({len(unique)} {noun}: {named}{tail}).",
                 DataWarning,
@@ -345,6 +346,23 @@ def _to_datetime_array(ns: np.ndarray) -> pd.api.extensions.ExtensionArray:
     return pd.Series(ns.view("datetime64[ns]")).dt.tz_localize("UTC").array
 
 
+def _duration(
+    started: np.ndarray, ended: np.ndarray, ids: Sequence[str], problems: _Problems
+) -> np.ndarray:
+    """endedAt - startedAt (int64 ns in, timedelta64 out); NaT when either is missing.
+
+    An end before the start is kept as the API gave it in the time columns, but no negative
+    duration is made up from it: that duration is missing, and reported.
+    """
+    both = (started != _NAT) & (ended != _NAT)
+    backwards = both & (ended < started)
+    for row in np.flatnonzero(backwards):
+        problems.add(
+            "endedAt is before startedAt; both are kept and duration is missing", ids[int(row)]
+        )
+    return np.where(both & ~backwards, ended - started, _NAT).view("timedelta64[ns]")
+
+
 def _numbers(
     values: np.ndarray, field: str, ids: Sequence[str], problems: _Problems, low: float, high: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -522,14 +540,7 @@ def _session_action_frame(
         problems.add("timestamps without a time zone were taken as UTC", action_id)
     for f in _TIME_FIELDS:
         columns[f] = _to_datetime_array(ns[f])
-    started, ended = ns["startedAt"], ns["endedAt"]
-    both = (started != _NAT) & (ended != _NAT)
-    backwards = both & (ended < started)
-    for row in np.flatnonzero(backwards):
-        problems.add(
-            "endedAt is before startedAt; both are kept and duration is missing", ids[int(row)]
-        )
-    columns["duration"] = np.where(both & ~backwards, ended - started, _NAT).view("timedelta64[ns]")
+    columns["duration"] = _duration(ns["startedAt"], ns["endedAt"], ids, problems)
 
     percent, missing = _numbers(
         field["progressPercent"], "progressPercent", ids, problems, 0.0, 100.0
@@ -1083,7 +1094,7 @@ def session_frame(
     ids = _require_ids(items, "sessionId")
     if not items:
         return schema.empty_frame(schema.SESSION_COLUMNS)
-    problems = _Problems()
+    problems = _Problems("session")
     columns: dict[str, Any] = {}
     defaults = {"farmId": farm_id, "queueId": queue_id, "jobId": job_id}
     hosts = [item.get("hostProperties") or {} for item in items]
@@ -1098,13 +1109,7 @@ def session_frame(
             columns[name] = _to_datetime_array(ns[name])
             continue
         if name == "duration":
-            both = (ns["startedAt"] != _NAT) & (ns["endedAt"] != _NAT)
-            ok = both & (ns["endedAt"] >= ns["startedAt"])
-            for row in np.flatnonzero(both & ~ok):
-                problems.add("endedAt is before startedAt; duration is missing", ids[int(row)])
-            columns[name] = np.where(ok, ns["endedAt"] - ns["startedAt"], _NAT).view(
-                "timedelta64[ns]"
-            )
+            columns[name] = _duration(ns["startedAt"], ns["endedAt"], ids, problems)
             continue
         if name == "hostName":
             values = [h.get("hostName") for h in hosts]

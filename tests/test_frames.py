@@ -682,3 +682,10 @@ def test_mapping_subclass_items_are_accepted() -> None:
 
     items: list[Mapping[str, Any]] = [Item(a) for a in session_actions()]
     pd.testing.assert_frame_equal(frame_quietly(items), frame_quietly(session_actions()))
+
+
+def test_session_end_before_start_drops_only_its_duration() -> None:
+    backwards = session(1, endedAt=T0 - timedelta(minutes=1))
+    with pytest.warns(DataWarning, match=r"1 session: session-0+1"):
+        frame = dnb.session_frame([backwards, session(2)])
+    assert pd.isna(frame["duration"][0]) and frame["duration"][1] == pd.Timedelta(hours=1)
