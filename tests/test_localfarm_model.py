@@ -6,7 +6,6 @@ import itertools
 import json
 import re
 import statistics
-import time
 from collections import Counter
 from typing import Any
 
@@ -278,13 +277,11 @@ def test_running_job_follows_the_clock(model: FarmModel) -> None:
     assert done.job["taskRunStatus"] == "SUCCEEDED" and "endedAt" in done.job
 
 
-def test_big_job_of_100k_actions_builds_in_seconds() -> None:
+def test_size_gives_a_big_job_of_about_that_many_actions() -> None:
+    # How fast it builds is measured in benchmarks/bench_localfarm.py, not here.
     m = FarmModel(seed=0, size=100_000)
-    started = time.perf_counter()
     v = m.view(m.job_by_name(BIG_JOB).job_id)
-    elapsed = time.perf_counter() - started
     assert 95_000 <= len(v.actions) <= 105_000
-    assert elapsed < 5.0, f"building the big job took {elapsed:.1f} s"
     assert v.job["taskRunStatus"] == "SUCCEEDED"
     # Without a size there is no big job, and other jobs keep their ids.
     small = FarmModel(seed=0)
