@@ -42,6 +42,7 @@ import gzip
 import json
 import math
 import os
+import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
@@ -75,6 +76,9 @@ __all__ = [
 
 _ACTION_ID_RE = r"^sessionaction-[0-9a-f]{32}-(0|[1-9][0-9]{0,9})$"
 _UNKNOWN = "SDK_UNKNOWN_MEMBER"
+# The model's patterns for IntString and FloatString.
+_INT_TEXT = re.compile(r"-?(0|[1-9][0-9]*)")
+_FLOAT_TEXT = re.compile(r"-?(0|[1-9][0-9]*)([.][0-9]+)?([eE][+-]?[0-9]+)?")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 _NAT = np.iinfo(np.int64).min  # the int64 value pandas reads as NaT
@@ -955,11 +959,12 @@ def parameter_frame(actions: Iterable[Mapping[str, Any]] | Mapping[str, Any]) ->
             kind, text = _union(body["parameters"][name])
             int_value: int | None = None
             float_value: float | None = None
-            if kind == "int" and text is not None:
+            # The text is kept as given; a number is added only where it is one.
+            if kind == "int" and text is not None and _INT_TEXT.fullmatch(text):
                 number = int(text)
                 int_value = number if _INT64_MIN <= number <= _INT64_MAX else None
                 float_value = float(number) if abs(number) <= 2**53 else None
-            elif kind == "float" and text is not None:
+            elif kind == "float" and text is not None and _FLOAT_TEXT.fullmatch(text):
                 as_float = float(text)
                 float_value = as_float if math.isfinite(as_float) else None
             rows["sessionActionId"].append(action_id)
@@ -1135,19 +1140,25 @@ def session_frame(
 
 
 def _typed(rows: Mapping[str, list[Any]], columns: Mapping[str, object]) -> pd.DataFrame:
-    """Build a long-form frame from column lists, with the schema's dtypes."""
+    """Build a long-form frame from column lists, with the schema's dtypes.
+
+    A text value that is not a string is dropped, with one warning naming the actions.
+    """
+    problems = _Problems()
+    ids = rows["sessionActionId"]
     data: dict[str, Any] = {}
     for name, dtype in columns.items():
         values = rows[name]
         if isinstance(dtype, pd.CategoricalDtype):  # a fixed list, such as parameter types
             data[name] = pd.Categorical(values, dtype=dtype)
         elif dtype == schema.CATEGORY:
-            data[name] = _category(pa.array(values, type=pa.string()))
+            data[name] = _category(_strings(values, name, ids, problems))
         elif dtype == schema.STRING:
-            data[name] = _string_array(pa.array(values, type=pa.string()))
+            data[name] = _string_array(_strings(values, name, ids, problems))
         else:
             data[name] = pd.array(values, dtype=dtype)  # type: ignore[call-overload]
-    return pd.DataFrame(data, index=pd.RangeIndex(len(rows["sessionActionId"])))
+    problems.emit(stacklevel=4)
+    return pd.DataFrame(data, index=pd.RangeIndex(len(ids)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -689,3 +689,17 @@ def test_session_end_before_start_drops_only_its_duration() -> None:
     with pytest.warns(DataWarning, match=r"1 session: session-0+1"):
         frame = dnb.session_frame([backwards, session(2)])
     assert pd.isna(frame["duration"][0]) and frame["duration"][1] == pd.Timedelta(hours=1)
+
+
+def test_long_forms_lose_only_the_malformed_value() -> None:
+    actions = [
+        task_run(0, parameters={"Frame": {"int": "twelve"}, "Scale": {"float": "1.5.2"}}),
+        task_run(1, frame=7, manifests=[{"outputManifestPath": 42, "outputManifestHash": "h"}]),
+    ]
+    long = dnb.parameter_frame(actions)
+    assert long["value"].tolist() == ["twelve", "1.5.2", "7"]
+    assert long["intValue"].isna().tolist() == [True, True, False]
+    assert long["floatValue"].isna().tolist() == [True, True, False]
+    with pytest.warns(DataWarning, match=action_id(1)):
+        manifests = dnb.manifest_frame(actions)
+    assert pd.isna(manifests["outputManifestPath"][0]) and manifests["outputManifestHash"][0] == "h"
