@@ -15,7 +15,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# setup.py and the .pyx: the compiled reader is rebuilt when they change.
+$(STAMP): pyproject.toml setup.py deadline_nb/_speedups.pyx | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
@@ -31,7 +32,7 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
-$(LOWEST)/.installed-stamp: pyproject.toml ci/lowest.txt
+$(LOWEST)/.installed-stamp: pyproject.toml setup.py deadline_nb/_speedups.pyx ci/lowest.txt
 	$(PYTHON) -m venv $(LOWEST)
 	$(LOWEST)/bin/pip install -q -c ci/lowest.txt -e . pytest hypothesis
 	touch $@

@@ -33,6 +33,11 @@ How wrong input is handled (each case is tested in ``tests/test_frames.py``):
 * Naive datetimes (and ISO strings with no offset) are taken as UTC, the only zone the API uses;
   one warning counts them, since a naive time usually means it went through some other tool.
 * A missing optional field is simply missing: no warning, since nothing was lost.
+
+Speed: well-formed boto3 results (plain dicts, datetimes) are read by a compiled reader
+(``_speedups.pyx``, built at install when a C compiler is there) that walks each action once; any
+other input, or an install without the compiler, takes the NumPy reader, which gives the same
+frames and reports each problem. The tests run every case through both.
 """
 
 from __future__ import annotations
@@ -62,6 +67,13 @@ except ImportError:  # pragma: no cover - a pandas without it takes the comprehe
 
 from . import schema
 from .errors import DataWarning, MalformedItemError
+
+try:  # the compiled reader, built from _speedups.pyx when a compiler was there at install
+    from . import _speedups
+except ImportError:  # pragma: no cover - an install without a compiler
+    _speedups = None  # type: ignore[assignment]
+# Tests switch the compiled reader off to check that both readers give the same frames.
+_COMPILED_ENABLED = True
 
 __all__ = [
     "limit_frame",
@@ -368,7 +380,12 @@ def _duration(
 
 
 def _numbers(
-    values: np.ndarray, field: str, ids: Sequence[str], problems: _Problems, low: float, high: float
+    values: Sequence[Any] | np.ndarray,
+    field: str,
+    ids: Sequence[str],
+    problems: _Problems,
+    low: float,
+    high: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Numbers -> (float64 values, missing mask); a wrong type or out of range is dropped."""
     try:
@@ -486,11 +503,9 @@ def _session_action_frame(
 ) -> pd.DataFrame:
     if not items:
         return schema.empty_frame(schema.SESSION_ACTION_COLUMNS)
-    matrix = _columns(items, _FIELDS)
-    ids = matrix[:, 0].tolist()
-    if set(map(type, ids)) != {str}:
-        _require_ids(items, "sessionActionId")  # raises, naming the first bad item
-    id_arr = pa.array(ids, type=pa.string())
+    extracted = _extract_compiled(items) or _extract(items, problems)
+    ids = extracted.ids
+    id_arr = extracted.id_arr
     valid = pc.match_substring_regex(id_arr, _ACTION_ID_RE)
     if not pc.all(valid).as_py():
         pos = int(np.flatnonzero(~valid.to_numpy(zero_copy_only=False))[0])
@@ -500,7 +515,7 @@ def _session_action_frame(
             f"{ids[int(pos)]!r} is not of the form sessionaction-<32 hex>-<n>",
         )
     n = len(items)
-    field = {name: matrix[:, j] for j, name in enumerate(_FIELDS)}
+    field = extracted.field
     columns: dict[str, Any] = {}
 
     for name, default in (("farmId", farm_id), ("queueId", queue_id), ("jobId", job_id)):
@@ -527,7 +542,7 @@ def _session_action_frame(
         pc.utf8_slice_codeunits(id_arr, 47).cast(pa.int64()).to_numpy(zero_copy_only=False)
     )
 
-    definitions = _definitions(field["definition"], ids, problems)
+    definitions = extracted.definitions
     columns["actionType"] = pd.Categorical.from_codes(definitions.kinds, dtype=schema.ACTION_TYPE)
     columns["environmentId"] = _category(
         _strings(definitions.environment, "environmentId", ids, problems)
@@ -538,8 +553,8 @@ def _session_action_frame(
     status = _strings(field["status"], "status", ids, problems)
     columns["status"] = _ordered(status, schema.STATUS, "status", ids, problems)
 
-    naive: list[str] = []
-    ns = {f: _times(field[f], f, ids, problems, naive) for f in _TIME_FIELDS}
+    naive = extracted.naive
+    ns = extracted.ns
     for action_id in naive:
         problems.add("timestamps without a time zone were taken as UTC", action_id)
     for f in _TIME_FIELDS:
@@ -564,13 +579,86 @@ def _session_action_frame(
         np.where(missing, 0, codes).astype(np.int32), missing
     )
 
-    for name, parameter in sorted(
-        _parameters(definitions.param_rows, definitions.param_dicts, ids, problems).items()
-    ):
+    for name, parameter in sorted(extracted.parameters.items()):
         columns[f"{schema.PARAMETER_PREFIX}{name}"] = _parameter_column(
             name, parameter, n, ids, problems
         )
     return pd.DataFrame(columns, index=pd.RangeIndex(n))
+
+
+class _Extracted:
+    """What both readers of the input give: the columns still to convert, as plain values."""
+
+    def __init__(
+        self,
+        ids: list[str],
+        field: dict[str, Any],
+        ns: dict[str, np.ndarray],
+        naive: list[str],
+        definitions: _Definitions,
+        parameters: dict[str, _Parameter],
+    ) -> None:
+        self.ids = ids
+        self.field = field
+        self.ns = ns
+        self.naive = naive
+        self.definitions = definitions
+        self.parameters = parameters
+        try:
+            self.id_arr = pa.array(ids, type=pa.string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            self.id_arr = None
+        if self.id_arr is None or self.id_arr.null_count:
+            raise _BadIds
+
+
+class _BadIds(Exception):
+    """Some sessionActionId is missing or not a string: :func:`_require_ids` says which."""
+
+
+def _extract(items: list[Any], problems: _Problems) -> _Extracted:
+    """Read the input with pandas' C reader and NumPy: any input, each problem reported."""
+    matrix = _columns(items, _FIELDS)
+    field = {name: matrix[:, j] for j, name in enumerate(_FIELDS)}
+    ids = field["sessionActionId"].tolist()
+    if set(map(type, ids)) != {str}:
+        _require_ids(items, "sessionActionId")  # raises, naming the first bad item
+    naive: list[str] = []
+    ns = {f: _times(field[f], f, ids, problems, naive) for f in _TIME_FIELDS}
+    definitions = _definitions(field["definition"], ids, problems)
+    parameters = _parameters(definitions.param_rows, definitions.param_dicts, ids, problems)
+    return _Extracted(ids, field, ns, naive, definitions, parameters)
+
+
+def _extract_compiled(items: list[Any]) -> _Extracted | None:
+    """The compiled reader (``_speedups``) for well-formed boto3 input; ``None`` otherwise.
+
+    It walks each action once while its objects are in cache, which is most of the time spent
+    here; where it is not built (no compiler at install time) the NumPy reader does the work.
+    """
+    if _speedups is None or not _COMPILED_ENABLED or type(items) is not list:
+        return None
+    result = _speedups.extract(items)
+    if result is None:
+        return None
+    top, times, naive_rows, kinds, environment, step, task, found = result
+    field: dict[str, Any] = dict(zip(_speedups.TOP_FIELDS, top, strict=True))
+    ids = field["sessionActionId"]
+    definitions = _Definitions(0)
+    definitions.kinds = np.frombuffer(kinds, dtype=np.int8).copy()
+    definitions.environment, definitions.step, definitions.task = environment, step, task
+    parameters: dict[str, _Parameter] = {}
+    for name, (rows, codes, texts) in found.items():
+        parameter = parameters[str(name)] = _Parameter()
+        parameter.rows.append(np.frombuffer(rows, dtype=np.int64).astype(np.intp))
+        parameter.kinds.append(np.frombuffer(codes, dtype=np.int8))
+        parameter.texts.append(pa.array(texts, type=pa.string()))
+    ns = {f: np.frombuffer(t, dtype=np.int64) for f, t in zip(_TIME_FIELDS, times, strict=True)}
+    try:
+        naive = [ids[row] for row in sorted(set(naive_rows))]
+        return _Extracted(ids, field, ns, naive, definitions, parameters)
+    except _BadIds:
+        return None  # the NumPy reader raises the error that names the item
 
 
 # ---------------------------------------------------------------------------------------------
@@ -586,18 +674,19 @@ class _Definitions:
 
     def __init__(self, n: int) -> None:
         self.kinds = np.full(n, _ACTION_CODES["unknown"], dtype=np.int8)
-        self.environment = np.full(n, None, dtype=object)
-        self.step = np.full(n, None, dtype=object)
-        self.task = np.full(n, None, dtype=object)
+        # Object arrays on the NumPy reader, lists on the compiled one: both feed pa.array.
+        self.environment: Any = np.full(n, None, dtype=object)
+        self.step: Any = np.full(n, None, dtype=object)
+        self.task: Any = np.full(n, None, dtype=object)
         self.param_rows = np.zeros(0, dtype=np.intp)
         self.param_dicts: list[Any] = []
 
 
 def _definitions(values: np.ndarray, ids: Sequence[str], problems: _Problems) -> _Definitions:
-    """Unpack the ``definition`` union into columns.
+    """Unpack the ``definition`` union into columns (the NumPy reader).
 
     Task runs are most of a job: when every definition is a one-member dict (checked in C),
-    task runs are read by comprehensions and only the other actions go member by member.
+    task runs are read with pandas' C reader and only the other actions go member by member.
     Anything else (missing definitions, Mappings that are not dicts) takes the general path.
     """
     out = _Definitions(len(values))

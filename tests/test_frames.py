@@ -5,7 +5,7 @@ import gzip
 import io
 import json
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import MappingProxyType
@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import deadline_nb as dnb
-from deadline_nb import schema
+from deadline_nb import frames, schema
 from deadline_nb.errors import DataWarning, MalformedItemError
 
 from .helpers import (
@@ -32,6 +32,17 @@ from .helpers import (
     session_actions,
     task_run,
 )
+
+
+@pytest.fixture(autouse=True, scope="module", params=["compiled", "numpy"])
+def reader(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run every test here with each reader of the input: both must give the same frames."""
+    saved = frames._COMPILED_ENABLED
+    frames._COMPILED_ENABLED = request.param == "compiled"
+    try:
+        yield request.param
+    finally:
+        frames._COMPILED_ENABLED = saved
 
 
 def frame_quietly(actions: Any, **kwargs: Any) -> pd.DataFrame:
@@ -703,3 +714,42 @@ def test_long_forms_lose_only_the_malformed_value() -> None:
     with pytest.warns(DataWarning, match=action_id(1)):
         manifests = dnb.manifest_frame(actions)
     assert pd.isna(manifests["outputManifestPath"][0]) and manifests["outputManifestHash"][0] == "h"
+
+
+def test_the_compiled_reader_is_built_and_takes_boto3_input(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert frames._speedups is not None, "deadline_nb._speedups was not compiled at install"
+    monkeypatch.setattr(frames, "_COMPILED_ENABLED", True)
+
+    def fail(*args: Any) -> None:
+        raise AssertionError("the NumPy reader was used")
+
+    monkeypatch.setattr(frames, "_extract", fail)
+    frame = frame_quietly(session_actions())
+    assert len(frame) == 6
+
+
+def test_both_readers_agree_on_zones_naive_times_and_warnings() -> None:
+    from dateutil.tz import tzoffset, tzutc
+
+    actions = session_actions()
+    actions[0]["startedAt"] = actions[0]["startedAt"].replace(tzinfo=tzutc())
+    actions[1]["startedAt"] = datetime(2026, 11, 27, 1, 0, tzinfo=tzoffset(None, 7200))
+    actions[2]["endedAt"] = actions[2]["endedAt"].replace(tzinfo=None)
+    actions[3]["status"] = "TELEPORTED"
+    actions[4]["definition"]["taskRun"]["parameters"] = {"Frame": {"int": "9" * 20}}
+    results = []
+    for compiled in (True, False):
+        frames._COMPILED_ENABLED = compiled
+        try:
+            with pytest.warns(DataWarning) as record:
+                results.append((dnb.session_action_frame(copy.deepcopy(actions)), record))
+        finally:
+            frames._COMPILED_ENABLED = True
+    (first, first_warnings), (second, second_warnings) = results
+    pd.testing.assert_frame_equal(first, second)
+    assert sorted(str(w.message) for w in first_warnings.list) == sorted(
+        str(w.message) for w in second_warnings.list
+    )
+    assert first["startedAt"][1] == pd.Timestamp("2026-11-26T23:00:00Z")

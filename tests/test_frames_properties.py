@@ -11,16 +11,18 @@ from __future__ import annotations
 import io
 import json
 import warnings
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import botocore.session
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import deadline_nb as dnb
-from deadline_nb import schema
+from deadline_nb import frames, schema
 from deadline_nb.errors import DataWarning
 
 MODEL = botocore.session.get_session().get_service_model("deadline")
@@ -28,6 +30,17 @@ MODEL = botocore.session.get_session().get_service_model("deadline")
 MAX_LIST = 4
 MAX_TEXT = 12
 EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True, scope="module", params=["compiled", "numpy"])
+def reader(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run every test here with each reader of the input: both must give the same frames."""
+    saved = frames._COMPILED_ENABLED
+    frames._COMPILED_ENABLED = request.param == "compiled"
+    try:
+        yield request.param
+    finally:
+        frames._COMPILED_ENABLED = saved
 
 
 def _text(shape: Any) -> st.SearchStrategy[str]:
