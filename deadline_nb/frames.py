@@ -94,6 +94,8 @@ _FLOAT_TEXT = re.compile(r"-?(0|[1-9][0-9]*)([.][0-9]+)?([eE][+-]?[0-9]+)?")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 _NAT = np.iinfo(np.int64).min  # the int64 value pandas reads as NaT
+_NS_MIN = pd.Timestamp.min.tz_localize("UTC")  # what datetime64[ns] can hold
+_NS_MAX = pd.Timestamp.max.tz_localize("UTC")
 _TIME_FIELDS = ("startedAt", "endedAt", "workerUpdatedAt")
 # Kind of a timestamp value: 0 datetime, 1 ISO-8601 text, 2 epoch seconds (3: not a time).
 _TIME_KINDS: dict[type, int] = {
@@ -278,7 +280,7 @@ def _times(
     if zones.count(0) == missing.sum():  # every value given is a datetime: the usual boto3 case
         if zones.count(None):
             naive.extend(ids[row] for row, zone in enumerate(zones) if zone is None)
-        out[:] = pd.to_datetime(pd.Index(values, dtype=object), utc=True).as_unit("ns").asi8
+        out[:] = _datetimes_to_ns(values, np.arange(len(values)), field, ids, problems)
         return out
     present = np.flatnonzero(~missing)
     given = values[present]
@@ -313,9 +315,24 @@ def _times_from_datetimes(
     # (dateutil's tzutc is unhashable, so no set here).
     if list(map(getattr, values, repeat("tzinfo"))).count(None):
         naive.extend(ids[int(row)] for row, v in zip(rows, values, strict=True) if v.tzinfo is None)
-    # pandas converts aware datetimes to UTC (and reads naive ones as UTC) faster than Arrow,
-    # which calls utcoffset() through dateutil for each value.
-    out[rows] = pd.to_datetime(pd.Index(values, dtype=object), utc=True).as_unit("ns").asi8
+    out[rows] = _datetimes_to_ns(values, rows, field, ids, problems)
+
+
+def _datetimes_to_ns(
+    values: np.ndarray, rows: np.ndarray, field: str, ids: Sequence[str], problems: _Problems
+) -> np.ndarray:
+    """Datetimes (or missing) -> int64 ns; one outside what ns can hold (after 2262) is dropped.
+
+    pandas converts aware datetimes to UTC (and reads naive ones as UTC) faster than Arrow,
+    which calls utcoffset() through dateutil for each value.
+    """
+    parsed = pd.to_datetime(pd.Index(values, dtype=object), utc=True, errors="coerce")
+    # pandas 3 keeps microseconds, where 2300 fits; the frame's ns do not hold it.
+    too_far = (parsed < _NS_MIN) | (parsed > _NS_MAX)
+    out = parsed.where(~too_far).as_unit("ns").asi8
+    for position in np.flatnonzero((out == _NAT) & ~_missing(values)):
+        problems.add(f"{field} is outside the years 1677-2262 and was dropped", ids[rows[position]])
+    return out
 
 
 def _times_from_strings(

@@ -753,3 +753,13 @@ def test_both_readers_agree_on_zones_naive_times_and_warnings() -> None:
         str(w.message) for w in second_warnings.list
     )
     assert first["startedAt"][1] == pd.Timestamp("2026-11-26T23:00:00Z")
+
+
+def test_a_date_beyond_what_nanoseconds_hold_loses_only_that_value() -> None:
+    actions = session_actions()
+    actions[2]["endedAt"] = datetime(2300, 1, 1, tzinfo=timezone.utc)
+    with pytest.warns(DataWarning) as record:
+        frame = dnb.session_action_frame(actions)
+    assert action_id(2) in only_warning(record.list)
+    assert pd.isna(frame["endedAt"][2]) and pd.isna(frame["duration"][2])
+    assert frame["endedAt"].notna().sum() == 5
