@@ -20,6 +20,8 @@ __all__ = [
     "ACTION_TYPES",
     "ACTION_TYPE_COLORS",
     "ACTIVE_STATUSES",
+    "FINISHED_TASK_RUN_STATUSES",
+    "JOB_ACTION_COLUMNS",
     "LIMIT_COLUMNS",
     "MANIFEST_COLUMNS",
     "PARAMETER_COLUMNS",
@@ -29,8 +31,12 @@ __all__ = [
     "SESSION_ACTION_COLUMNS",
     "SESSION_COLUMNS",
     "SESSION_LIFECYCLE_STATUSES",
+    "SNAPSHOT_COLUMNS",
     "STATUSES",
     "STATUS_COLORS",
+    "STEP_COLUMNS",
+    "TASK_COLUMNS",
+    "TASK_RUN_STATUSES",
     "TERMINAL_STATUSES",
     "empty_frame",
 ]
@@ -66,6 +72,28 @@ ACTION_TYPES: Final[tuple[str, ...]] = (
     "taskRun",
     "syncInputJobAttachments",
     "unknown",
+)
+
+#: ``TaskRunStatus`` (of a task, and the aggregate of a step or job), in the API's order.
+TASK_RUN_STATUSES: Final[tuple[str, ...]] = (
+    "PENDING",
+    "READY",
+    "ASSIGNED",
+    "STARTING",
+    "SCHEDULED",
+    "INTERRUPTING",
+    "RUNNING",
+    "SUSPENDED",
+    "CANCELED",
+    "FAILED",
+    "SUCCEEDED",
+    "NOT_COMPATIBLE",
+)
+
+#: Task-run statuses that nothing will move on from without a person asking (a requeue). A job
+#: whose tasks are all in one of these is finished: its actions are not listed again.
+FINISHED_TASK_RUN_STATUSES: Final[frozenset[str]] = frozenset(
+    {"SUSPENDED", "CANCELED", "FAILED", "SUCCEEDED", "NOT_COMPATIBLE"}
 )
 
 #: ``SessionLifecycleStatus``, in the API's order.
@@ -121,6 +149,7 @@ STATUS: Final = pd.CategoricalDtype(list(STATUSES), ordered=True)
 ACTION_TYPE: Final = pd.CategoricalDtype(list(ACTION_TYPES))
 LIFECYCLE: Final = pd.CategoricalDtype(list(SESSION_LIFECYCLE_STATUSES), ordered=True)
 PARAMETER_TYPE: Final = pd.CategoricalDtype(list(PARAMETER_TYPES))
+TASK_RUN_STATUS: Final = pd.CategoricalDtype(list(TASK_RUN_STATUSES), ordered=True)
 
 #: dtype of a ``param.<Name>`` column, by the parameter's type. A name that has different types
 #: in different steps gets ``Float64`` for int and float together, and ``string`` otherwise.
@@ -207,6 +236,70 @@ SESSION_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
         "hostName": STRING,
         "instanceType": CATEGORY,
         "ec2InstanceArn": STRING,
+    }
+)
+
+#: Columns that :func:`deadline_nb.load_job` adds to the session-action frame (after the
+#: ``session_action_frame`` columns, before the ``param.<Name>`` columns): the step's name from
+#: the job's steps, and the session's worker and fleet from its sessions. NA where unknown.
+JOB_ACTION_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {"stepName": CATEGORY, "workerId": CATEGORY, "fleetId": CATEGORY}
+)
+
+#: Progress snapshots kept by the cache: one row each time a fetch saw a running action's
+#: progress change. ``observedAt`` is when the fetch saw it (the local clock, UTC).
+SNAPSHOT_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "sessionActionId": STRING,
+        "observedAt": TIME,
+        "status": STATUS,
+        "progressPercent": pd.Float64Dtype(),
+        "progressMessage": STRING,
+        "workerUpdatedAt": TIME,
+    }
+)
+
+#: ``Job.steps``: ListSteps summaries / GetStep responses.
+STEP_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "farmId": CATEGORY,
+        "queueId": CATEGORY,
+        "jobId": CATEGORY,
+        "stepId": STRING,
+        "name": STRING,
+        "lifecycleStatus": CATEGORY,
+        "taskRunStatus": TASK_RUN_STATUS,
+        "targetTaskRunStatus": CATEGORY,
+        "taskFailureRetryCount": pd.Int64Dtype(),
+        "createdAt": TIME,
+        "createdBy": STRING,
+        "startedAt": TIME,
+        "endedAt": TIME,
+        "updatedAt": TIME,
+        "duration": DURATION,
+        # taskRunStatusCounts, flattened: one column per task-run status, in the API's order
+        **{f"tasks.{status}": pd.Int64Dtype() for status in TASK_RUN_STATUSES},
+    }
+)
+
+#: ``Job.tasks``: ListTasks summaries / GetTask responses. Task parameters follow as
+#: ``param.<Name>`` columns, the same as in the session-action frame.
+TASK_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "farmId": CATEGORY,
+        "queueId": CATEGORY,
+        "jobId": CATEGORY,
+        "stepId": CATEGORY,
+        "taskId": STRING,
+        "runStatus": TASK_RUN_STATUS,
+        "targetRunStatus": CATEGORY,
+        "failureRetryCount": pd.Int64Dtype(),
+        "latestSessionActionId": STRING,
+        "createdAt": TIME,
+        "startedAt": TIME,
+        "endedAt": TIME,
+        "updatedAt": TIME,
+        "duration": DURATION,
     }
 )
 
