@@ -76,6 +76,8 @@ except ImportError:  # pragma: no cover - an install without a compiler
 _COMPILED_ENABLED = True
 
 __all__ = [
+    "concat_frames",
+    "job_action_frame",
     "limit_frame",
     "manifest_frame",
     "parameter_frame",
@@ -83,6 +85,9 @@ __all__ = [
     "read_parquet",
     "session_action_frame",
     "session_frame",
+    "sort_actions",
+    "step_frame",
+    "task_frame",
     "write_json",
 ]
 
@@ -1205,44 +1210,266 @@ def session_frame(
     ids = _require_ids(items, "sessionId")
     if not items:
         return schema.empty_frame(schema.SESSION_COLUMNS)
-    problems = _Problems("session")
-    columns: dict[str, Any] = {}
-    defaults = {"farmId": farm_id, "queueId": queue_id, "jobId": job_id}
     hosts = [item.get("hostProperties") or {} for item in items]
     hosts = [h if isinstance(h, Mapping) else {} for h in hosts]
+    from_host = {"hostName": "hostName", "instanceType": "ec2InstanceType"}
+    from_host["ec2InstanceArn"] = "ec2InstanceArn"
+    problems = _Problems("session")
+    frame = _record_frame(
+        items,
+        ids,
+        schema.SESSION_COLUMNS,
+        {"farmId": farm_id, "queueId": queue_id, "jobId": job_id},
+        problems,
+        {name: [h.get(key) for h in hosts] for name, key in from_host.items()},
+    )
+    problems.emit()
+    return frame
+
+
+def _record_frame(
+    items: list[Any],
+    ids: Sequence[str],
+    columns: Mapping[str, object],
+    defaults: Mapping[str, str | None],
+    problems: _Problems,
+    given: Mapping[str, Sequence[Any]] | None = None,
+) -> pd.DataFrame:
+    """Summaries (sessions, steps, tasks) -> a frame of ``columns``, each from its field.
+
+    ``given`` supplies the values of columns that are not a top-level field of the item;
+    ``defaults`` fills ids the item does not carry. ``duration`` is ``endedAt - startedAt``.
+    """
+    data: dict[str, Any] = {}
     naive: list[str] = []
     ns: dict[str, np.ndarray] = {}
-    for name, dtype in schema.SESSION_COLUMNS.items():
-        if name in ("startedAt", "endedAt", "updatedAt"):
+    given = given or {}
+    for name, dtype in columns.items():
+        if dtype == schema.TIME:
             times = np.empty(len(items), dtype=object)
-            times[:] = [item.get(name) for item in items]
+            times[:] = given[name] if name in given else [item.get(name) for item in items]
             ns[name] = _times(times, name, ids, problems, naive)
-            columns[name] = _to_datetime_array(ns[name])
+            data[name] = _to_datetime_array(ns[name])
             continue
         if name == "duration":
-            columns[name] = _duration(ns["startedAt"], ns["endedAt"], ids, problems)
+            data[name] = _duration(ns["startedAt"], ns["endedAt"], ids, problems)
             continue
-        if name == "hostName":
-            values = [h.get("hostName") for h in hosts]
-        elif name == "instanceType":
-            values = [h.get("ec2InstanceType") for h in hosts]
-        elif name == "ec2InstanceArn":
-            values = [h.get("ec2InstanceArn") for h in hosts]
-        else:
-            values = [item.get(name) for item in items]
+        values = given[name] if name in given else [item.get(name) for item in items]
+        if isinstance(dtype, pd.Int64Dtype):
+            numbers, missing = _numbers(values, name, ids, problems, _INT64_MIN, _INT64_MAX)
+            data[name] = pd.arrays.IntegerArray(
+                np.where(missing, 0, numbers).astype(np.int64), missing
+            )
+            continue
         arr = _strings(values, name, ids, problems)
         if defaults.get(name) is not None:
             arr = pc.fill_null(arr, defaults[name])
-        if name == "lifecycleStatus":
-            columns[name] = _ordered(arr, schema.LIFECYCLE, name, ids, problems)
+        if isinstance(dtype, pd.CategoricalDtype) and dtype.categories is not None:
+            data[name] = _ordered(arr, dtype, name, ids, problems)
         elif dtype == schema.CATEGORY:
-            columns[name] = _category(arr)
+            data[name] = _category(arr)
         else:
-            columns[name] = _string_array(arr)
-    for action_id in naive:
-        problems.add("timestamps without a time zone were taken as UTC", action_id)
+            data[name] = _string_array(arr)
+    for item_id in dict.fromkeys(naive):
+        problems.add("timestamps without a time zone were taken as UTC", item_id)
+    return pd.DataFrame(data, index=pd.RangeIndex(len(items)))
+
+
+def step_frame(
+    steps: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+    *,
+    farm_id: str | None = None,
+    queue_id: str | None = None,
+    job_id: str | None = None,
+) -> pd.DataFrame:
+    """Turn ListSteps summaries or GetStep responses into a DataFrame, one row per step.
+
+    Parameters
+    ----------
+    steps
+        Step summaries or responses, or a page with ``steps``.
+    farm_id, queue_id, job_id
+        Fill the ids where an item has none (the API's step results do not carry them).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :data:`deadline_nb.schema.STEP_COLUMNS`: ids, ``name``, statuses, times,
+        ``duration``, and ``taskRunStatusCounts`` as one ``tasks.<STATUS>`` column per
+        task-run status.
+
+    Raises
+    ------
+    MalformedItemError
+        (a ``ValueError``) when an item is not a mapping or has no ``stepId``.
+
+    Examples
+    --------
+    >>> import deadline_nb as dnb
+    >>> df = dnb.step_frame([{
+    ...     "stepId": "step-0123456789abcdef0123456789abcdef", "name": "Render",
+    ...     "lifecycleStatus": "CREATE_COMPLETE", "taskRunStatus": "RUNNING",
+    ...     "taskRunStatusCounts": {"RUNNING": 2, "SUCCEEDED": 8},
+    ...     "createdAt": "2026-11-26T21:00:00Z", "createdBy": "ivan"}])
+    >>> df[["name", "taskRunStatus", "tasks.SUCCEEDED", "tasks.FAILED"]]
+         name taskRunStatus  tasks.SUCCEEDED  tasks.FAILED
+    0  Render       RUNNING                8             0
+    """
+    items = _items(steps, "steps")
+    ids = _require_ids(items, "stepId")
+    if not items:
+        return schema.empty_frame(schema.STEP_COLUMNS)
+    counts = [item.get("taskRunStatusCounts") for item in items]
+    # A summary without counts has none to tell (missing); with counts, an absent status is 0.
+    given = {
+        f"tasks.{status}": [c.get(status, 0) if isinstance(c, Mapping) else None for c in counts]
+        for status in schema.TASK_RUN_STATUSES
+    }
+    problems = _Problems("step")
+    frame = _record_frame(
+        items,
+        ids,
+        schema.STEP_COLUMNS,
+        {"farmId": farm_id, "queueId": queue_id, "jobId": job_id},
+        problems,
+        given,
+    )
     problems.emit()
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(items)))
+    return frame
+
+
+def task_frame(
+    tasks: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+    *,
+    farm_id: str | None = None,
+    queue_id: str | None = None,
+    job_id: str | None = None,
+    step_id: str | None = None,
+) -> pd.DataFrame:
+    """Turn ListTasks summaries or GetTask responses into a DataFrame, one row per task.
+
+    Parameters
+    ----------
+    tasks
+        Task summaries or responses, or a page with ``tasks``. The API's task results carry no
+        step id; :func:`deadline_nb.fetch_tasks` adds ``stepId`` to each.
+    farm_id, queue_id, job_id, step_id
+        Fill the ids where an item has none.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :data:`deadline_nb.schema.TASK_COLUMNS`, then one ``param.<Name>``
+        column per task parameter, typed as in :func:`session_action_frame`.
+
+    Raises
+    ------
+    MalformedItemError
+        (a ``ValueError``) when an item is not a mapping or has no ``taskId``.
+
+    Examples
+    --------
+    >>> import deadline_nb as dnb
+    >>> df = dnb.task_frame([{
+    ...     "taskId": "task-0123456789abcdef0123456789abcdef-0", "runStatus": "FAILED",
+    ...     "failureRetryCount": 2, "createdAt": "2026-11-26T21:00:00Z", "createdBy": "ivan",
+    ...     "parameters": {"Frame": {"int": "12"}}}],
+    ...     step_id="step-0123456789abcdef0123456789abcdef")
+    >>> df[["runStatus", "failureRetryCount", "param.Frame"]]
+      runStatus  failureRetryCount  param.Frame
+    0    FAILED                  2           12
+    """
+    items = _items(tasks, "tasks")
+    ids = _require_ids(items, "taskId")
+    if not items:
+        return schema.empty_frame(schema.TASK_COLUMNS)
+    problems = _Problems("task")
+    frame = _record_frame(
+        items,
+        ids,
+        schema.TASK_COLUMNS,
+        {"farmId": farm_id, "queueId": queue_id, "jobId": job_id, "stepId": step_id},
+        problems,
+    )
+    parameters = [item.get("parameters") for item in items]
+    rows = np.array([i for i, p in enumerate(parameters) if p is not None], dtype=np.int64)
+    found = _parameters(rows, [parameters[i] for i in rows], ids, problems)
+    for name, parameter in sorted(found.items()):
+        frame[f"{schema.PARAMETER_PREFIX}{name}"] = _parameter_column(
+            name, parameter, len(items), ids, problems
+        )
+    problems.emit()
+    return frame
+
+
+def job_action_frame(
+    actions: pd.DataFrame,
+    *,
+    steps: pd.DataFrame | None = None,
+    sessions: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Add each action's step name, worker and fleet to a session-action frame.
+
+    Parameters
+    ----------
+    actions
+        A frame from :func:`session_action_frame`.
+    steps
+        A frame with ``stepId`` and ``name`` (:func:`step_frame`); without it ``stepName`` is
+        missing.
+    sessions
+        A frame from :func:`session_frame`; without it ``workerId`` and ``fleetId`` are missing.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame: the session-action columns, then the columns of
+        :data:`deadline_nb.schema.JOB_ACTION_COLUMNS` (``stepName``, ``workerId``,
+        ``fleetId``; categories), then the ``param.<Name>`` columns. Rows and their order are
+        unchanged.
+
+    Examples
+    --------
+    >>> import deadline_nb as dnb
+    >>> actions = dnb.session_action_frame([{
+    ...     "sessionActionId": "sessionaction-0123456789abcdef0123456789abcdef-0",
+    ...     "status": "SUCCEEDED",
+    ...     "definition": {"taskRun": {"stepId": "step-0123456789abcdef0123456789abcdef",
+    ...                                "taskId": "task-0123456789abcdef0123456789abcdef-0"}}}])
+    >>> sessions = dnb.session_frame([{
+    ...     "sessionId": "session-0123456789abcdef0123456789abcdef",
+    ...     "workerId": "worker-0123456789abcdef0123456789abcdef",
+    ...     "fleetId": "fleet-0123456789abcdef0123456789abcdef", "lifecycleStatus": "ENDED",
+    ...     "startedAt": "2026-11-26T21:00:00Z"}])
+    >>> steps = dnb.step_frame([{"stepId": "step-0123456789abcdef0123456789abcdef",
+    ...     "name": "Render", "lifecycleStatus": "CREATE_COMPLETE", "taskRunStatus": "SUCCEEDED",
+    ...     "createdAt": "2026-11-26T20:00:00Z", "createdBy": "ivan"}])
+    >>> df = dnb.job_action_frame(actions, steps=steps, sessions=sessions)
+    >>> df.loc[0, ["stepName", "workerId"]].tolist()
+    ['Render', 'worker-0123456789abcdef0123456789abcdef']
+    """
+    fixed = [c for c in actions.columns if not c.startswith(schema.PARAMETER_PREFIX)]
+    params = [c for c in actions.columns if c.startswith(schema.PARAMETER_PREFIX)]
+    out = actions[[c for c in fixed if c not in schema.JOB_ACTION_COLUMNS]].copy()
+    n = len(out)
+
+    def lookup(keys: pd.Series, table: pd.DataFrame | None, key: str, value: str) -> Any:
+        if table is None or key not in table or value not in table or not n:
+            return pd.Categorical([None] * n)
+        mapping = table.drop_duplicates(key, keep="last").set_index(key)[value]
+        # Categorical codes index the mapping once per distinct key, not once per row.
+        keys = keys.astype("category")
+        names = pd.Series(keys.cat.categories).map(mapping.astype(object)).to_numpy(object)
+        codes = keys.cat.codes.to_numpy()
+        picked = np.where(codes >= 0, names[np.maximum(codes, 0)] if len(names) else None, None)
+        return pd.Categorical(picked)
+
+    out["stepName"] = lookup(out["stepId"], steps, "stepId", "name")
+    out["workerId"] = lookup(out["sessionId"], sessions, "sessionId", "workerId")
+    out["fleetId"] = lookup(out["sessionId"], sessions, "sessionId", "fleetId")
+    for name in params:
+        out[name] = actions[name]
+    return out
 
 
 def _typed(rows: Mapping[str, list[Any]], columns: Mapping[str, object]) -> pd.DataFrame:
@@ -1265,6 +1492,108 @@ def _typed(rows: Mapping[str, list[Any]], columns: Mapping[str, object]) -> pd.D
             data[name] = pd.array(values, dtype=dtype)  # type: ignore[call-overload]
     problems.emit(stacklevel=4)
     return pd.DataFrame(data, index=pd.RangeIndex(len(ids)))
+
+
+def sort_actions(frame: pd.DataFrame) -> pd.DataFrame:
+    """Order a session-action frame by session, then by position in the session.
+
+    The position is the integer at the end of the id: ``...-10`` comes after ``...-9``.
+
+    Parameters
+    ----------
+    frame
+        A frame from :func:`session_action_frame`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same rows, reordered, with a fresh ``RangeIndex``.
+
+    Examples
+    --------
+    >>> import deadline_nb as dnb
+    >>> from deadline_nb.frames import sort_actions
+    >>> hexid = "0123456789abcdef0123456789abcdef"
+    >>> env = {"envEnter": {"environmentId": "JOB:Setup"}}
+    >>> df = dnb.session_action_frame([{"sessionActionId": f"sessionaction-{hexid}-{n}",
+    ...                                 "definition": env} for n in (10, 9)])
+    >>> sort_actions(df)["actionIndex"].tolist()
+    [9, 10]
+    """
+    if frame.empty:
+        return frame.reset_index(drop=True)
+    sessions = frame["sessionId"].astype(str).to_numpy()
+    order = np.lexsort((frame["actionIndex"].to_numpy(), sessions))
+    return frame.take(order).reset_index(drop=True)
+
+
+def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Stack frames of one kind, keeping the schema's dtypes (pandas alone would not).
+
+    ``pd.concat`` turns categories that differ between frames into plain objects, and a
+    parameter column that one frame lacks into objects too. Here categories are merged, a
+    missing parameter column is missing values of the other frame's dtype, and an ``Int64``
+    parameter meeting a ``Float64`` one gives ``Float64`` (any other mix gives text), as
+    :func:`session_action_frame` would have typed them together.
+
+    Parameters
+    ----------
+    frames
+        Frames from the same function.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of each, in order, with a fresh ``RangeIndex``.
+
+    Examples
+    --------
+    >>> import deadline_nb as dnb
+    >>> from deadline_nb.frames import concat_frames
+    >>> env = {"envEnter": {"environmentId": "JOB:Setup"}}
+    >>> a = dnb.session_action_frame([{"sessionActionId": "sessionaction-" + "a" * 32 + "-0",
+    ...                                "definition": env}])
+    >>> b = dnb.session_action_frame([{"sessionActionId": "sessionaction-" + "b" * 32 + "-0",
+    ...                                "definition": env}])
+    >>> both = concat_frames([a, b])
+    >>> both["sessionId"].dtype.name, list(both["sessionId"].str[8:12])
+    ('category', ['aaaa', 'bbbb'])
+    """
+    frames = [f for f in frames if len(f.columns)]
+    if not frames:
+        return pd.DataFrame()
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True)
+    names: dict[str, None] = {}
+    for f in frames:
+        names.update(dict.fromkeys(f.columns))
+    # Fixed columns keep their order; parameter columns stay sorted by name after them.
+    fixed = [n for n in names if not n.startswith(schema.PARAMETER_PREFIX)]
+    params = sorted(n for n in names if n.startswith(schema.PARAMETER_PREFIX))
+    data: dict[str, Any] = {}
+    for name in [*fixed, *params]:
+        present = [f[name] for f in frames if name in f.columns]
+        dtypes = {str(s.dtype) for s in present}
+        target: Any = present[0].dtype
+        if all(isinstance(s.dtype, pd.CategoricalDtype) for s in present):
+            if not all(s.dtype == target for s in present):
+                # Unordered (ids): the union of the categories, in order of appearance.
+                union: dict[Any, None] = {}
+                for s in present:
+                    union.update(dict.fromkeys(s.cat.categories.tolist()))
+                target = pd.CategoricalDtype(list(union))
+        elif dtypes <= {"Int64", "Float64"} and len(dtypes) == 2:
+            target = pd.Float64Dtype()
+        elif len(dtypes) > 1:
+            target = schema.STRING
+        parts = [
+            f[name].astype(target)
+            if name in f.columns
+            else pd.Series(pd.array([None] * len(f), dtype=target), index=f.index)
+            for f in frames
+        ]
+        data[name] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(data)
 
 
 # ---------------------------------------------------------------------------------------------
