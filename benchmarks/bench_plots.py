@@ -1,0 +1,144 @@
+"""Benchmark: plot_timeline against the naive ``ax.barh`` loop a matplotlib user would write.
+
+Run: ``.venv/bin/python benchmarks/bench_plots.py [--sizes 10000 100000 1000000] [--repeats 3]``.
+
+In the same run, on the local farm's big render (``FarmModel(seed=0, size=100_000)``, read
+through ``session_action_frame`` and ``job_action_frame`` as ``load_job`` gives it):
+
+* the baseline: one ``ax.barh`` call per action (lanes by worker, colour by status), then
+  ``savefig`` to PNG, on 10,000 actions (it takes minutes at 100,000);
+* ``plot_timeline(df)`` then ``save_figure(ax, "x.png")`` (1920 x 1080 PNG) on each size.
+
+Both timings cover drawing and writing the PNG. Sizes above 100,000 repeat the big job end to end
+(each copy shifted after the previous one, sessions renamed), since building a million-action
+model takes a minute; the workers and the mix of actions stay those of the model. Prints medians
+of ``--repeats`` runs (one run for the baseline and for a million, where a run takes seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+import deadline_nb as dnb
+from deadline_nb import schema
+from deadline_nb.localfarm.model import BIG_JOB, FarmModel
+from deadline_nb.plots import plot_timeline, save_figure
+
+
+def big_job(size: int) -> pd.DataFrame:
+    """The local farm's big render as load_job gives it: actions with step, worker and fleet."""
+    model = FarmModel(seed=0, size=size)
+    job = model.job_by_name(BIG_JOB)
+    view = model.view(job.job_id)
+    actions = dnb.session_action_frame(model.session_actions(job.job_id))
+    steps = pd.DataFrame([{"stepId": s["stepId"], "name": s["name"]} for s in view.steps])
+    return dnb.frames.job_action_frame(
+        actions, steps=steps, sessions=dnb.session_frame(view.sessions)
+    )
+
+
+def repeated(df: pd.DataFrame, size: int) -> pd.DataFrame:
+    """``df`` repeated back to back in time until it has ``size`` rows."""
+    span = df["endedAt"].max() - df["startedAt"].min() + pd.Timedelta(minutes=10)
+    copies: list[pd.DataFrame] = []
+    k = 0
+    while sum(len(c) for c in copies) < size:
+        copy = df.copy()
+        for column in ("startedAt", "endedAt", "workerUpdatedAt"):
+            copy[column] = copy[column] + span * k
+        sessions = copy["sessionId"].cat.categories
+        copy["sessionId"] = copy["sessionId"].cat.rename_categories([f"{s}-{k}" for s in sessions])
+        copies.append(copy)
+        k += 1
+    out = pd.concat(copies, ignore_index=True).iloc[:size]
+    out["sessionId"] = out["sessionId"].astype("category")  # concat of unlike categories: object
+    return out
+
+
+def naive(df: pd.DataFrame, path: Path) -> None:
+    """What a matplotlib user writes: one barh per action."""
+    fig, ax = plt.subplots(figsize=(12.8, 7.2))
+    done = df[df["startedAt"].notna()]
+    lanes = {w: i for i, w in enumerate(done["workerId"].astype(str).unique())}
+    for row in done.itertuples():
+        ax.barh(
+            lanes[str(row.workerId)],
+            (row.endedAt - row.startedAt).total_seconds() / 86400,
+            left=matplotlib.dates.date2num(row.startedAt),
+            color=schema.STATUS_COLORS[str(row.status)],
+        )
+    ax.xaxis_date()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def ours(df: pd.DataFrame, path: Path) -> None:
+    ax = plot_timeline(df)
+    save_figure(ax, path)
+    plt.close(ax.figure)  # type: ignore[arg-type]
+
+
+def timed(fn: Callable[[pd.DataFrame, Path], None], df: pd.DataFrame, path: Path) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    fn(df, path)
+    return time.perf_counter() - start
+
+
+def median_of(
+    fn: Callable[[pd.DataFrame, Path], None], df: pd.DataFrame, path: Path, repeats: int
+) -> float:
+    return statistics.median(timed(fn, df, path) for _ in range(repeats))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--baseline", type=int, default=10_000, help="actions for ax.barh")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore", dnb.errors.DataWarning)
+
+    start = time.perf_counter()
+    job = big_job(100_000)
+    print(
+        f"local farm big job: {len(job):,} actions on {job['workerId'].nunique()} workers, "
+        f"{job['sessionId'].nunique():,} sessions (built in {time.perf_counter() - start:.1f} s)"
+    )
+    targets = {100_000: 3.0, 1_000_000: 20.0}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "timeline.png"
+        sample = job.iloc[: args.baseline]
+        baseline = timed(naive, sample, path)
+        print(f"baseline, ax.barh loop + savefig: {len(sample):>9,} actions  {baseline:6.2f} s")
+        for size in args.sizes:
+            df = job.iloc[:size] if size <= len(job) else repeated(job, size)
+            runs = args.repeats if size <= 100_000 else 1
+            seconds = median_of(ours, df, path, runs)
+            notes = [f"median of {runs}"]
+            if size in targets:
+                notes.append(f"target <= {targets[size]:.0f} s")
+            if size == len(sample):
+                notes.append(f"{baseline / seconds:.0f}x faster than the baseline")
+            print(
+                f"plot_timeline + save_figure PNG: {len(df):>9,} actions  {seconds:6.2f} s"
+                f"  ({'; '.join(notes)})"
+            )
+
+
+if __name__ == "__main__":
+    main()

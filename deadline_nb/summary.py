@@ -1,0 +1,472 @@
+"""Numbers for a postmortem: a per-step table of a job's session actions, and exit-code names.
+
+Pure pandas and NumPy, like :mod:`deadline_nb.frames`: no matplotlib, no boto3. The private
+helpers here (times as integers, lanes, step labels, effective ends) are shared by
+:mod:`deadline_nb.plots` and :mod:`deadline_nb.trace`, so that a table, a plot and a trace of the
+same frame count the same things the same way.
+
+What the numbers mean (the same rules everywhere):
+
+* An action is *attempted* when it has a ``startedAt``; ``NEVER_ATTEMPTED``, ``ASSIGNED`` and
+  ``SCHEDULED`` actions have none and take no time.
+* An attempted action *ends* at ``endedAt``; one still running (no ``endedAt``) ends, for now, at
+  its last update from the worker (``workerUpdatedAt``), never before it started.
+* A *session's time* is from its first action's start to its last action's end; what the
+  session's actions do not cover is *within-session overhead* (scheduling, the agent, uploads), as
+  the official CLI's ``deadline job trace-schedule`` reports it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataWarning
+
+__all__ = ["exit_code_name", "summarize"]
+
+_NAT: Final[int] = int(np.iinfo(np.int64).min)
+_NS_PER_S: Final[float] = 1e9
+
+#: Windows NTSTATUS codes a crashed process exits with (as an unsigned 32-bit value).
+_NTSTATUS: Final[dict[int, str]] = {
+    0xC0000005: "access violation",
+    0xC00000FD: "stack overflow",
+    0xC0000409: "stack buffer overrun (fail-fast)",
+    0xC0000374: "heap corruption",
+    0xC0000017: "out of memory",
+    0xC000001D: "illegal instruction",
+    0xC0000094: "integer divide by zero",
+    0xC0000096: "privileged instruction",
+    0xC0000135: "DLL not found",
+    0xC0000142: "DLL initialization failed",
+    0xC000013A: "terminated by Ctrl+C",
+    0x40010004: "terminated (killed by another process)",
+}
+
+#: POSIX signals by their Linux numbers (the worker agent's hosts), with what they usually mean.
+_SIGNALS: Final[dict[int, tuple[str, str]]] = {
+    1: ("SIGHUP", "hangup"),
+    2: ("SIGINT", "interrupted"),
+    3: ("SIGQUIT", "quit"),
+    4: ("SIGILL", "illegal instruction"),
+    5: ("SIGTRAP", "trap"),
+    6: ("SIGABRT", "aborted"),
+    7: ("SIGBUS", "bus error"),
+    8: ("SIGFPE", "floating-point exception"),
+    9: ("SIGKILL", "killed, often by the out-of-memory killer"),
+    11: ("SIGSEGV", "segmentation fault"),
+    13: ("SIGPIPE", "broken pipe"),
+    14: ("SIGALRM", "alarm"),
+    15: ("SIGTERM", "terminated"),
+    24: ("SIGXCPU", "CPU time limit exceeded"),
+    25: ("SIGXFSZ", "file size limit exceeded"),
+}
+
+_PLAIN_CODES: Final[dict[int, str]] = {
+    0: "success",
+    1: "general error",
+    2: "misuse of a command (bad arguments)",
+    126: "command not executable",
+    127: "command not found",
+}
+
+
+def exit_code_name(code: int | None) -> str | None:
+    """Name a process exit code: a Windows NTSTATUS crash, a POSIX signal, or a shell convention.
+
+    Parameters
+    ----------
+    code
+        A ``processExitCode`` as the API gives it: signed 32-bit, so Windows crash codes are
+        negative. ``128 + n`` and ``-n`` are read as "killed by signal n".
+
+    Returns
+    -------
+    str or None
+        A short name, or ``None`` for a code with no common meaning (or a missing one).
+
+    Examples
+    --------
+    >>> from deadline_nb.summary import exit_code_name
+    >>> exit_code_name(-1073741819)
+    '0xC0000005 access violation'
+    >>> exit_code_name(137)
+    'SIGKILL (128+9): killed, often by the out-of-memory killer'
+    >>> exit_code_name(42) is None
+    True
+    """
+    if code is None or pd.isna(code):
+        return None
+    code = int(code)
+    unsigned = code & 0xFFFFFFFF
+    if unsigned in _NTSTATUS:
+        return f"0x{unsigned:08X} {_NTSTATUS[unsigned]}"
+    if code in _PLAIN_CODES:
+        return _PLAIN_CODES[code]
+    if 128 < code < 160 and code - 128 in _SIGNALS:
+        name, meaning = _SIGNALS[code - 128]
+        return f"{name} (128+{code - 128}): {meaning}"
+    if -64 < code < 0 and -code in _SIGNALS:
+        name, meaning = _SIGNALS[-code]
+        return f"{name} ({code}): {meaning}"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# reading a frame: shared by plots.py and trace.py
+
+
+def _utc_ns(df: pd.DataFrame, column: str) -> np.ndarray:
+    """A time column as int64 nanoseconds since the epoch (UTC), :data:`_NAT` where missing.
+
+    Aware times in any zone (or a mix of zones, in an object column) are converted to UTC; naive
+    times are taken as UTC, the only zone the API uses. A missing column reads as all missing.
+    """
+    if column not in df.columns or len(df) == 0:
+        return np.full(len(df), _NAT, dtype=np.int64)
+    values = df[column]
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    elif not pd.api.types.is_datetime64_dtype(values.dtype):
+        values = pd.to_datetime(values, utc=True, errors="coerce").dt.tz_localize(None)
+    # pandas 3 may give microsecond (or second) units: always hand out nanoseconds.
+    return values.to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def _strings(df: pd.DataFrame, column: str) -> pd.Series:
+    """A column as Python-object strings with ``None`` for missing (all missing if absent)."""
+    if column not in df.columns:
+        return pd.Series([None] * len(df), index=df.index, dtype=object)
+    values = df[column]
+    out = values.astype(object)
+    return out.where(values.notna(), None)
+
+
+def _codes(
+    df: pd.DataFrame, column: str, order: Sequence[str] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of a column's values (-1 for missing) and the labels they stand for.
+
+    With ``order``, labels come in that order (values outside it follow, sorted); otherwise in
+    order of first appearance. Categorical columns are read through their codes: a million rows
+    take milliseconds.
+    """
+    if column not in df.columns or len(df) == 0:
+        return np.full(len(df), -1, dtype=np.int64), []
+    values = df[column]
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy().astype(np.int64)
+        categories = [str(c) for c in values.cat.categories]
+        used, first = np.unique(codes, return_index=True)
+        first, used = first[used >= 0], used[used >= 0]
+        if order is None:
+            # first appearance: the used codes sorted by where they first occur
+            labels = used[np.argsort(first, kind="stable")].tolist()
+        else:
+            rank = {name: i for i, name in enumerate(order)}
+            labels = sorted(
+                used.tolist(),
+                key=lambda c: (rank.get(categories[c], len(rank)), categories[c]),
+            )
+        remap = np.full(len(categories) + 1, -1, dtype=np.int64)
+        for new, old in enumerate(labels):
+            remap[old] = new
+        return remap[codes], [categories[c] for c in labels]
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    names = [str(u) for u in uniques]
+    codes = np.asarray(codes, dtype=np.int64)
+    if order is not None:
+        rank = {name: i for i, name in enumerate(order)}
+        sorted_names = sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
+        position = {name: i for i, name in enumerate(sorted_names)}
+        remap = np.array([position[n] for n in names] + [-1], dtype=np.int64)
+        return remap[codes], sorted_names
+    return codes, names
+
+
+def _ends(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start, effective end (ns) and whether the end is open (still running), per action.
+
+    The effective end is ``endedAt``; for an attempted action with none it is the worker's last
+    update (``workerUpdatedAt``), or the start itself when that is missing or earlier.
+    """
+    start = _utc_ns(df, "startedAt")
+    end = _utc_ns(df, "endedAt")
+    updated = _utc_ns(df, "workerUpdatedAt")
+    attempted = start != _NAT
+    open_end = attempted & (end == _NAT)
+    effective = end.copy()
+    effective[open_end] = np.maximum(updated[open_end], start[open_end])
+    # an end before the start (the frame keeps such times as the API gave them) takes no time
+    bad = attempted & ~open_end & (end < start)
+    effective[bad] = start[bad]
+    return start, effective, open_end
+
+
+def _session_time_ns(
+    df: pd.DataFrame, start: np.ndarray | None = None, end: np.ndarray | None = None
+) -> int:
+    """Summed session time (ns): each session from its first action's start to its last end."""
+    if start is None or end is None:
+        start, end, _ = _ends(df)
+    attempted = start != _NAT
+    if not attempted.any():
+        return 0
+    sessions = _codes(df, "sessionId")[0][attempted]
+    spans = pd.DataFrame({"s": sessions, "a": start[attempted], "b": end[attempted]}).groupby("s")
+    return int((spans["b"].max() - spans["a"].min()).sum())
+
+
+def _short(label: str, digits: int = 8) -> str:
+    """``worker-<32 hex>`` -> ``worker-<8 hex>``: a readable id; other labels stay as they are."""
+    prefix, sep, rest = label.partition("-")
+    if sep and len(rest) == 32 and all(c in "0123456789abcdef" for c in rest):
+        return f"{prefix}-{rest[:digits]}"
+    return label
+
+
+def _short_labels(labels: Sequence[str]) -> list[str]:
+    """Ids shortened to the fewest hex digits (8 or more) that keep them apart."""
+    for digits in (8, 12, 16, 24, 32):
+        short = [_short(label, digits) for label in labels]
+        if len(set(short)) == len(set(labels)):
+            return short
+    return list(labels)
+
+
+def _step_labels(df: pd.DataFrame) -> pd.Series:
+    """The step of every action, by name where the frame has ``stepName``, else by id.
+
+    Task runs and syncs carry their step; a step environment's id names its step
+    (``STEP:<stepId>:<name>``); a job environment takes the step of its session's neighbours.
+    """
+    n = len(df)
+    if n == 0:
+        return pd.Series([], dtype=object)
+    ids = _strings(df, "stepId")
+    env = _strings(df, "environmentId")
+    from_env = env.str.extract(r"^STEP:(step-[0-9a-f]+):", expand=False)
+    ids = ids.where(ids.notna(), from_env.where(from_env.notna(), None))
+    names = _strings(df, "stepName")
+    if names.notna().any():
+        known = pd.DataFrame({"id": ids, "name": names}).dropna()
+        by_id = dict(zip(known["id"], known["name"], strict=False))
+        labels = names.where(names.notna(), ids.map(by_id).where(ids.notna(), None))
+        # ids with no name anywhere in the frame stay ids rather than vanish
+        labels = labels.where(labels.notna(), ids)
+    else:
+        labels = ids
+    if labels.isna().any() and "sessionId" in df.columns:
+        order = np.lexsort(
+            (
+                df["actionIndex"].to_numpy() if "actionIndex" in df.columns else np.arange(n),
+                _codes(df, "sessionId")[0],
+            )
+        )
+        ordered = labels.iloc[order]
+        sessions = pd.Series(_codes(df, "sessionId")[0][order], index=ordered.index)
+        filled = ordered.groupby(sessions.to_numpy()).ffill()
+        filled = filled.groupby(sessions.to_numpy()).bfill()
+        labels = filled.reindex(df.index)
+    return labels.astype(object).where(labels.notna(), None)
+
+
+def _lane_codes(
+    df: pd.DataFrame, lanes: str, *, stacklevel: int = 3
+) -> tuple[np.ndarray, list[str], str]:
+    """Lane of each action, lane labels, and the lane kind actually used.
+
+    ``lanes="worker"`` on a frame without ``workerId`` (one straight from
+    ``session_action_frame``) falls back to sessions, with one :class:`DataWarning`.
+    """
+    if lanes == "worker":
+        if "workerId" not in df.columns or (len(df) and df["workerId"].isna().all()):
+            warnings.warn(
+                "The frame has no `workerId` (deadline_nb.load_job adds it); drawing one lane "
+                "per session instead of one per worker.",
+                DataWarning,
+                stacklevel=stacklevel,
+            )
+            lanes = "session"
+        else:
+            codes, labels = _codes(df, "workerId")
+            return codes, labels, "worker"
+    if lanes == "session":
+        codes, labels = _codes(df, "sessionId")
+        return codes, labels, "session"
+    steps = _step_labels(df)
+    codes_arr, uniques = pd.factorize(steps, use_na_sentinel=True)
+    return np.asarray(codes_arr, dtype=np.int64), [str(u) for u in uniques], "step"
+
+
+def _seconds(ns: np.ndarray) -> np.ndarray:
+    return ns.astype(np.float64) / _NS_PER_S
+
+
+def _format_seconds(seconds: float) -> str:
+    """12.3 -> '12.3s', 754 -> '12m 34s', 7384 -> '2h 03m': what a TD reads at a glance."""
+    if not np.isfinite(seconds):
+        return "n/a"
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = round(seconds)
+    if whole < 3600:
+        return f"{whole // 60}m {whole % 60:02d}s"
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}h {rest // 60:02d}m"
+
+
+# ---------------------------------------------------------------------------------------------
+# summarize
+
+#: The columns of :func:`summarize`, in order.
+SUMMARY_COLUMNS: Final[tuple[str, ...]] = (
+    "actions",
+    "tasks",
+    "taskRuns",
+    "succeeded",
+    "failed",
+    "interrupted",
+    "neverAttempted",
+    "retriedTasks",
+    "medianDuration",
+    "p95Duration",
+    "maxDuration",
+    "taskRunTime",
+    "envTime",
+    "syncTime",
+    "busyTime",
+    "sessions",
+    "sessionTime",
+    "overhead",
+    "workers",
+    "startedAt",
+    "endedAt",
+)
+
+TOTAL_LABEL: Final[str] = "All steps"
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """Summarize a job's session actions: one row per step and a row of job totals.
+
+    Parameters
+    ----------
+    df
+        A session-action frame (:func:`deadline_nb.session_action_frame`, or a job's actions from
+        :func:`deadline_nb.load_job`, whose ``stepName`` and ``workerId`` are used when present).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by step (name, else id), then a last row ``"All steps"`` computed over the whole
+        frame (not a sum of the rows: a session that ran two steps counts once). Columns:
+
+        ``actions``
+            session actions of the step, every type and status;
+        ``tasks``, ``taskRuns``
+            distinct tasks, and task-run actions attempted (each retry counts);
+        ``succeeded``, ``failed``, ``interrupted``, ``neverAttempted``
+            task-run actions by outcome (``interrupted`` includes reclaimed and canceled);
+        ``retriedTasks``
+            tasks with more than one attempted run;
+        ``medianDuration``, ``p95Duration``, ``maxDuration``
+            of finished task runs;
+        ``taskRunTime``, ``envTime``, ``syncTime``, ``busyTime``
+            time in task runs, environment enter/exit, attachment syncs, and all three (running
+            actions count up to their last update);
+        ``sessions``, ``sessionTime``, ``overhead``
+            sessions, their summed time (first start to last end), and the part of it no action
+            covers (within-session overhead);
+        ``workers``
+            distinct workers (missing without ``workerId``);
+        ``startedAt``, ``endedAt``
+            first start and last end.
+
+    Examples
+    --------
+    >>> import deadline_nb as dnb
+    >>> from deadline_nb.localfarm.model import JOBS, FarmModel
+    >>> from deadline_nb.summary import summarize
+    >>> model = FarmModel(seed=0)
+    >>> job = model.job_by_name(JOBS["failing"])
+    >>> table = summarize(dnb.session_action_frame(model.session_actions(job.job_id)))
+    >>> table.loc["All steps", ["taskRuns", "succeeded", "failed", "retriedTasks"]].tolist()
+    [67, 59, 8, 5]
+    """
+    steps = _step_labels(df)
+    rows: dict[str, dict[str, object]] = {}
+    if len(df):
+        step_codes, step_names = pd.factorize(steps, use_na_sentinel=True)
+        for i, name in enumerate(step_names):
+            rows[str(name)] = _totals(df[step_codes == i])
+        if (step_codes < 0).any():
+            rows["(no step)"] = _totals(df[step_codes < 0])
+    rows[TOTAL_LABEL] = _totals(df)
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "step"
+    return table[list(SUMMARY_COLUMNS)]
+
+
+def _totals(df: pd.DataFrame) -> dict[str, object]:
+    start, end, _ = _ends(df)
+    attempted = start != _NAT
+    spent = np.where(attempted, end - start, 0)
+    types = _strings(df, "actionType").to_numpy()
+    status = _strings(df, "status").to_numpy()
+    is_run = types == "taskRun"
+    runs = is_run & attempted
+    finished = runs & (_utc_ns(df, "endedAt") != _NAT)
+    durations = _seconds(spent[finished])
+    tasks = _strings(df, "taskId")[is_run]
+    attempts = tasks[runs[is_run]].value_counts()
+    session_names = _codes(df, "sessionId")[1]
+    session_time = _session_time_ns(df, start, end)
+    busy = int(spent.sum())
+    workers = int(df["workerId"].nunique()) if "workerId" in df.columns else pd.NA
+
+    def td(ns: float) -> object:
+        return pd.Timedelta(int(ns), unit="ns")
+
+    def pct(q: float) -> object:
+        if not len(durations):
+            return pd.NaT
+        # to the millisecond, the API's precision: an interpolated p95 has no more
+        return td(round(float(np.percentile(durations, q)) * 1000) * 1_000_000)
+
+    def when(ns: np.ndarray, fn: str) -> object:
+        if not len(ns):
+            return pd.NaT
+        return pd.Timestamp(int(getattr(ns, fn)()), unit="ns", tz="UTC")
+
+    return {
+        "actions": len(df),
+        "tasks": int(tasks.nunique()),
+        "taskRuns": int(runs.sum()),
+        "succeeded": int((is_run & (status == "SUCCEEDED")).sum()),
+        "failed": int((is_run & (status == "FAILED")).sum()),
+        "interrupted": int(
+            (is_run & np.isin(status, ["INTERRUPTED", "CANCELED", "RECLAIMED"])).sum()
+        ),
+        "neverAttempted": int((is_run & (status == "NEVER_ATTEMPTED")).sum()),
+        "retriedTasks": int((attempts > 1).sum()),
+        "medianDuration": pct(50),
+        "p95Duration": pct(95),
+        "maxDuration": pct(100),
+        "taskRunTime": td(spent[is_run].sum()),
+        "envTime": td(spent[np.isin(types, ["envEnter", "envExit"])].sum()),
+        "syncTime": td(spent[types == "syncInputJobAttachments"].sum()),
+        "busyTime": td(busy),
+        "sessions": len(session_names),
+        "sessionTime": td(session_time),
+        "overhead": td(max(session_time - busy, 0)),
+        "workers": workers,
+        "startedAt": when(start[attempted], "min"),
+        "endedAt": when(end[attempted], "max"),
+    }
