@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 LOWEST := .venv-lowest
 # Tests of the pure modules: run again with the lowest pandas/numpy/matplotlib (ci/lowest.txt).
-PURE_TESTS := tests/test_schema.py tests/test_frames.py tests/test_frames_properties.py
+PURE_TESTS := tests/test_schema.py tests/test_frames.py tests/test_frames_properties.py \
+	tests/test_frames_job.py
 
 export MPLBACKEND := Agg
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -48,6 +49,8 @@ demo:
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_frames.py
 	$(BIN)/python benchmarks/bench_localfarm.py
+	$(BIN)/python benchmarks/bench_fetch.py
+	$(BIN)/python benchmarks/bench_plots.py
 
 clean:
 	rm -rf $(VENV) $(LOWEST) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info

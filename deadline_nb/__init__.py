@@ -10,7 +10,17 @@ Nothing heavy is imported here: the public names load their module on first use,
 from __future__ import annotations
 
 import importlib
+import logging
+import sys
 from typing import TYPE_CHECKING, Any
+
+# Silent unless the application configures logging: a library never prints on its own.
+logging.getLogger("deadline_nb").addHandler(logging.NullHandler())
+
+if "IPython" in sys.modules:  # a notebook: errors read as one sentence (see errors.py)
+    from .errors import short_tracebacks
+
+    short_tracebacks()
 
 __version__ = "0.1.0"
 
@@ -24,14 +34,68 @@ _EXPORTS: dict[str, str] = {
     "read_json": "frames",
     "write_json": "frames",
     "read_parquet": "frames",
+    "step_frame": "frames",
+    "task_frame": "frames",
+    "job_action_frame": "frames",
+    "client": "aws",
+    "Cache": "cache",
+    "Job": "fetch",
+    "fetch_job": "fetch",
+    "fetch_session_action_frame": "fetch",
+    "fetch_session_actions": "fetch",
+    "fetch_sessions": "fetch",
+    "fetch_steps": "fetch",
+    "fetch_tasks": "fetch",
+    "list_farms": "fetch",
+    "list_jobs": "fetch",
+    "list_queues": "fetch",
+    "load_job": "fetch",
+    "plot_timeline": "plots",
+    "plot_frame_times": "plots",
+    "plot_durations": "plots",
+    "plot_progress": "plots",
+    "plot_concurrency": "plots",
+    "plot_status": "plots",
+    "plot_exit_codes": "plots",
+    "save_figure": "plots",
+    "summarize": "summary",
+    "exit_code_name": "summary",
+    "to_chrome_trace": "trace",
 }
-_SUBMODULES = ("schema", "frames", "localfarm")
+_SUBMODULES = (
+    "aws",
+    "cache",
+    "errors",
+    "fetch",
+    "frames",
+    "localfarm",
+    "plots",
+    "schema",
+    "summary",
+    "trace",
+)
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:
-    from . import frames, localfarm, schema
+    from . import aws, cache, errors, fetch, frames, localfarm, plots, schema, summary, trace
+    from .aws import client
+    from .cache import Cache
+    from .fetch import (
+        Job,
+        fetch_job,
+        fetch_session_action_frame,
+        fetch_session_actions,
+        fetch_sessions,
+        fetch_steps,
+        fetch_tasks,
+        list_farms,
+        list_jobs,
+        list_queues,
+        load_job,
+    )
     from .frames import (
+        job_action_frame,
         limit_frame,
         manifest_frame,
         parameter_frame,
@@ -39,8 +103,22 @@ if TYPE_CHECKING:
         read_parquet,
         session_action_frame,
         session_frame,
+        step_frame,
+        task_frame,
         write_json,
     )
+    from .plots import (
+        plot_concurrency,
+        plot_durations,
+        plot_exit_codes,
+        plot_frame_times,
+        plot_progress,
+        plot_status,
+        plot_timeline,
+        save_figure,
+    )
+    from .summary import exit_code_name, summarize
+    from .trace import to_chrome_trace
 
 
 def __getattr__(name: str) -> Any:

@@ -6,7 +6,20 @@ catch them all in one ``except``; each carries the fields a caller needs to act 
 
 from __future__ import annotations
 
-__all__ = ["DataWarning", "DeadlineNbError", "MalformedItemError"]
+from typing import Any
+
+__all__ = [
+    "AccessDeniedError",
+    "AwsError",
+    "CredentialsError",
+    "DataWarning",
+    "DeadlineNbError",
+    "MalformedItemError",
+    "NoRegionError",
+    "NotFoundError",
+    "ServiceError",
+    "short_tracebacks",
+]
 
 
 class DeadlineNbError(Exception):
@@ -44,3 +57,116 @@ class MalformedItemError(DeadlineNbError, ValueError):
 
 class DataWarning(UserWarning):
     """A value in the input was dropped or adjusted; the message names the actions concerned."""
+
+
+class AwsError(DeadlineNbError):
+    """An AWS call failed in a way the user can act on; the botocore error is ``__cause__``.
+
+    Parameters
+    ----------
+    message
+        One sentence that says what happened and what to do.
+    operation
+        The API operation, such as ``"ListSessionActions"``.
+    code
+        The AWS error code, such as ``"AccessDeniedException"``, when there is one.
+    farm_id, queue_id, job_id
+        The ids the call was about, when known.
+
+    Examples
+    --------
+    >>> err = AwsError("Something failed.", operation="GetJob", code="X", job_id="job-1")
+    >>> err.operation, err.code, err.job_id
+    ('GetJob', 'X', 'job-1')
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str | None = None,
+        code: str | None = None,
+        farm_id: str | None = None,
+        queue_id: str | None = None,
+        job_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.code = code
+        self.farm_id = farm_id
+        self.queue_id = queue_id
+        self.job_id = job_id
+        #: What the failed fetch had already got (raw dicts), so that nothing fetched is lost.
+        self.partial: list[dict[str, Any]] = []
+
+
+class AccessDeniedError(AwsError, PermissionError):
+    """The credentials in use may not read this farm or queue (``AccessDeniedException``)."""
+
+
+class CredentialsError(AwsError):
+    """No AWS credentials were found, or they have expired."""
+
+
+class NoRegionError(AwsError):
+    """No AWS region is configured for the client."""
+
+
+class NotFoundError(AwsError, LookupError):
+    """A farm, queue, job, step, session or action does not exist (``ResourceNotFoundException``).
+
+    ``resource_type`` and ``resource_id`` say which, as the service reported it.
+    """
+
+    resource_type: str | None = None
+    resource_id: str | None = None
+
+
+class ServiceError(AwsError):
+    """Any other AWS failure that retries did not cure: throttling, service or network errors."""
+
+
+def short_tracebacks(shell: Any = None) -> bool:
+    """In IPython or Jupyter, show deadline_nb's errors as their one sentence, not a traceback.
+
+    An expired login should read "Your AWS credentials have expired...", not sixty lines of
+    botocore. The full traceback stays one ``%tb`` away. ``import deadline_nb`` calls this when
+    it runs inside IPython; set ``DEADLINE_NB_FULL_TRACEBACKS=1`` to keep IPython's usual display.
+
+    Parameters
+    ----------
+    shell
+        The IPython shell; default the running one.
+
+    Returns
+    -------
+    bool
+        Whether the display was installed (False outside IPython, or when switched off).
+
+    Examples
+    --------
+    >>> from deadline_nb.errors import short_tracebacks
+    >>> short_tracebacks()  # not inside IPython here
+    False
+    """
+    import os
+    import sys
+
+    if os.environ.get("DEADLINE_NB_FULL_TRACEBACKS"):
+        return False
+    if shell is None:
+        ipython = sys.modules.get("IPython")
+        shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None or not hasattr(shell, "set_custom_exc"):
+        return False
+
+    def show(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> None:
+        # What IPython's own display sets, so that %tb and %debug still find this error.
+        sys.last_type, sys.last_value, sys.last_traceback = etype, value, tb
+        print(
+            f"{etype.__name__}: {value}\n(deadline_nb: run %tb for the full traceback)",
+            file=sys.stderr,
+        )
+
+    shell.set_custom_exc((DeadlineNbError,), show)
+    return True

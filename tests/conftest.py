@@ -7,6 +7,7 @@ that calls the farm cannot pass with a response the real service could not send.
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +20,47 @@ if TYPE_CHECKING:
 
 # deadline_nb.localfarm (and botocore's model) is imported inside the fixtures: the pure modules'
 # tests share this file and run without them (`make test-lowest`).
+
+
+# Every operation any boto3 client sent during the run (in this process), by name: the library
+# is read-only toward AWS, so the run fails if one is not a Get, List, BatchGet or Search.
+_OPERATIONS: collections.Counter[str] = collections.Counter()
+_READ = ("Get", "List", "BatchGet", "Search")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    try:
+        import botocore.client
+    except ImportError:  # the pure modules' run (`make test-lowest`) has no clients to watch
+        return
+    base: Any = botocore.client.BaseClient
+    original = base._make_api_call
+
+    def recording(self: Any, operation_name: str, api_params: Any) -> Any:
+        _OPERATIONS[operation_name] += 1
+        return original(self, operation_name, api_params)
+
+    base._make_api_call = recording
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    if not _OPERATIONS:
+        return
+    writes = sorted(op for op in _OPERATIONS if not op.startswith(_READ))
+    total = sum(_OPERATIONS.values())
+    if writes:
+        terminalreporter.write_line(
+            f"FAILED read-only check: operations other than reads were sent: {writes}", red=True
+        )
+    else:
+        terminalreporter.write_line(
+            f"read-only check: {total} API calls in {len(_OPERATIONS)} operations, all reads"
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if any(not op.startswith(_READ) for op in _OPERATIONS):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 _SHARED: list[str] = []  # thread-name prefix of the session's shared farm, once started

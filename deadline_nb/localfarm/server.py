@@ -17,7 +17,6 @@ import base64
 import binascii
 import collections
 import contextlib
-import datetime as _dt
 import hashlib
 import http.server
 import json
@@ -34,9 +33,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import botocore.utils
 from botocore.model import Shape
 
+from ..aws import parse_timestamp_fast
 from .model import REGION, FarmModel, JobSpec, JobView
 from .shapes import operation_model, output_shape, parse_timestamp, service_model, to_wire, validate
 
@@ -116,15 +115,23 @@ class ApiError(Exception):
     """
 
     def __init__(
-        self, code: str, message: str, *, headers: Mapping[str, str] | None = None, **fields: Any
+        self,
+        code: str,
+        message: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        status: int | None = None,
+        **fields: Any,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.headers = dict(headers or {})
         self.fields = fields
-        shape = service_model().shape_for(code)
-        self.status: int = shape.metadata.get("error", {}).get("httpStatusCode", 400)
+        if status is None:  # a modeled error: its status is in the service model
+            shape = service_model().shape_for(code)
+            status = shape.metadata.get("error", {}).get("httpStatusCode", 400)
+        self.status: int = status
 
     def body(self) -> dict[str, Any]:
         """Return the JSON body: the message and the modeled fields.
@@ -141,39 +148,6 @@ class ApiError(Exception):
         {'message': 'slow down'}
         """
         return {"message": self.message, **self.fields}
-
-
-def parse_timestamp_fast(value: Any) -> _dt.datetime:
-    """Parse a timestamp from a response: ISO 8601 with the standard library, else as botocore.
-
-    A drop-in ``timestamp_parser`` for botocore's response parsers, about 200 times faster than
-    its ``dateutil`` path on the text Deadline Cloud sends.
-
-    Parameters
-    ----------
-    value
-        ISO 8601 text such as ``"2026-03-02T08:00:00.000Z"``, or epoch seconds.
-
-    Returns
-    -------
-    datetime.datetime
-        An aware datetime.
-
-    Examples
-    --------
-    >>> from deadline_nb.localfarm.server import parse_timestamp_fast
-    >>> parse_timestamp_fast("2026-03-02T08:00:00.250Z").isoformat()
-    '2026-03-02T08:00:00.250000+00:00'
-    """
-    if isinstance(value, str):
-        try:
-            parsed = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
-        if parsed is not None and parsed.tzinfo is not None:
-            return parsed
-    stock: _dt.datetime = botocore.utils.parse_timestamp(value)
-    return stock
 
 
 def _not_found(kind: str, resource_id: str, **context: str) -> ApiError:
@@ -411,6 +385,15 @@ class LocalFarm:
         self.item_fault_rate = float(item_fault_rate)
         self.port = port
         self.host = host
+        #: Queue ids whose requests are answered ``403 AccessDeniedException``, as AWS answers
+        #: a caller whose role cannot read that queue. Set it to show or test that error.
+        self.denied_queues: set[str] = set()
+        #: When true, every request is answered as AWS answers expired credentials
+        #: (``403 ExpiredTokenException``, an error outside the service's model).
+        self.expired_credentials = False
+        #: Operation names answered ``404 UnknownOperationException``, as an endpoint or
+        #: region that lacks them would (to test a client's fallback).
+        self.unavailable_operations: set[str] = set()
         self.calls: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
         self._buckets: dict[str, _Bucket] = {}
@@ -673,7 +656,25 @@ class LocalFarm:
                 )
             if fault:
                 raise ApiError("InternalServerErrorException", "Internal server error (injected).")
+            if route.name in self.unavailable_operations:
+                raise ApiError(
+                    "UnknownOperationException", f"Unknown operation {route.name}.", status=404
+                )
+            if self.expired_credentials:
+                raise ApiError(
+                    "ExpiredTokenException",
+                    "The security token included in the request is expired",
+                    status=403,
+                )
             params = self._parse(route, match, query, body)
+            if params.get("queueId") in self.denied_queues:
+                raise ApiError(
+                    "AccessDeniedException",
+                    "User: arn:aws:sts::123456789012:assumed-role/Artist/localfarm is not "
+                    f"authorized to perform: deadline:{route.name} on resource: "
+                    f"arn:aws:deadline:{REGION}:123456789012:farm/{params.get('farmId')}"
+                    f"/queue/{params['queueId']}",
+                )
             result = to_wire(self._handlers[route.name](params), route.output)
             payload = json.dumps(result, separators=(",", ":")).encode()
             return 200, headers, payload

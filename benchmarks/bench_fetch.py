@@ -1,0 +1,206 @@
+"""How fast a whole job's session actions come back: the naive loop, a cold fetch, a warm one.
+
+The local farm runs in its own process (as AWS would: its work does not share this process's
+interpreter lock) with a fixed latency added to every request. In one run, this prints wall time
+and API calls per operation for:
+
+(a) the loop a TD writes first: ListSessions, ListSessionActions per session, GetSessionAction
+    per action, one call after another;
+(b) ``fetch_session_actions`` with an empty cache;
+(c) the same call again (warm), and to a DataFrame;
+
+then, unless ``--no-million``, a 1,000,000-action job: fetched once into a cache (no latency),
+then from the warm cache to a DataFrame, in a new process so that nothing is in memory.
+
+    python benchmarks/bench_fetch.py [--actions 10000] [--latency 0.02] [--no-million]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import deadline_nb as dnb
+
+
+@contextmanager
+def farm_process(size: int, latency: float) -> Iterator[tuple[str, dict[str, str]]]:
+    """Run ``deadline-nb localfarm`` in a subprocess; yield its endpoint and the big job's ids."""
+    command = [sys.executable, "-m", "deadline_nb.cli", "localfarm", "--port", "0"]
+    command += ["--size", str(size), "--latency", str(latency)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1)
+    try:
+        assert process.stdout is not None
+        endpoint = ""
+        ids: dict[str, str] = {}
+        for line in process.stdout:
+            if line.startswith("Local Deadline Cloud farm listening on "):
+                endpoint = line.split()[-1]
+            elif line.startswith("farm "):
+                ids["farm_id"] = line.split()[1]
+            elif line.startswith("job ") and "sq900_big_render" in line:
+                parts = line.split()
+                ids["job_id"] = parts[1]
+                ids["queue_id"] = parts[-1].rstrip(")")
+            elif line.startswith("Press Ctrl-C"):
+                break
+        yield endpoint, ids
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+class Counter:
+    """Count the API calls a client sends, per operation (botocore's event hook)."""
+
+    def __init__(self, client: Any) -> None:
+        self.calls: collections.Counter[str] = collections.Counter()
+        client.meta.events.register("before-call.deadline", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls[model.name] += 1
+
+    def take(self) -> dict[str, int]:
+        out = dict(self.calls)
+        self.calls.clear()
+        return out
+
+
+def naive(c: Any, ids: dict[str, str]) -> list[dict[str, Any]]:
+    """The first loop one writes: a round trip per session, then per action."""
+    job = {"farmId": ids["farm_id"], "queueId": ids["queue_id"], "jobId": ids["job_id"]}
+    actions = []
+    for page in c.get_paginator("list_sessions").paginate(**job):
+        for session in page["sessions"]:
+            for listed in c.get_paginator("list_session_actions").paginate(
+                **job, sessionId=session["sessionId"]
+            ):
+                for summary in listed["sessionActions"]:
+                    action = c.get_session_action(**job, sessionActionId=summary["sessionActionId"])
+                    action.pop("ResponseMetadata", None)
+                    actions.append(action)
+    return actions
+
+
+def show(label: str, seconds: float, calls: dict[str, int], extra: str = "") -> None:
+    total = sum(calls.values())
+    per_op = ", ".join(f"{op} {n}" for op, n in sorted(calls.items()))
+    print(f"{label:<34} {seconds:8.2f} s  {total:6d} calls  ({per_op}){extra}", flush=True)
+
+
+def ten_thousand(size: int, latency: float, runs: int) -> None:
+    print(f"# {size:,} session actions, {latency * 1000:.0f} ms latency per request")
+    with farm_process(size, latency) as (endpoint, ids), tempfile.TemporaryDirectory() as tmp:
+        c = dnb.client(endpoint_url=endpoint)
+        counter = Counter(c)
+        args = (ids["farm_id"], ids["queue_id"], ids["job_id"])
+        # The farm builds the job on its first request: not part of anyone's time.
+        dnb.fetch_job(*args, client=c)
+        counter.take()
+
+        start = time.perf_counter()
+        baseline = naive(c, ids)
+        naive_s = time.perf_counter() - start
+        show("(a) naive loop", naive_s, counter.take(), f"  {len(baseline):,} actions")
+
+        colds, warms, frames = [], [], []
+        for run in range(runs):
+            cache = Path(tmp) / f"cache{run}.sqlite3"
+            start = time.perf_counter()
+            actions = dnb.fetch_session_actions(*args, client=c, cache=cache, progress=False)
+            colds.append(time.perf_counter() - start)
+            cold_calls = counter.take()
+            assert len(actions) == len(baseline), (len(actions), len(baseline))
+            # Every field GetSessionAction gave is there, for every action.
+            naive_keys = {a["sessionActionId"]: set(a) for a in baseline}
+            assert all(naive_keys[a["sessionActionId"]] <= set(a) for a in actions)
+            start = time.perf_counter()
+            again = dnb.fetch_session_actions(*args, client=c, cache=cache, progress=False)
+            warms.append(time.perf_counter() - start)
+            warm_calls = counter.take()
+            assert len(again) == len(actions)
+            start = time.perf_counter()
+            dnb.session_action_frame(
+                dnb.fetch_session_actions(*args, client=c, cache=cache, progress=False)
+            )
+            frames.append(time.perf_counter() - start)
+            counter.take()
+        cold = statistics.median(colds)
+        show(
+            "(b) fetch_session_actions cold",
+            cold,
+            cold_calls,
+            f"  median of {runs}; {naive_s / cold:.0f}x faster than (a)",
+        )
+        show("(c) the same call again (warm)", statistics.median(warms), warm_calls)
+        show(
+            "(c) warm, to a DataFrame",
+            statistics.median(frames),
+            warm_calls,
+            "  fetch_session_actions + session_action_frame",
+        )
+
+
+def million(latency: float) -> None:
+    size = 1_000_000
+    print(f"# {size:,} session actions: a cold fetch into a cache, then warm to a DataFrame")
+    with farm_process(size, latency) as (endpoint, ids), tempfile.TemporaryDirectory() as tmp:
+        cache = Path(tmp) / "cache.sqlite3"
+        c = dnb.client(endpoint_url=endpoint)
+        counter = Counter(c)
+        args = (ids["farm_id"], ids["queue_id"], ids["job_id"])
+        dnb.fetch_job(*args, client=c)
+        counter.take()
+        start = time.perf_counter()
+        frame = dnb.fetch_session_action_frame(*args, client=c, cache=cache, progress=False)
+        show(
+            "cold fetch to a DataFrame",
+            time.perf_counter() - start,
+            counter.take(),
+            f"  {len(frame):,} actions, cache {cache.stat().st_size / 1e6:.0f} MB",
+        )
+        del frame
+        # A new process: what a notebook rerun tomorrow does.
+        code = (
+            "import time, deadline_nb as dnb; t = time.perf_counter(); "
+            f"df = dnb.fetch_session_action_frame({args[0]!r}, {args[1]!r}, {args[2]!r}, "
+            f"client=dnb.client(endpoint_url={endpoint!r}), cache={str(cache)!r}, "
+            "progress=False); print(len(df), time.perf_counter() - t)"
+        )
+        times = []
+        for _ in range(3):
+            out = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            ).stdout.split()
+            times.append(float(out[1]))
+        print(
+            f"{'warm cache to a DataFrame':<34} {statistics.median(times):8.2f} s  "
+            f"     1 calls  (GetJob 1)  {int(out[0]):,} actions, median of 3 new processes"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--actions", type=int, default=10_000)
+    parser.add_argument("--latency", type=float, default=0.02)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-million", action="store_true")
+    args = parser.parse_args()
+    print(f"deadline_nb {dnb.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    ten_thousand(args.actions, args.latency, args.runs)
+    if not args.no_million:
+        million(0.0)
+
+
+if __name__ == "__main__":
+    main()

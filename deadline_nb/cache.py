@@ -1,0 +1,1024 @@
+"""A local store of raw API responses, so that rerunning a notebook costs (almost) nothing.
+
+One SQLite file holds every response the fetch layer received, keyed by farm, queue, job and id,
+with what the next fetch needs to decide what it can skip:
+
+* an action in a terminal status (:data:`deadline_nb.schema.TERMINAL_STATUSES`) never changes,
+  so it is never fetched again;
+* a session whose actions were all listed after it ended is not listed again;
+* a job whose tasks are all finished and whose ``updatedAt`` has not moved is not listed at all
+  (one ``GetJob`` call tells);
+* each fetch that sees a running action's progress change adds a snapshot row, so that progress
+  over time can be plotted (:meth:`Cache.snapshots`).
+
+The file lives under the user's cache directory (``$XDG_CACHE_HOME/deadline_nb``,
+``~/Library/Caches/deadline_nb`` or ``%LOCALAPPDATA%\\deadline_nb\\Cache``), or wherever
+``DEADLINE_NB_CACHE`` says; it is created readable by its owner only (mode 0600): it holds
+job names, paths and messages from the farm.
+
+Durability: the file is in WAL mode and each batch of results is committed as it arrives, so a
+fetch killed at any moment (even with SIGKILL) leaves a readable cache, and the rerun resumes
+from what was stored. Two processes may use the same file at once: SQLite serialises writers,
+and a writer waits (up to 60 s) for the other rather than failing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sqlite3
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Container, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Final
+
+from . import schema
+
+__all__ = ["Cache", "default_path"]
+
+# Bumped when the tables change; a file of another version is set aside, not misread.
+_VERSION: Final = 2
+_TIMEOUT: Final = 60.0
+
+_TABLES: Final = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- One row per job seen; the other tables refer to it by `key`, which keeps three 40-character
+-- ids out of every row and every index.
+CREATE TABLE IF NOT EXISTS jobs (
+    key INTEGER PRIMARY KEY,
+    farm_id TEXT NOT NULL,
+    queue_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    UNIQUE (farm_id, queue_id, job_id)
+);
+-- Raw responses: session actions, sessions, steps, tasks, the job itself. `state` is the part
+-- of an action that a listing summary also shows: when the summary's state equals it, the
+-- action has not changed and is not fetched again. `ord` keeps the API's order of what one
+-- call stored. Bodies are compressed JSON (see _pack).
+CREATE TABLE IF NOT EXISTS items (
+    job INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    parent TEXT,
+    terminal INTEGER NOT NULL,
+    state TEXT,
+    seq INTEGER NOT NULL,
+    ord INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    UNIQUE (job, kind, id)
+);
+CREATE INDEX IF NOT EXISTS items_seq ON items (job, kind, seq);
+-- What is known to be completely listed: a job ('' scope) at a given state, a session, a step.
+CREATE TABLE IF NOT EXISTS listings (
+    job INTEGER NOT NULL,
+    scope TEXT NOT NULL,
+    token TEXT NOT NULL,
+    listed_at REAL NOT NULL,
+    PRIMARY KEY (job, scope)
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    job INTEGER NOT NULL,
+    session_action_id TEXT NOT NULL,
+    observed_at REAL NOT NULL,
+    status TEXT,
+    progress_percent REAL,
+    progress_message TEXT,
+    worker_updated_at TEXT
+);
+CREATE INDEX IF NOT EXISTS snapshots_action ON snapshots (job, session_action_id);
+-- A job's session-action frame as Parquet, covering every action stored up to `seq`; rebuilt
+-- from raw responses whenever it is missing or unreadable.
+CREATE TABLE IF NOT EXISTS frames (
+    job INTEGER PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    parquet BLOB NOT NULL
+);
+"""
+
+# zlib's preset dictionary: the text every response repeats (field names, statuses, id
+# prefixes). A 1 KB session action compresses to about 200 bytes with it, against about 500
+# without, in the same 20 µs. Part of the file format: change it only with _VERSION.
+_ZDICT: Final = (
+    b'"lifecycleStatus":"ENDED","targetLifecycleStatus":"ENDED","hostProperties":{"ipAddresses":'
+    b'{"ipV4Addresses":["10.0.0.1"]},"hostName":"ip-10-0-0-1.us-west-2.compute.internal",'
+    b'"ec2InstanceArn":"arn:aws:ec2:us-west-2:","ec2InstanceType":"c5.4xlarge"},"log":{'
+    b'"logDriver":"awslogs","options":{"logGroupName":"/aws/deadline/farm-","logStreamName":'
+    b'"session-"},"parameters":{"interval":"15"}},"workerId":"worker-","fleetId":"fleet-",'
+    b'"taskRunStatusCounts":{"PENDING":0,"READY":0,"ASSIGNED":0,"STARTING":0,"SCHEDULED":0,'
+    b'"INTERRUPTING":0,"RUNNING":0,"SUSPENDED":0,"CANCELED":0,"FAILED":0,"SUCCEEDED":0,'
+    b'"NOT_COMPATIBLE":0},"taskRunStatus":"SUCCEEDED","targetTaskRunStatus":"READY",'
+    b'"runStatus":"SUCCEEDED","failureRetryCount":0,"latestSessionActionId":"sessionaction-",'
+    b'"createdBy":"","createdAt":"2026-01-01T00:00:00+00:00","updatedBy":"","updatedAt":'
+    b'"2026-01-01T00:00:00+00:00","status":"NEVER_ATTEMPTED","status":"INTERRUPTED","status":'
+    b'"CANCELED","status":"RECLAIMED","status":"FAILED","status":"RUNNING","status":"ASSIGNED",'
+    b'"acquiredLimits":[{"limitId":"limit-","count":1}],"manifests":[{"outputManifestPath":'
+    b'"","outputManifestHash":""}],"progressMessage":"","{"chunkInt":"1-10"}{"float":"1.0"}'
+    b'{"string":""}{"path":"/mnt/"}{"envExit":{"environmentId":"STEP:step-"}},'
+    b'{"envEnter":{"environmentId":"JOB:job-"}},{"syncInputJobAttachments":{"stepId":"step-"}},'
+    b'{"sessionId":"session-","sessionActionId":"sessionaction-","status":"SUCCEEDED",'
+    b'"startedAt":"2026-01-01T00:00:00.000000+00:00","endedAt":"2026-01-01T00:00:00.000000+00:00",'
+    b'"workerUpdatedAt":"2026-01-01T00:00:00.000000+00:00","progressPercent":100.0,'
+    b'"processExitCode":0,"definition":{"taskRun":{"stepId":"step-","taskId":"task-",'
+    b'"parameters":{"Frame":{"int":"'
+)
+_WBITS: Final = -15  # raw deflate: no header or checksum per item; SQLite checks pages itself
+_ID_KEYS: Final = ("farmId", "queueId", "jobId")
+_STRIPPED: Final = "__deadline_nb_ids__"  # no API response has such a key
+
+_TIME_KEYS: Final = frozenset(
+    {"startedAt", "endedAt", "workerUpdatedAt", "createdAt", "updatedAt", "observedAt"}
+)
+
+
+def default_path() -> Path:
+    """Return where the cache lives: ``DEADLINE_NB_CACHE``, else the user's cache directory.
+
+    Returns
+    -------
+    pathlib.Path
+        The SQLite file's path (which may not exist yet).
+
+    Examples
+    --------
+    >>> import os
+    >>> from deadline_nb.cache import default_path
+    >>> os.environ["DEADLINE_NB_CACHE"] = "/tmp/example.sqlite3"
+    >>> str(default_path())
+    '/tmp/example.sqlite3'
+    >>> del os.environ["DEADLINE_NB_CACHE"]
+    """
+    override = os.environ.get("DEADLINE_NB_CACHE")
+    if override:
+        return Path(override).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+        return base / "deadline_nb" / "Cache" / "cache.sqlite3"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "deadline_nb" / "cache.sqlite3"
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "deadline_nb" / "cache.sqlite3"
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _pack(item: Mapping[str, Any], ids: tuple[str, str, str]) -> bytes:
+    """JSON, without the farm, queue and job ids the row's key already holds, compressed."""
+    kept: dict[str, Any] = {}
+    stripped = []
+    for key, value in item.items():
+        if key in _ID_KEYS and value == ids[_ID_KEYS.index(key)]:
+            stripped.append(key)
+        else:
+            kept[key] = value
+    if stripped:
+        kept[_STRIPPED] = stripped  # so that _unpack gives back exactly what was stored
+    text = json.dumps(kept, default=_encode, separators=(",", ":")).encode()
+    packer = zlib.compressobj(6, zlib.DEFLATED, _WBITS, 8, zlib.Z_DEFAULT_STRATEGY, _ZDICT)
+    return packer.compress(text) + packer.flush()
+
+
+def _parse_time(text: str) -> datetime:
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+def _revive(value: Any) -> Any:
+    """Turn the ISO text of known timestamp fields back into aware datetimes, as boto3 gives."""
+    if isinstance(value, dict):
+        out = {}
+        for key, inner in value.items():
+            if key in _TIME_KEYS and isinstance(inner, str):
+                try:
+                    out[key] = _parse_time(inner)
+                    continue
+                except ValueError:
+                    pass
+            out[key] = _revive(inner)
+        return out
+    if isinstance(value, list):
+        return [_revive(v) for v in value]
+    return value
+
+
+def _unpack(body: bytes, ids: tuple[str, str, str]) -> dict[str, Any]:
+    unpacker = zlib.decompressobj(_WBITS, _ZDICT)
+    item: dict[str, Any] = _revive(json.loads(unpacker.decompress(body) + unpacker.flush()))
+    stripped = item.pop(_STRIPPED, None)
+    if stripped:
+        item = {**{k: ids[_ID_KEYS.index(k)] for k in stripped}, **item}
+    return item
+
+
+def _time_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        return aware.astimezone(timezone.utc).isoformat()
+    return str(value)
+
+
+def _instant(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        return f"{aware.timestamp():.6f}"
+    return str(value)
+
+
+def action_state(item: Mapping[str, Any]) -> str:
+    """The part of a session action that a ListSessionActions summary also shows, as text.
+
+    Two states are equal exactly when a summary shows nothing new about a stored action.
+
+    Parameters
+    ----------
+    item
+        A session action: a summary or a full response.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> from deadline_nb.cache import action_state
+    >>> action_state({"status": "RUNNING", "progressPercent": 50.0,
+    ...               "startedAt": datetime(2026, 11, 26, 22, 0, tzinfo=timezone.utc)})
+    'RUNNING|1795730400.000000|||50.0'
+    """
+    percent = item.get("progressPercent")
+    return "|".join(
+        (
+            str(item.get("status")),
+            _instant(item.get("startedAt")),
+            _instant(item.get("endedAt")),
+            _instant(item.get("workerUpdatedAt")),
+            repr(float(percent)) if isinstance(percent, (int, float)) else "",
+        )
+    )
+
+
+class Cache:
+    """The local response store: one SQLite file, safe across threads and processes.
+
+    Parameters
+    ----------
+    path
+        The file; default :func:`default_path`. Its folder is created (mode 0700).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from deadline_nb.cache import Cache
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with Cache(pathlib.Path(tmp) / "c.sqlite3") as cache:
+    ...         _ = cache.put("job", "farm-1", "queue-1", "job-1", [{"jobId": "job-1"}], "jobId")
+    ...         [j["jobId"] for j in cache.items("job", "farm-1", "queue-1", "job-1")]
+    ['job-1']
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Create the file owner-only before SQLite opens it; SQLite gives its -wal and -shm
+        # files the same permissions.
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+        self._lock = threading.RLock()
+        self._keys: dict[tuple[str, str, str], int] = {}
+        self._db = sqlite3.connect(
+            self.path, timeout=_TIMEOUT, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a killed process loses nothing committed; only a power cut could
+        # lose the last commits, which the next fetch would simply get again.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_TABLES)  # idempotent: IF NOT EXISTS throughout
+        with self._write():
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+            if row is None:
+                self._db.execute("INSERT INTO meta VALUES ('version', ?)", (str(_VERSION),))
+            elif int(row[0]) != _VERSION:
+                raise RuntimeError(
+                    f"The cache {self.path} was written by another version of deadline_nb "
+                    f"(format {row[0]}, this is {_VERSION}); remove it or set "
+                    "DEADLINE_NB_CACHE to another file."
+                )
+
+    # ---- plumbing
+
+    def __enter__(self) -> Cache:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the file.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from deadline_nb.cache import Cache
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     Cache(pathlib.Path(tmp) / "c.sqlite3").close()
+        """
+        with self._lock:
+            self._db.close()
+
+    class _Transaction:
+        def __init__(self, cache: Cache) -> None:
+            self.cache = cache
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.cache._lock.acquire()
+            # IMMEDIATE takes the write lock now, so two processes queue up instead of one
+            # failing with "database is locked" halfway through.
+            self.cache._db.execute("BEGIN IMMEDIATE")
+            return self.cache._db
+
+        def __exit__(self, exc_type: object, *rest: object) -> None:
+            try:
+                self.cache._db.execute("ROLLBACK" if exc_type else "COMMIT")
+            finally:
+                self.cache._lock.release()
+
+    def _write(self) -> Cache._Transaction:
+        return Cache._Transaction(self)
+
+    @staticmethod
+    def _next_seq(db: sqlite3.Connection) -> int:
+        # The counter lives in the file, inside the write transaction: two processes writing
+        # to one cache never hand out the same number.
+        db.execute(
+            "INSERT INTO meta VALUES ('seq', '1') "
+            "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+        return int(db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0])
+
+    def _key(
+        self, farm_id: str, queue_id: str, job_id: str, db: sqlite3.Connection | None = None
+    ) -> int | None:
+        """The job's number in this file; within a write (``db``), made when it has none yet."""
+        ids = (farm_id, queue_id, job_id)
+        key = self._keys.get(ids)
+        if key is not None:
+            return key
+        with self._lock:
+            query = "SELECT key FROM jobs WHERE farm_id=? AND queue_id=? AND job_id=?"
+            row = self._db.execute(query, ids).fetchone()
+            if row is None and db is not None:
+                db.execute("INSERT INTO jobs (farm_id, queue_id, job_id) VALUES (?, ?, ?)", ids)
+                row = db.execute(query, ids).fetchone()
+        if row is None:
+            return None
+        # A job's number never changes (clear() keeps the jobs table): it can be remembered.
+        self._keys[ids] = int(row[0])
+        return int(row[0])
+
+    # ---- raw items
+
+    def put(
+        self,
+        kind: str,
+        farm_id: str,
+        queue_id: str,
+        job_id: str,
+        items: Iterable[Mapping[str, Any]],
+        id_field: str,
+        *,
+        parent_field: str | None = None,
+    ) -> int:
+        """Store responses of one kind (``job``, ``step``, ``task``, ``session``), replacing any.
+
+        Parameters
+        ----------
+        kind
+            What the items are.
+        farm_id, queue_id, job_id
+            Whose they are.
+        items
+            The responses, as boto3 returned them.
+        id_field
+            The field holding each item's id.
+        parent_field
+            A field to keep for lookups (a task's ``stepId``).
+
+        Returns
+        -------
+        int
+            How many were stored.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from deadline_nb.cache import Cache
+        >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
+        ...     c.put("step", "f", "q", "j", [{"stepId": "step-1"}, {"stepId": "step-2"}], "stepId")
+        2
+        """
+
+        ids = (farm_id, queue_id, job_id)
+        rows = [
+            (
+                kind,
+                item[id_field],
+                item.get(parent_field) if parent_field else None,
+                position,
+                _pack(item, ids),
+            )
+            for position, item in enumerate(items)
+        ]
+        with self._write() as db:
+            key = self._key(*ids, db)
+            seq = self._next_seq(db)
+            db.executemany(
+                "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, 0, NULL, ?, ?, ?)",
+                [(key, k, i, parent, seq, position, body) for k, i, parent, position, body in rows],
+            )
+        return len(rows)
+
+    def items(
+        self,
+        kind: str,
+        farm_id: str,
+        queue_id: str,
+        job_id: str,
+        *,
+        parent: str | None = None,
+        exclude: Container[str] = (),
+    ) -> list[dict[str, Any]]:
+        """Return the stored responses of one kind for a job, in the order they were stored.
+
+        Parameters
+        ----------
+        kind
+            ``job``, ``step``, ``task``, ``session`` or ``action``.
+        farm_id, queue_id, job_id
+            Whose.
+        parent
+            Only the items stored with this parent (a task's step, an action's session).
+        exclude
+            Ids not to return (the caller has them already; decoding is most of the cost).
+
+        Returns
+        -------
+        list of dict
+            The responses, with aware datetimes as boto3 gives them.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from deadline_nb.cache import Cache
+        >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
+        ...     c.items("step", "f", "q", "j")
+        []
+        """
+
+        key = self._key(farm_id, queue_id, job_id)
+        if key is None:
+            return []
+        query = "SELECT id, body FROM items WHERE job=? AND kind=?"
+        args: list[Any] = [key, kind]
+        if parent is not None:
+            query += " AND parent=?"
+            args.append(parent)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY ord, id", args).fetchall()
+        ids = (farm_id, queue_id, job_id)
+        return [_unpack(body, ids) for item_id, body in rows if item_id not in exclude]
+
+    def count(self, kind: str, farm_id: str, queue_id: str, job_id: str) -> int:
+        """Return how many responses of one kind are stored for a job.
+
+        Parameters
+        ----------
+        kind
+            ``job``, ``step``, ``task``, ``session`` or ``action``.
+        farm_id, queue_id, job_id
+            Whose.
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from deadline_nb.cache import Cache
+        >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
+        ...     c.count("action", "f", "q", "j")
+        0
+        """
+
+        key = self._key(farm_id, queue_id, job_id)
+        if key is None:
+            return 0
+        with self._lock:
+            row = self._db.execute(
+                "SELECT count(*) FROM items WHERE job=? AND kind=?", (key, kind)
+            ).fetchone()
+        return int(row[0])
+
+    # ---- session actions
+
+    def action_states(
+        self, farm_id: str, queue_id: str, job_id: str
+    ) -> dict[str, tuple[bool, str]]:
+        """Return ``{sessionActionId: (terminal, state)}`` for a job's stored actions.
+
+        Parameters
+        ----------
+        farm_id, queue_id, job_id
+            Whose.
+
+        Returns
+        -------
+        dict
+            See :func:`action_state` for ``state``.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from deadline_nb.cache import Cache
+        >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
+        ...     c.action_states("f", "q", "j")
+        {}
+        """
+
+        key = self._key(farm_id, queue_id, job_id)
+        if key is None:
+            return {}
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, terminal, state FROM items WHERE job=? AND kind='action'", (key,)
+            ).fetchall()
+        return {row[0]: (bool(row[1]), row[2]) for row in rows}
+
+    def put_actions(
+        self,
+        farm_id: str,
+        queue_id: str,
+        job_id: str,
+        actions: Sequence[Mapping[str, Any]],
+        *,
+        observed_at: float | None = None,
+    ) -> int:
+        """Store full session actions, and a progress snapshot of each whose progress changed.
+
+        Parameters
+        ----------
+        farm_id, queue_id, job_id
+            Whose.
+        actions
+            GetSessionAction responses or BatchGetSessionAction items.
+        observed_at
+            When they were fetched (epoch seconds); default now.
+
+        Returns
+        -------
+        int
+            How many snapshot rows were added.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from deadline_nb.cache import Cache
+        >>> action = {"sessionActionId": "sessionaction-0123456789abcdef0123456789abcdef-0",
+        ...           "status": "RUNNING", "progressPercent": 40.0}
+        >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
+        ...     c.put_actions("f", "q", "j", [action]), c.put_actions("f", "q", "j", [action])
+        (1, 0)
+        """
+
+        if not actions:
+            return 0
+        observed = time.time() if observed_at is None else observed_at
+        ids = (farm_id, queue_id, job_id)
+        action_ids = [a["sessionActionId"] for a in actions]
+        bodies = [_pack(action, ids) for action in actions]  # outside the write lock
+        with self._write() as db:
+            key = self._key(*ids, db)
+            assert key is not None
+            previous = self._last_progress(db, key, action_ids)
+            seq = self._next_seq(db)
+            rows = []
+            snapshots = []
+            for action_id, action, body in zip(action_ids, actions, bodies, strict=True):
+                status = action.get("status")
+                terminal = status in schema.TERMINAL_STATUSES
+                session = action.get("sessionId") or "session-" + action_id[14:46]
+                state = action_state(action)
+                rows.append((key, action_id, session, int(terminal), state, seq, body))
+                progress = (
+                    status,
+                    action.get("progressPercent"),
+                    action.get("progressMessage"),
+                    _time_text(action.get("workerUpdatedAt")),
+                )
+                # Snapshots are of actions in flight, and of the moment one of them ends.
+                was_running = action_id in previous
+                if (not terminal or was_running) and previous.get(action_id) != progress:
+                    snapshots.append((key, action_id, observed, *progress))
+            db.executemany(
+                "INSERT OR REPLACE INTO items VALUES (?, 'action', ?, ?, ?, ?, ?, 0, ?)", rows
+            )
+            db.executemany("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?)", snapshots)
+        return len(snapshots)
+
+    @staticmethod
+    def _last_progress(
+        db: sqlite3.Connection, key: int, ids: Sequence[str]
+    ) -> dict[str, tuple[Any, ...]]:
+        """The latest snapshot of each of these actions that has one."""
+        out: dict[str, tuple[Any, ...]] = {}
+        for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = db.execute(
+                "SELECT session_action_id, status, progress_percent, progress_message, "
+                f"worker_updated_at FROM snapshots WHERE job=? AND session_action_id IN ({marks}) "
+                "ORDER BY observed_at, rowid",
+                (key, *chunk),
+            ).fetchall()
+            for row in rows:
+                out[row[0]] = tuple(row[1:])
+        return out
+
+    def actions(
+        self,
+        farm_id: str,
+        queue_id: str,
+        job_id: str,
+        *,
+        session_id: str | None = None,
+        exclude: Container[str] = (),
+    ) -> list[dict[str, Any]]:
+        """Return a job's (or a session's) stored session actions.
+
+        Parameters
+        ----------
+        farm_id, queue_id, job_id
+            Whose.
+        session_id
+            Only this session's.
+        exclude
+            Ids not to return.
+
+        Returns
+        -------
+        list of dict
+            As :meth:`items`.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from deadline_nb.cache import Cache
+        >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
+        ...     c.actions("f", "q", "j")
+        []
+        """
+        return self.items("action", farm_id, queue_id, job_id, parent=session_id, exclude=exclude)
+
+    def actions_since(
+        self, farm_id: str, queue_id: str, job_id: str, seq: int
+    ) -> list[dict[str, Any]]:
+        """Return the actions stored after write number ``seq``.
+
+        Parameters
+        ----------
+        farm_id, queue_id, job_id
+            Whose.
+        seq
+            A number from :meth:`frame`.
+
+        Returns
+        -------
+        list of dict
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from deadline_nb.cache import Cache
+        >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
+        ...     c.actions_since("f", "q", "j", 0)
+        []
+        """
+
+        key = self._key(farm_id, queue_id, job_id)
+        if key is None:
+            return []
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM items WHERE job=? AND kind='action' AND seq>?", (key, seq)
+            ).fetchall()
+        ids = (farm_id, queue_id, job_id)
+        return [_unpack(body, ids) for (body,) in rows]
+
+    def snapshots(self, farm_id: str, queue_id: str, job_id: str) -> Any:
+        """Return a job's progress snapshots as a frame of ``schema.SNAPSHOT_COLUMNS``.
+
+        Parameters
+        ----------
+        farm_id, queue_id, job_id
+            Whose.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per observed change, oldest first.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from deadline_nb.cache import Cache
+        >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
+        ...     list(c.snapshots("f", "q", "j").columns)[:2]
+        ['sessionActionId', 'observedAt']
+        """
+
+        import pandas as pd
+
+        columns: Mapping[str, Any] = schema.SNAPSHOT_COLUMNS
+        key = self._key(farm_id, queue_id, job_id)
+        rows = []
+        if key is not None:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT session_action_id, observed_at, status, progress_percent, "
+                    "progress_message, worker_updated_at FROM snapshots WHERE job=? "
+                    "ORDER BY observed_at, rowid",
+                    (key,),
+                ).fetchall()
+        if not rows:
+            return schema.empty_frame(columns)
+        ids, observed, status, percent, message, updated = zip(*rows, strict=True)
+        data = {
+            "sessionActionId": pd.array(ids, dtype=columns["sessionActionId"]),
+            "observedAt": pd.to_datetime(list(observed), unit="s", utc=True).as_unit("ns"),
+            "status": pd.Categorical(status, dtype=columns["status"]),
+            "progressPercent": pd.array(percent, dtype=columns["progressPercent"]),
+            "progressMessage": pd.array(message, dtype=columns["progressMessage"]),
+            "workerUpdatedAt": pd.to_datetime(
+                pd.Series(updated, dtype=object), utc=True, format="ISO8601"
+            ).dt.as_unit("ns"),
+        }
+        return pd.DataFrame(data)
+
+    # ---- listings and frames
+
+    def listing(self, farm_id: str, queue_id: str, job_id: str, scope: str = "") -> str | None:
+        """Return the token stored when a job (``scope=""``) or session was completely listed.
+
+        Parameters
+        ----------
+        farm_id, queue_id, job_id
+            Whose.
+        scope
+            ``""`` for the job, or a session id.
+
+        Returns
+        -------
+        str or None
+            None when it was never completely listed.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from deadline_nb.cache import Cache
+        >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
+        ...     c.set_listing("f", "q", "j", "", "done"); c.listing("f", "q", "j")
+        'done'
+        """
+
+        key = self._key(farm_id, queue_id, job_id)
+        if key is None:
+            return None
+        with self._lock:
+            row = self._db.execute(
+                "SELECT token FROM listings WHERE job=? AND scope=?", (key, scope)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def listings(self, farm_id: str, queue_id: str, job_id: str) -> dict[str, str]:
+        """Return every stored listing token of a job, by scope.
+
+        Parameters
+        ----------
+        farm_id, queue_id, job_id
+            Whose.
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from deadline_nb.cache import Cache
+        >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
+        ...     c.listings("f", "q", "j")
+        {}
+        """
+
+        key = self._key(farm_id, queue_id, job_id)
+        if key is None:
+            return {}
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT scope, token FROM listings WHERE job=?", (key,)
+            ).fetchall()
+        return {str(scope): str(token) for scope, token in rows}
+
+    def set_listing(
+        self, farm_id: str, queue_id: str, job_id: str, scope: str, token: str | None
+    ) -> None:
+        """Record (or, with ``token=None``, forget) that a job or session was completely listed.
+
+        Parameters
+        ----------
+        farm_id, queue_id, job_id
+            Whose.
+        scope
+            ``""`` for the job, or a session id.
+        token
+            What must still hold for the listing to be current (the job's ``updatedAt``).
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from deadline_nb.cache import Cache
+        >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
+        ...     c.set_listing("f", "q", "j", "session-1", "ended")
+        ...     c.set_listing("f", "q", "j", "session-1", None)
+        ...     c.listing("f", "q", "j", "session-1") is None
+        True
+        """
+
+        with self._write() as db:
+            key = self._key(farm_id, queue_id, job_id, db)
+            if token is None:
+                db.execute("DELETE FROM listings WHERE job=? AND scope=?", (key, scope))
+            else:
+                db.execute(
+                    "INSERT OR REPLACE INTO listings VALUES (?, ?, ?, ?)",
+                    (key, scope, token, time.time()),
+                )
+
+    def set_listings(
+        self, farm_id: str, queue_id: str, job_id: str, tokens: Mapping[str, str]
+    ) -> None:
+        """Record many complete listings at once (one transaction), as :meth:`set_listing`.
+
+        Parameters
+        ----------
+        farm_id, queue_id, job_id
+            Whose.
+        tokens
+            Scope -> token.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from deadline_nb.cache import Cache
+        >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
+        ...     c.set_listings("f", "q", "j", {"session-1": "ended", "session-2": "ended"})
+        ...     sorted(c.listings("f", "q", "j"))
+        ['session-1', 'session-2']
+        """
+
+        now = time.time()
+        with self._write() as db:
+            key = self._key(farm_id, queue_id, job_id, db)
+            db.executemany(
+                "INSERT OR REPLACE INTO listings VALUES (?, ?, ?, ?)",
+                [(key, scope, t, now) for scope, t in tokens.items()],
+            )
+
+    def frame(self, farm_id: str, queue_id: str, job_id: str) -> tuple[int, Any] | None:
+        """Return ``(seq, frame)``: the stored session-action frame and the writes it covers.
+
+        Parameters
+        ----------
+        farm_id, queue_id, job_id
+            Whose.
+
+        Returns
+        -------
+        tuple or None
+            None when there is none, or it cannot be read (it is then rebuilt by the caller).
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from deadline_nb.cache import Cache
+        >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
+        ...     c.frame("f", "q", "j") is None
+        True
+        """
+
+        from .frames import read_parquet
+
+        key = self._key(farm_id, queue_id, job_id)
+        if key is None:
+            return None
+        with self._lock:
+            row = self._db.execute("SELECT seq, parquet FROM frames WHERE job=?", (key,)).fetchone()
+        if row is None:
+            return None
+        try:
+            return int(row[0]), read_parquet(io.BytesIO(row[1]))
+        except Exception:  # a file from another pyarrow, a torn blob: rebuild from raw
+            return None
+
+    def put_frame(self, farm_id: str, queue_id: str, job_id: str, seq: int, frame: Any) -> None:
+        """Store a job's session-action frame, covering every action written up to ``seq``.
+
+        Parameters
+        ----------
+        farm_id, queue_id, job_id
+            Whose.
+        seq
+            :attr:`seq` when the actions it holds were read.
+        frame
+            The frame.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, deadline_nb as dnb
+        >>> from deadline_nb.cache import Cache
+        >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
+        ...     c.put_frame("f", "q", "j", 0, dnb.session_action_frame([]))
+        ...     len(c.frame("f", "q", "j")[1])
+        0
+        """
+
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, compression="zstd")
+        with self._write() as db:
+            key = self._key(farm_id, queue_id, job_id, db)
+            db.execute(
+                "INSERT OR REPLACE INTO frames VALUES (?, ?, ?)", (key, seq, buffer.getvalue())
+            )
+
+    @property
+    def seq(self) -> int:
+        """The number of the latest write to the file (by any process).
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from deadline_nb.cache import Cache
+        >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
+        ...     c.seq
+        0
+        """
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def clear(
+        self, farm_id: str | None = None, queue_id: str | None = None, job_id: str | None = None
+    ) -> None:
+        """Forget everything stored (about one farm, queue or job when given).
+
+        Parameters
+        ----------
+        farm_id, queue_id, job_id
+            What to forget; all of it when none is given.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from deadline_nb.cache import Cache
+        >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
+        ...     c.put("job", "f", "q", "j", [{"jobId": "j"}], "jobId")
+        ...     c.clear(job_id="j")
+        ...     c.items("job", "f", "q", "j")
+        1
+        []
+        """
+
+        where = []
+        args = []
+        for column, value in (("farm_id", farm_id), ("queue_id", queue_id), ("job_id", job_id)):
+            if value is not None:
+                where.append(f"{column}=?")
+                args.append(value)
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        with self._write() as db:
+            keys = f"SELECT key FROM jobs{clause}"
+            for table in ("items", "listings", "snapshots", "frames"):
+                db.execute(f"DELETE FROM {table} WHERE job IN ({keys})", args)
