@@ -1094,6 +1094,29 @@ class Job:
         """
         return load_job(self.farm_id, self.queue_id, self.job_id, **{**self._options, **options})
 
+    def _repr_html_(self) -> str:
+        # A notebook shows this when a cell ends with `job`: who, what, how it went.
+        import html
+
+        actions = self.actions
+        failed = int((actions["status"] == "FAILED").sum()) if len(actions) else 0
+        rows = [
+            ("job", f"{self.name} ({self.job_id})"),
+            ("status", str(self.job.get("taskRunStatus", "?"))),
+            ("submitted by", str(self.job.get("createdBy", "?"))),
+            (
+                "steps / tasks / sessions",
+                f"{len(self.steps)} / {len(self.tasks)} / {len(self.sessions)}",
+            ),
+            ("session actions", f"{len(actions)} ({failed} failed)"),
+        ]
+        cells = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
+            for k, v in rows
+        )
+        return f"<table>{cells}</table>"
+
     def __repr__(self) -> str:
         status = self.job.get("taskRunStatus", "?")
         return (

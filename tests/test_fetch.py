@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -371,28 +370,6 @@ def test_expired_credentials(farm: LocalFarm) -> None:
     assert caught.value.code == "ExpiredTokenException"
 
 
-@pytest.fixture
-def no_aws_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No credentials, no region, no deadline config, no instance metadata: a bare machine."""
-    for name in (
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_DEADLINE",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("DEADLINE_CONFIG_FILE_PATH", str(tmp_path / "deadline-config"))
-    yield
-
-
 @pytest.mark.usefixtures("no_aws_config")
 def test_no_region() -> None:
     with pytest.raises(errors.NoRegionError, match="region"):
@@ -467,3 +444,13 @@ def test_every_operation_the_library_can_send_is_a_read(farm: LocalFarm) -> None
     dnb.list_jobs(*ids(farm, "failing")[:2], client=c)
     assert recorder.calls
     assert all(op.startswith(READ_PREFIXES) for op in recorder.calls), recorder.calls
+
+
+def test_a_job_shows_itself_in_a_notebook_escaped(farm: LocalFarm) -> None:
+    job = dnb.load_job(*ids(farm, "failing"), client=farm.client(), cache=False, progress=False)
+    job.job["createdBy"] = "<script>alert(1)</script>"
+    shown = job._repr_html_()
+    assert JOBS["failing"] in shown and "FAILED" in shown
+    assert "<script>" not in shown and "&lt;script&gt;" in shown
+    failed = int((job.actions["status"] == "FAILED").sum())
+    assert f"{len(job.actions)} ({failed} failed)" in shown and failed > 0
