@@ -454,3 +454,25 @@ def test_a_job_shows_itself_in_a_notebook_escaped(farm: LocalFarm) -> None:
     assert "<script>" not in shown and "&lt;script&gt;" in shown
     failed = int((job.actions["status"] == "FAILED").sum())
     assert f"{len(job.actions)} ({failed} failed)" in shown and failed > 0
+
+
+@pytest.mark.usefixtures("no_aws_config")
+def test_the_deadline_configs_profile_and_region_are_used(tmp_path: Path) -> None:
+    from deadline.client.api._session import invalidate_boto3_session_cache
+    from deadline.client.config import config_file
+
+    (tmp_path / "aws-config").write_text("[profile studio]\nregion = eu-west-1\n")
+    (tmp_path / "aws-credentials").write_text(
+        "[studio]\naws_access_key_id = AKIASTUDIO\naws_secret_access_key = secret\n"
+    )
+    config_file.set_setting("defaults.aws_profile_name", "studio")
+    invalidate_boto3_session_cache()
+    try:
+        c = dnb.client()
+        assert c.meta.region_name == "eu-west-1"
+        credentials = c._request_signer._credentials  # type: ignore[attr-defined]
+        assert credentials.access_key == "AKIASTUDIO"
+        # An explicit profile or region wins over the config.
+        assert dnb.client(region="ap-southeast-2").meta.region_name == "ap-southeast-2"
+    finally:
+        invalidate_boto3_session_cache()
