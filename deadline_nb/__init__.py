@@ -61,6 +61,7 @@ _EXPORTS: dict[str, str] = {
     "summarize": "summary",
     "exit_code_name": "summary",
     "to_chrome_trace": "trace",
+    "write_report": "report",
 }
 _SUBMODULES = (
     "aws",
@@ -70,6 +71,7 @@ _SUBMODULES = (
     "frames",
     "localfarm",
     "plots",
+    "report",
     "schema",
     "summary",
     "trace",
@@ -78,7 +80,19 @@ _SUBMODULES = (
 __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:
-    from . import aws, cache, errors, fetch, frames, localfarm, plots, schema, summary, trace
+    from . import (
+        aws,
+        cache,
+        errors,
+        fetch,
+        frames,
+        localfarm,
+        plots,
+        report,
+        schema,
+        summary,
+        trace,
+    )
     from .aws import client
     from .cache import Cache
     from .fetch import (
@@ -117,6 +131,7 @@ if TYPE_CHECKING:
         plot_timeline,
         save_figure,
     )
+    from .report import write_report
     from .summary import exit_code_name, summarize
     from .trace import to_chrome_trace
 

@@ -12,10 +12,21 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import Any, TextIO
 
-__all__ = ["SUBCOMMANDS", "build_parser", "main", "run_localfarm"]
+__all__ = [
+    "SUBCOMMANDS",
+    "build_parser",
+    "main",
+    "run_demo",
+    "run_fetch",
+    "run_localfarm",
+    "run_report",
+]
+
+_DEMO_OUT = "deadline-nb-demo"
 
 
 def _add_localfarm(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,10 +82,314 @@ def _add_localfarm(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     parser.set_defaults(handler=run_localfarm)
 
 
+def _add_aws_options(parser: argparse.ArgumentParser) -> None:
+    """The job and connection options shared by the subcommands that read from AWS."""
+    ids = parser.add_argument_group("job (default: the deadline CLI's configured defaults)")
+    ids.add_argument("--farm-id", help="farm-...")
+    ids.add_argument("--queue-id", help="queue-...")
+    ids.add_argument("--job-id", help="job-...")
+    connection = parser.add_argument_group("connection")
+    connection.add_argument("--profile", help="AWS profile (default: the deadline CLI's)")
+    connection.add_argument("--region", help="AWS region of the farm")
+    connection.add_argument(
+        "--endpoint-url", help="another endpoint, such as a local farm's http://127.0.0.1:PORT"
+    )
+    connection.add_argument(
+        "--no-cache", action="store_true", help="neither read nor write the local cache"
+    )
+    connection.add_argument(
+        "--refresh", action="store_true", help="fetch everything again, ignoring the cache"
+    )
+    connection.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_fetch(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "fetch",
+        help="write a job's session actions to .parquet, .csv or .jsonl",
+        description=(
+            "Fetch every session action of a job (through the local cache) and write them: "
+            ".parquet or .csv as the session-action frame, .jsonl (or .jsonl.gz) as the raw "
+            "API responses, which deadline_nb.read_json reads back."
+        ),
+    )
+    _add_aws_options(parser)
+    parser.add_argument("--out", required=True, help="output file; its suffix picks the format")
+    parser.set_defaults(handler=run_fetch)
+
+
+def _add_report(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="write a job's postmortem: one HTML file, with its charts and actions beside it",
+        description=(
+            "Load a job (through the local cache) and write its postmortem to DIR/report.html: "
+            "one self-contained HTML file that opens offline, with the charts as PNG and SVG and "
+            "the session actions as Parquet in DIR/report_files/."
+        ),
+    )
+    _add_aws_options(parser)
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="output folder (created), or an .html file"
+    )
+    parser.add_argument("--title", help="the report's heading (default: Postmortem: <job name>)")
+    parser.set_defaults(handler=run_report)
+
+
+def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="report the local farm's failing job: what the toolkit does, with no AWS account",
+        description=(
+            "Start the local farm in this process, load its failing job and write its "
+            "postmortem report; print where it is. The demo's cache is a file in the output "
+            "folder, apart from yours."
+        ),
+    )
+    parser.add_argument(
+        "--out",
+        default=_DEMO_OUT,
+        metavar="DIR",
+        help=f"output folder, created when missing (default: ./{_DEMO_OUT})",
+    )
+    # Checked in run_demo against localfarm.JOBS: importing the farm here would slow every command.
+    parser.add_argument(
+        "--job",
+        default="failing",
+        metavar="ROLE",
+        help="which local-farm job to report: failing (default), render, simulation, canceled...",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=run_demo)
+
+
 #: Subcommand name -> function that adds its parser.
 SUBCOMMANDS: dict[str, Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = {
     "localfarm": _add_localfarm,
+    "fetch": _add_fetch,
+    "report": _add_report,
+    "demo": _add_demo,
 }
+
+_FORMATS = (".parquet", ".csv", ".jsonl", ".jsonl.gz")
+
+
+def _output_format(path: str) -> str:
+    for suffix in _FORMATS:
+        if path.lower().endswith(suffix):
+            return suffix
+    raise ValueError(
+        f"The value for `--out` must end in one of {list(_FORMATS)}, but {path!r} was passed."
+    )
+
+
+def _client_from(args: argparse.Namespace) -> Any:
+    from .aws import client
+
+    return client(endpoint_url=args.endpoint_url, profile=args.profile, region=args.region)
+
+
+def run_fetch(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    """Fetch a job's session actions and write them where ``--out`` says.
+
+    Parameters
+    ----------
+    args
+        Parsed ``fetch`` arguments.
+    out
+        Where to print the summary line; standard output by default.
+
+    Returns
+    -------
+    int
+        The exit code: 0.
+
+    Examples
+    --------
+    >>> import io, tempfile, pathlib
+    >>> from deadline_nb.cli import build_parser, run_fetch
+    >>> from deadline_nb.localfarm import LocalFarm
+    >>> with LocalFarm() as farm, tempfile.TemporaryDirectory() as tmp:
+    ...     job = farm.job_by_name("failing")
+    ...     args = build_parser().parse_args([
+    ...         "fetch", "--farm-id", farm.farm_id, "--queue-id", job.queue_id,
+    ...         "--job-id", job.job_id, "--endpoint-url", farm.endpoint_url, "--no-cache",
+    ...         "--quiet", "--out", str(pathlib.Path(tmp) / "actions.parquet")])
+    ...     buffer = io.StringIO()
+    ...     run_fetch(args, out=buffer)
+    0
+    >>> buffer.getvalue().startswith("Wrote 191 session actions")
+    True
+    """
+    from pathlib import Path
+
+    from .fetch import fetch_session_actions
+    from .frames import session_action_frame, sort_actions, write_json
+
+    out = sys.stdout if out is None else out
+    suffix = _output_format(args.out)
+    path = Path(args.out)
+    if not path.parent.is_dir():
+        raise OSError(f"The folder {path.parent} does not exist; create it first.")
+    actions = fetch_session_actions(
+        args.farm_id,
+        args.queue_id,
+        args.job_id,
+        cache=not args.no_cache,
+        refresh=args.refresh,
+        progress=not args.quiet,
+        client=_client_from(args),
+    )
+    if suffix.startswith(".jsonl"):
+        write_json(actions, path)
+    else:
+        frame = sort_actions(session_action_frame(actions))
+        if suffix == ".parquet":
+            frame.to_parquet(path)
+        else:
+            frame.to_csv(path, index=False)
+    print(f"Wrote {len(actions)} session actions to {path}", file=out)
+    return 0
+
+
+def _prepare_output(out: str) -> Path:
+    """The report's HTML path, its folder created and checked before anything is fetched."""
+    from .report import _make_folder, _paths
+
+    try:
+        page, files = _paths(out)
+    except ValueError:
+        raise ValueError(
+            f"The value for `--out` must be a folder or an .html file, but {out!r} was passed."
+        ) from None
+    _make_folder(files)
+    return page
+
+
+def _report_lines(job: Any, page: Path) -> list[str]:
+    from .summary import TOTAL_LABEL, summarize
+
+    total = summarize(job.actions).loc[TOTAL_LABEL]
+    status = job.job.get("taskRunStatus", "?")
+    return [
+        f"{job.name} ({job.job_id}) {status}: {len(job.actions)} session actions, "
+        f"{total['taskRuns']} task runs, {total['failed']} failed, "
+        f"{total['retriedTasks']} tasks retried.",
+        f"Report: {page.resolve()}",
+        f"Charts (PNG, SVG) and actions.parquet: {page.resolve().parent / (page.stem + '_files')}",
+    ]
+
+
+def run_report(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    """Load a job and write its postmortem report where ``--out`` says; print where it is.
+
+    Parameters
+    ----------
+    args
+        Parsed ``report`` arguments.
+    out
+        Where to print the summary and the report's path; standard output by default.
+
+    Returns
+    -------
+    int
+        The exit code: 0.
+
+    Examples
+    --------
+    >>> import io, tempfile
+    >>> from deadline_nb.cli import build_parser, run_report
+    >>> from deadline_nb.localfarm import LocalFarm
+    >>> with LocalFarm() as farm, tempfile.TemporaryDirectory() as tmp:
+    ...     job = farm.job_by_name("canceled")
+    ...     args = build_parser().parse_args([
+    ...         "report", "--farm-id", farm.farm_id, "--queue-id", job.queue_id,
+    ...         "--job-id", job.job_id, "--endpoint-url", farm.endpoint_url, "--no-cache",
+    ...         "--quiet", "--out", tmp])
+    ...     buffer = io.StringIO()
+    ...     run_report(args, out=buffer)
+    0
+    >>> buffer.getvalue().splitlines()[1].endswith("report.html")
+    True
+    """
+    from .fetch import load_job
+    from .report import write_report
+
+    out = sys.stdout if out is None else out
+    page = _prepare_output(args.out)
+    job = load_job(
+        args.farm_id,
+        args.queue_id,
+        args.job_id,
+        cache=not args.no_cache,
+        refresh=args.refresh,
+        progress=not args.quiet,
+        client=_client_from(args),
+    )
+    page = write_report(job, page, title=args.title)
+    print("\n".join(_report_lines(job, page)), file=out)
+    return 0
+
+
+def run_demo(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    """Start the local farm in this process, report its failing job, print where the report is.
+
+    Parameters
+    ----------
+    args
+        Parsed ``demo`` arguments: ``out`` (a folder, ``./deadline-nb-demo`` by default),
+        ``job`` (a role of :data:`deadline_nb.localfarm.JOBS`) and ``quiet``.
+    out
+        Where to print; standard output by default.
+
+    Returns
+    -------
+    int
+        The exit code: 0.
+
+    Examples
+    --------
+    >>> import io, tempfile
+    >>> from deadline_nb.cli import build_parser, run_demo
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     buffer = io.StringIO()
+    ...     run_demo(build_parser().parse_args(["demo", "--out", tmp, "--quiet"]), out=buffer)
+    0
+    >>> "sq030_crowd_v007_failing" in buffer.getvalue()
+    True
+    """
+    from .aws import client
+    from .fetch import load_job
+    from .localfarm import JOBS, LocalFarm
+    from .report import write_report
+
+    out = sys.stdout if out is None else out
+    if args.job not in JOBS:
+        raise ValueError(
+            f"The value for `--job` must be one of {sorted(JOBS)}, but {args.job!r} was passed."
+        )
+    page = _prepare_output(args.out)
+    with LocalFarm(seed=0) as farm:
+        spec = farm.job_by_name(args.job)
+        print(
+            f"Local farm running in this process on {farm.endpoint_url}; loading {spec.name}.",
+            file=out,
+            flush=True,
+        )
+        job = load_job(
+            farm.farm_id,
+            spec.queue_id,
+            spec.job_id,
+            # its own cache: the user's cache never sees the local farm's jobs
+            cache=page.parent / "cache.sqlite3",
+            progress=not args.quiet,
+            client=client(endpoint_url=farm.endpoint_url),
+        )
+    page = write_report(job, page, title=f"Postmortem: {job.name} (local farm demo)")
+    lines = _report_lines(job, page)
+    lines.append(f"Open it in a browser (it needs no network): {page.resolve().as_uri()}")
+    print("\n".join(lines), file=out)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,7 +519,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 on success, 2 for bad arguments or values.
+        0 on success, 1 for an error from AWS (access denied, no credentials, a job not
+        found...) or the file system, 2 for bad arguments or values.
 
     Examples
     --------
@@ -214,8 +530,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .errors import DeadlineNbError
+
     try:
         code: int = args.handler(args)
+    except DeadlineNbError as error:
+        # AWS errors are one sentence that says what to do: no traceback.
+        print(f"deadline-nb: {error}", file=sys.stderr)
+        return 1
     except ValueError as error:
         # The library's messages name the argument; argparse prints them the usual way.
         parser.error(str(error))

@@ -130,3 +130,96 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["--version"])
     assert caught.value.code == 0
     assert capsys.readouterr().out.startswith("deadline-nb ")
+
+
+# ---- deadline-nb fetch
+
+
+def fetch_args(farm: Any, role: str, out: Any, *extra: str) -> list[str]:
+    job = farm.job_by_name(role)
+    return [
+        "fetch",
+        "--farm-id",
+        farm.farm_id,
+        "--queue-id",
+        job.queue_id,
+        "--job-id",
+        job.job_id,
+        "--endpoint-url",
+        farm.endpoint_url,
+        "--quiet",
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl", ".jsonl.gz"])
+def test_fetch_writes_the_format_its_suffix_names(
+    farm: Any, tmp_path: Any, suffix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+
+    import deadline_nb as dnb
+
+    out = tmp_path / f"actions{suffix}"
+    assert cli.main(fetch_args(farm, "failing", out, "--no-cache")) == 0
+    truth = farm.model.session_actions(farm.job_by_name("failing").job_id)
+    assert f"Wrote {len(truth)} session actions" in capsys.readouterr().out
+    if suffix == ".parquet":
+        frame = dnb.read_parquet(out)
+        assert len(frame) == len(truth)
+        assert frame["status"].dtype == dnb.schema.STATUS
+    elif suffix == ".csv":
+        assert len(pd.read_csv(out)) == len(truth)
+    else:
+        back = dnb.read_json(out)
+        assert sorted(a["sessionActionId"] for a in back) == sorted(
+            a["sessionActionId"] for a in truth
+        )
+
+
+def test_fetch_ids_default_from_the_deadline_config(
+    farm: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deadline.client.config import config_file
+
+    import deadline_nb as dnb
+
+    monkeypatch.setenv("DEADLINE_CONFIG_FILE_PATH", str(tmp_path / "config"))
+    job = farm.job_by_name("canceled")
+    config_file.set_setting("defaults.farm_id", farm.farm_id)
+    config_file.set_setting("defaults.queue_id", job.queue_id)
+    config_file.set_setting("defaults.job_id", job.job_id)
+    out = tmp_path / "a.parquet"
+    code = cli.main(
+        ["fetch", "--endpoint-url", farm.endpoint_url, "--no-cache", "--quiet", "--out", str(out)]
+    )
+    assert code == 0
+    assert set(dnb.read_parquet(out)["jobId"]) == {job.job_id}
+
+
+def test_fetch_errors_are_one_line_with_an_exit_code(
+    farm: Any, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = fetch_args(farm, "failing", tmp_path / "a.parquet", "--no-cache")
+    missing = "job-" + "0" * 32
+    args[args.index("--job-id") + 1] = missing
+    assert cli.main(args) == 1
+    err = capsys.readouterr().err
+    assert missing in err and err.count("\n") == 1 and "Traceback" not in err
+
+    farm.expired_credentials = True
+    try:
+        assert cli.main(fetch_args(farm, "failing", tmp_path / "a.parquet", "--no-cache")) == 1
+    finally:
+        farm.expired_credentials = False
+    assert "expired" in capsys.readouterr().err
+
+    assert cli.main(fetch_args(farm, "failing", tmp_path / "nowhere" / "a.parquet")) == 1
+    assert "does not exist" in capsys.readouterr().err
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(fetch_args(farm, "failing", tmp_path / "a.xlsx"))
+    assert exited.value.code == 2
+    assert "--out" in capsys.readouterr().err

@@ -1,0 +1,648 @@
+"""A postmortem of one job as a single HTML file that opens anywhere, offline, years later.
+
+:func:`write_report` composes what the rest of the package computes (:func:`~deadline_nb.summarize`,
+the ``plot_*`` functions, :func:`~deadline_nb.save_figure`) into one self-contained HTML file:
+inline CSS, charts inline (SVG, or PNG as a ``data:`` URI when the SVG would be large), no
+JavaScript and no external address, so it can be attached to a ticket and read in any browser.
+Next to it, in a folder named after it (``report.html`` -> ``report_files/``), go the charts as
+PNG and SVG and the session actions as Parquet, for whoever wants to dig further.
+
+Every text that comes from the API (names, ids, progress messages, parameters) is HTML-escaped:
+a progress message is whatever a render script printed.
+
+This module only composes: it takes a :class:`~deadline_nb.Job` and never talks to AWS.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
+import pandas as pd
+
+from . import schema
+from .summary import TOTAL_LABEL, _format_seconds, exit_code_name, summarize
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from .fetch import Job
+
+__all__ = ["CHARTS", "write_report"]
+
+#: The charts of a report, in the order they appear, with their headings.
+CHARTS: Final[Mapping[str, str]] = {
+    "timeline": "Timeline: what ran where and when",
+    "frame_times": "Frame times, every attempt",
+    "durations": "Durations by step",
+    "status": "Task runs by status",
+    "exit_codes": "Exit codes",
+    "concurrency": "Concurrency and utilisation",
+    "progress": "Progress",
+}
+
+# A chart whose SVG (comments removed) is larger than this is inlined as PNG instead: a
+# timeline's SVG grows with its actions (about 100 bytes each), a 1920 x 1080 PNG does not.
+_INLINE_SVG_MAX: Final = 350_000
+# Tables of actions list at most this many rows; the rest are in the Parquet file.
+_MAX_ROWS: Final = 200
+_SLOWEST: Final = 10
+_HTML_SUFFIXES: Final = (".html", ".htm")
+_MISSING: Final = '<span class="na">–</span>'
+
+_CSS: Final = """
+:root { color-scheme: light; --fg: #1d2330; --muted: #5b6475; --line: #d9dde5; --bg: #f6f7f9;
+  --bad: #b42318; --good: #067647; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
+  color: var(--fg); margin: 0 auto; max-width: 1280px; padding: 24px 32px 48px; }
+h1 { font-size: 24px; margin: 0 0 4px; overflow-wrap: anywhere; }
+h2 { font-size: 18px; margin: 36px 0 10px; padding-bottom: 4px;
+  border-bottom: 1px solid var(--line); }
+h3 { font-size: 15px; margin: 24px 0 8px; }
+p, li { max-width: 80ch; }
+code, .id { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
+  font-size: 12px; }
+.muted, .na { color: var(--muted); }
+.status { display: inline-block; padding: 1px 8px; border-radius: 10px; font-weight: 600;
+  font-size: 12px; background: var(--bg); border: 1px solid var(--line); }
+.status.FAILED, .status.CANCELED { color: var(--bad); border-color: var(--bad); }
+.status.SUCCEEDED { color: var(--good); border-color: var(--good); }
+dl.identity { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px;
+  margin: 12px 0; }
+dl.identity dt { color: var(--muted); }
+dl.identity dd { margin: 0; overflow-wrap: anywhere; }
+nav ol { columns: 2; padding-left: 20px; }
+.cards { display: flex; flex-wrap: wrap; gap: 8px; margin: 8px 0; }
+.card { border: 1px solid var(--line); border-radius: 6px; padding: 6px 12px; min-width: 120px;
+  background: var(--bg); }
+.card b { display: block; font-size: 18px; }
+.card.bad b { color: var(--bad); }
+.card span { color: var(--muted); font-size: 12px; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; margin: 8px 0; font-size: 13px; }
+th, td { border-bottom: 1px solid var(--line); padding: 3px 10px; text-align: left;
+  vertical-align: top; }
+th { background: var(--bg); font-weight: 600; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.msg { display: block; max-width: 40ch; overflow-wrap: anywhere; }
+figure { margin: 8px 0 24px; }
+figure svg, figure img { max-width: 100%; height: auto; display: block;
+  border: 1px solid var(--line); }
+figcaption { color: var(--muted); font-size: 12px; margin-top: 4px; }
+footer { margin-top: 48px; color: var(--muted); font-size: 12px; border-top: 1px solid var(--line);
+  padding-top: 8px; }
+@media print { body { max-width: none; padding: 0; } h2 { break-after: avoid; }
+  figure { break-inside: avoid; } }
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# the public function
+
+
+def write_report(
+    job: Job,
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    charts: Sequence[str] | None = None,
+) -> Path:
+    """Write a job's postmortem as one self-contained HTML file, with its charts and data beside it.
+
+    The page holds the job's identity and times, key figures, the per-step summary
+    (:func:`deadline_nb.summarize`), the steps' task counts, the failed actions with their exit
+    codes (named, see :func:`deadline_nb.exit_code_name`) and last progress messages, the retried
+    tasks, the slowest task runs, and the charts. It needs no network and no JavaScript: CSS is
+    inline, each chart is an inline SVG (or a PNG ``data:`` URI when its SVG would be large, as a
+    big job's timeline is), and every text from the API is HTML-escaped. A 10,000-action job's
+    report is well under 5 MB.
+
+    Next to the HTML file, in ``<stem>_files/`` (``report.html`` -> ``report_files/``), go each
+    chart as ``<chart>.png`` and ``<chart>.svg`` (1920 x 1080, see :func:`deadline_nb.save_figure`)
+    and the job's session actions as ``actions.parquet`` (read it back with
+    :func:`deadline_nb.read_parquet`). Existing files of the same names are replaced.
+
+    Parameters
+    ----------
+    job
+        A job from :func:`deadline_nb.load_job`.
+    path
+        The HTML file to write (ending in ``.html`` or ``.htm``), or a folder (existing, or a
+        path without a suffix), which gets ``report.html``. Missing folders are created.
+    title
+        The page's heading; default ``"Postmortem: <job name>"``.
+    charts
+        Which charts to draw, in the order given: names from :data:`CHARTS` (``"timeline"``,
+        ``"frame_times"``, ``"durations"``, ``"status"``, ``"exit_codes"``, ``"concurrency"``,
+        ``"progress"``). Default: all of them.
+
+    Returns
+    -------
+    pathlib.Path
+        The HTML file written.
+
+    Raises
+    ------
+    ValueError
+        When ``path`` ends in another suffix, or ``charts`` names an unknown chart.
+    OSError
+        When the folder cannot be created or written; the message says which folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import deadline_nb as dnb
+    >>> from deadline_nb.localfarm import LocalFarm
+    >>> with LocalFarm() as farm, tempfile.TemporaryDirectory() as tmp:
+    ...     j = farm.job_by_name("failing")
+    ...     job = dnb.load_job(farm.farm_id, j.queue_id, j.job_id,
+    ...                        client=farm.client(), cache=False, progress=False)
+    ...     page = dnb.write_report(job, tmp, charts=["status", "exit_codes"])
+    ...     files = sorted(p.name for p in (page.parent / "report_files").iterdir())
+    ...     text = page.read_text()
+    >>> page.name
+    'report.html'
+    >>> files  # doctest: +NORMALIZE_WHITESPACE
+    ['actions.parquet', 'exit_codes.png', 'exit_codes.svg', 'status.png',
+     'status.svg']
+    >>> "sq030_crowd_v007_failing" in text and "0xC0000005 access violation" in text
+    True
+    """
+    names = _chart_names(charts)
+    page, files = _paths(path)
+    heading = title if title is not None else f"Postmortem: {job.name}"
+    _make_folder(files)
+    figures = [_chart(name, job, files) for name in names]
+    job.actions.to_parquet(files / "actions.parquet")
+    document = _document(job, heading, figures, files.name)
+    temporary = page.with_name(f".{page.name}.partial")
+    try:
+        temporary.write_text(document, encoding="utf-8")
+        os.replace(temporary, page)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise OSError(f"Cannot write the report {page}: {error.strerror or error}.") from error
+    return page
+
+
+# ---------------------------------------------------------------------------------------------
+# arguments and files
+
+
+def _chart_names(charts: Sequence[str] | None) -> list[str]:
+    if charts is None:
+        return list(CHARTS)
+    if isinstance(charts, str):
+        charts = [charts]
+    unknown = [c for c in charts if c not in CHARTS]
+    if unknown:
+        raise ValueError(
+            f"The value for `charts` must name charts among {list(CHARTS)}, but {unknown[0]!r} "
+            "was passed."
+        )
+    return list(dict.fromkeys(charts))
+
+
+def _paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """(HTML file, folder for its charts and data) for a file or folder ``path``."""
+    target = Path(path)
+    if target.is_dir() or not target.suffix:
+        target = target / "report.html"
+    elif target.suffix.lower() not in _HTML_SUFFIXES:
+        raise ValueError(
+            f"The value for `path` must be a folder or an .html file, but {str(path)!r} was passed."
+        )
+    return target, target.with_name(f"{target.stem}_files")
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OSError(
+            f"Cannot write to the folder {folder.parent}: {error.strerror or error}."
+        ) from error
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OSError(f"Cannot write to the folder {folder}: permission denied.")
+
+
+# ---------------------------------------------------------------------------------------------
+# charts
+
+
+class _Figure:
+    """One chart as drawn: its name, the markup to inline, and a note when it could not be drawn."""
+
+    def __init__(self, name: str, markup: str, note: str = "") -> None:
+        self.name = name
+        self.markup = markup
+        self.note = note
+
+
+def _frame_parameter(df: pd.DataFrame) -> str | None:
+    """The task parameter for the frame-times chart: ``Frame`` when there is one, else the first."""
+    params = [c for c in df.columns if c.startswith(schema.PARAMETER_PREFIX)]
+    if f"{schema.PARAMETER_PREFIX}Frame" in params:
+        return "Frame"
+    return params[0][len(schema.PARAMETER_PREFIX) :] if params else None
+
+
+def _drawer(name: str, job: Job) -> Callable[[Axes], Any] | None:
+    """A function drawing chart ``name`` of ``job`` on an Axes; None when it has nothing to show."""
+    from . import plots
+
+    df = job.actions
+    if name == "timeline":
+        return lambda ax: plots.plot_timeline(df, ax=ax)
+    if name == "frame_times":
+        parameter = _frame_parameter(df)
+        if parameter is None:
+            return None
+        return lambda ax: plots.plot_frame_times(df, parameter=parameter, ax=ax)
+    if name == "durations":
+        return lambda ax: plots.plot_durations(df, ax=ax)
+    if name == "status":
+        return lambda ax: plots.plot_status(df, ax=ax)
+    if name == "exit_codes":
+        return lambda ax: plots.plot_exit_codes(df, ax=ax)
+    if name == "concurrency":
+        return lambda ax: plots.plot_concurrency(df, ax=ax)
+    # A finished job's story is its completion curve; an unfinished one shows where it is now.
+    if job.finished:
+        return lambda ax: plots.plot_progress(df, kind="completed", ax=ax)
+    snapshots = job.snapshots if len(job.snapshots) else None
+    return lambda ax: plots.plot_progress(df, snapshots=snapshots, ax=ax)
+
+
+def _chart(name: str, job: Job, folder: Path) -> _Figure:
+    from matplotlib.figure import Figure
+
+    from .plots import SLIDE_SIZE, save_figure
+
+    draw = _drawer(name, job)
+    if draw is None:
+        return _Figure(name, "", "Not drawn: the job's tasks have no parameters.")
+    # A Figure outside pyplot: nothing is shown in a notebook, nothing is left open.
+    fig = Figure(figsize=SLIDE_SIZE, layout="constrained")
+    draw(fig.add_subplot())
+    # The job's name on top: a PNG attached to a ticket says which job it shows.
+    save_figure(fig, folder / f"{name}.png", title=job.name)
+    # Laid out once: the SVG keeps the PNG's layout (same size in inches) instead of redoing it.
+    fig.set_layout_engine("none")
+    svg_path = save_figure(fig, folder / f"{name}.svg", title=job.name)
+    svg = _inline_svg(svg_path.read_text(encoding="utf-8"))
+    alt = html.escape(f"{CHARTS[name]} of {job.name}", quote=True)
+    if len(svg.encode("utf-8")) <= _INLINE_SVG_MAX:
+        markup = svg.replace("<svg ", f'<svg role="img" aria-label="{alt}" ', 1)
+    else:
+        png = base64.b64encode((folder / f"{name}.png").read_bytes()).decode("ascii")
+        markup = f'<img src="data:image/png;base64,{png}" alt="{alt}">'
+    return _Figure(name, markup)
+
+
+_XML_PROLOGUE = re.compile(r"\A.*?(?=<svg[\s>])", re.DOTALL)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_METADATA = re.compile(r"<metadata>.*?</metadata>", re.DOTALL)
+_NAMESPACE = re.compile(r'\sxmlns(?::\w+)?="[^"]*"')
+
+
+def _inline_svg(text: str) -> str:
+    """An SVG file's markup for inlining in HTML: only the drawing.
+
+    Dropped: the XML declaration and DOCTYPE; the comments (matplotlib writes each text of the
+    figure as a comment too: without them the page is smaller and no text from the API is in it
+    unescaped); the RDF metadata (the files next to the report keep it); and the namespace
+    declarations, which HTML implies for inline SVG, so that no address at all is in the page.
+    """
+    svg = _COMMENT.sub("", _XML_PROLOGUE.sub("", text, count=1))
+    svg = _METADATA.sub("", svg, count=1)
+    head, _, rest = svg.partition(">")
+    return (_NAMESPACE.sub("", head) + ">" + rest).strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# values as HTML
+
+
+def _e(value: object) -> str:
+    """Any value as escaped HTML text; missing values as a dash."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return _MISSING
+    if isinstance(value, float) and np.isnan(value):
+        return _MISSING
+    if isinstance(value, (pd.Timestamp, datetime)):
+        return _when(value)
+    if isinstance(value, pd.Timedelta):
+        return html.escape(_format_seconds(value.total_seconds()))
+    return html.escape(str(value), quote=True)
+
+
+def _when(value: object) -> str:
+    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return _MISSING
+    stamp = pd.Timestamp(value)  # type: ignore[arg-type]
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return html.escape(stamp.strftime("%Y-%m-%d %H:%M:%S UTC"))
+
+
+def _table(
+    header: Sequence[str], rows: Iterable[Sequence[str]], *, numeric: Sequence[int] = ()
+) -> str:
+    """An HTML table from already-escaped cells; columns in ``numeric`` are right-aligned."""
+    head = "".join(
+        f"<th{' class=num' if i in numeric else ''}>{html.escape(h)}</th>"
+        for i, h in enumerate(header)
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td{' class=num' if i in numeric else ''}>{cell}</td>" for i, cell in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll">{table}</div>'
+
+
+def _more(shown: int, total: int) -> str:
+    if total <= shown:
+        return ""
+    return (
+        f'<p class="muted">The first {shown} of {total}; all are in '
+        "<code>actions.parquet</code>.</p>"
+    )
+
+
+def _params(row: pd.Series, columns: Sequence[str]) -> str:
+    parts = [
+        f"{c[len(schema.PARAMETER_PREFIX) :]}={row[c]}" for c in columns if not pd.isna(row[c])
+    ]
+    return _e(", ".join(parts)) if parts else _MISSING
+
+
+def _column(df: pd.DataFrame, name: str) -> pd.Series:
+    return df[name] if name in df.columns else pd.Series(pd.NA, index=df.index, dtype="object")
+
+
+# ---------------------------------------------------------------------------------------------
+# sections
+
+
+def _identity(job: Job) -> str:
+    info = job.job
+    status = str(info.get("taskRunStatus", "UNKNOWN"))
+    started, ended = info.get("startedAt"), info.get("endedAt")
+    wall = (
+        _e(pd.Timestamp(ended) - pd.Timestamp(started))
+        if started is not None and ended is not None
+        else _MISSING
+    )
+    counts = {k: v for k, v in (info.get("taskRunStatusCounts") or {}).items() if v}
+    parameters = []
+    for name, value in (info.get("parameters") or {}).items():
+        shown = next(iter(value.values())) if isinstance(value, Mapping) and value else value
+        parameters.append(f"{name}={shown}")
+    rows = [
+        ("Job", f"{_e(job.name)} <span class=id>{_e(job.job_id)}</span>"),
+        ("Status", f'<span class="status {_e(status)}">{_e(status)}</span>'),
+        ("Tasks by status", _e(", ".join(f"{k} {v}" for k, v in counts.items())) or _MISSING),
+        ("Farm", f"<span class=id>{_e(job.farm_id)}</span>"),
+        ("Queue", f"<span class=id>{_e(job.queue_id)}</span>"),
+        ("Submitted", f"{_e(info.get('createdAt'))} by {_e(info.get('createdBy'))}"),
+        ("Started", _e(started)),
+        ("Ended", _e(ended)),
+        ("Wall time", wall),
+        ("Priority", _e(info.get("priority"))),
+        (
+            "Retries",
+            f"{_e(info.get('taskFailureRetryCount', 0))} task retries; at most "
+            f"{_e(info.get('maxRetriesPerTask'))} per task",
+        ),
+        ("Parameters", _e(", ".join(parameters)) if parameters else _MISSING),
+        ("Description", _e(info.get("description"))),
+    ]
+    items = "".join(f"<dt>{html.escape(k)}</dt><dd>{v}</dd>" for k, v in rows)
+    return f'<dl class="identity">{items}</dl>'
+
+
+def _cards(total: pd.Series) -> str:
+    def card(label: str, value: object, bad: bool = False) -> str:
+        kind = "card bad" if bad else "card"
+        return f'<div class="{kind}"><b>{_e(value)}</b><span>{label}</span></div>'
+
+    return (
+        '<div class="cards">'
+        + card("task runs", total["taskRuns"])
+        + card("succeeded", total["succeeded"])
+        + card("failed", total["failed"], bad=bool(total["failed"]))
+        + card("retried tasks", total["retriedTasks"], bad=bool(total["retriedTasks"]))
+        + card("never attempted", total["neverAttempted"], bad=bool(total["neverAttempted"]))
+        + card("interrupted", total["interrupted"], bad=bool(total["interrupted"]))
+        + card("median task run", total["medianDuration"])
+        + card("p95 task run", total["p95Duration"])
+        + card("busy time", total["busyTime"])
+        + card("within-session overhead", total["overhead"])
+        + card("sessions", total["sessions"])
+        + card("workers", total["workers"])
+        + "</div>"
+    )
+
+
+def _summary_table(table: pd.DataFrame) -> str:
+    """summarize() transposed: one row per figure, one column per step and the job."""
+    header = ["", *[str(step) for step in table.index]]
+    rows = [[html.escape(str(column)), *[_e(v) for v in table[column]]] for column in table.columns]
+    return _table(header, rows, numeric=range(1, len(header)))
+
+
+def _steps_table(steps: pd.DataFrame) -> str:
+    if not len(steps):
+        return '<p class="muted">The job has no steps.</p>'
+    count_columns = [
+        c for c in steps.columns if c.startswith("tasks.") and steps[c].fillna(0).astype(int).any()
+    ]
+    header = ["Step", "Status", *[c.removeprefix("tasks.") for c in count_columns]]
+    header += ["Started", "Ended", "Duration"]
+    rows = [
+        [
+            f"{_e(row.get('name'))} <span class=id>{_e(row.get('stepId'))}</span>",
+            _e(row.get("taskRunStatus")),
+            *[_e(row[c]) for c in count_columns],
+            _e(row.get("startedAt")),
+            _e(row.get("endedAt")),
+            _e(row.get("duration")),
+        ]
+        for _, row in steps.iterrows()
+    ]
+    return _table(header, rows, numeric=range(2, 2 + len(count_columns)))
+
+
+def _failures(df: pd.DataFrame) -> str:
+    failed = df[_column(df, "status").astype("string") == "FAILED"]
+    if not len(failed):
+        return "<p>No action failed.</p>"
+    params = [c for c in df.columns if c.startswith(schema.PARAMETER_PREFIX)]
+    codes = failed["processExitCode"]
+    counts = codes.value_counts(dropna=False)
+    code_rows = [
+        [
+            _e(code),
+            _e(exit_code_name(None if pd.isna(code) else int(code))),
+            _e(int(n)),
+        ]
+        for code, n in counts.items()
+    ]
+    shown = failed.sort_values("endedAt", na_position="last").head(_MAX_ROWS)
+    rows = [
+        [
+            _e(row["endedAt"] if not pd.isna(row["endedAt"]) else row["startedAt"]),
+            _e(row.get("stepName", row.get("stepId"))),
+            _e(row["actionType"]),
+            _params(row, params),
+            _e(row.get("workerId")),
+            _e(row["processExitCode"]),
+            _e(exit_code_name(None if pd.isna(row["processExitCode"]) else row["processExitCode"])),
+            f'<span class="msg">{_e(row["progressMessage"])}</span>',
+            f"<span class=id>{_e(row['sessionActionId'])}</span>",
+        ]
+        for _, row in shown.iterrows()
+    ]
+    return (
+        f"<p>{len(failed)} failed action{'s' if len(failed) != 1 else ''}, by exit code:</p>"
+        + _table(["Exit code", "Meaning", "Actions"], code_rows, numeric=(0, 2))
+        + _table(
+            [
+                "Ended",
+                "Step",
+                "Action",
+                "Parameters",
+                "Worker",
+                "Exit code",
+                "Meaning",
+                "Last progress message",
+                "Session action",
+            ],
+            rows,
+            numeric=(5,),
+        )
+        + _more(len(shown), len(failed))
+    )
+
+
+def _retried(df: pd.DataFrame) -> str:
+    runs = df[(df["actionType"].astype("string") == "taskRun") & df["startedAt"].notna()]
+    attempts = runs.groupby(runs["taskId"].astype("string"), sort=False).size()
+    retried_ids = attempts.index[attempts > 1]
+    if not len(retried_ids):
+        return "<p>No task was retried.</p>"
+    params = [c for c in df.columns if c.startswith(schema.PARAMETER_PREFIX)]
+    retried = runs[runs["taskId"].astype("string").isin(retried_ids)].sort_values("startedAt")
+    rows = []
+    for task_id, group in retried.groupby(retried["taskId"].astype("string"), sort=False):
+        first = group.iloc[0]
+        outcomes = " → ".join(
+            f"{s}" + (f" ({c})" if not pd.isna(c) and s != "SUCCEEDED" else "")
+            for s, c in zip(group["status"].astype(str), group["processExitCode"], strict=True)
+        )
+        rows.append(
+            [
+                _e(first.get("stepName", first.get("stepId"))),
+                _params(first, params),
+                _e(len(group)),
+                _e(outcomes),
+                _e(group["status"].astype(str).iloc[-1]),
+                f"<span class=id>{_e(task_id)}</span>",
+            ]
+        )
+    total = len(rows)
+    return _table(
+        ["Step", "Parameters", "Attempts", "Attempts (exit code)", "Last", "Task"],
+        rows[:_MAX_ROWS],
+        numeric=(2,),
+    ) + _more(min(total, _MAX_ROWS), total)
+
+
+def _slowest(df: pd.DataFrame) -> str:
+    runs = df[(df["actionType"].astype("string") == "taskRun") & df["duration"].notna()]
+    if not len(runs):
+        return "<p>No task run finished.</p>"
+    params = [c for c in df.columns if c.startswith(schema.PARAMETER_PREFIX)]
+    top = runs.sort_values("duration", ascending=False).head(_SLOWEST)
+    rows = [
+        [
+            _e(row["duration"]),
+            _e(row.get("stepName", row.get("stepId"))),
+            _params(row, params),
+            _e(row["status"]),
+            _e(row.get("workerId")),
+            _e(row["startedAt"]),
+            f"<span class=id>{_e(row['sessionActionId'])}</span>",
+        ]
+        for _, row in top.iterrows()
+    ]
+    return _table(
+        ["Duration", "Step", "Parameters", "Status", "Worker", "Started", "Session action"],
+        rows,
+        numeric=(0,),
+    )
+
+
+def _document(job: Job, heading: str, figures: Sequence[_Figure], files: str) -> str:
+    from . import __version__
+
+    df = job.actions
+    table = summarize(df)
+    total = table.loc[TOTAL_LABEL]
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    chart_sections = []
+    for figure in figures:
+        body = (
+            f"<figure>{figure.markup}<figcaption>{html.escape(files)}/{figure.name}.png and "
+            f".svg</figcaption></figure>"
+            if figure.markup
+            else f'<p class="muted">{html.escape(figure.note)}</p>'
+        )
+        chart_sections.append(
+            f'<h3 id="chart-{figure.name}">{html.escape(CHARTS[figure.name])}</h3>{body}'
+        )
+    sections = [
+        ("summary", "Summary", _cards(total) + _summary_table(table)),
+        ("steps", "Steps", _steps_table(job.steps)),
+        ("failures", "Failed actions", _failures(df)),
+        ("retries", "Retried tasks", _retried(df)),
+        ("slowest", f"Slowest {_SLOWEST} task runs", _slowest(df)),
+        ("charts", "Charts", "".join(chart_sections)),
+    ]
+    contents = "".join(
+        f'<li><a href="#{key}">{html.escape(name)}</a></li>' for key, name, _ in sections
+    )
+    body = "".join(
+        f'<section id="{key}"><h2>{html.escape(name)}</h2>{content}</section>'
+        for key, name, content in sections
+    )
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f'<meta name="generator" content="deadline_nb {html.escape(__version__)}">\n'
+        f"<title>{html.escape(heading)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        f"<header><h1>{html.escape(heading)}</h1>"
+        f'<p class="muted">AWS Deadline Cloud job postmortem, generated {generated}.</p>'
+        f"{_identity(job)}</header>\n"
+        f"<nav><ol>{contents}</ol></nav>\n{body}\n"
+        "<footer><p>Times are in UTC. Next to this file, in "
+        f"<code>{html.escape(files)}/</code>: each chart as PNG and SVG, and every session "
+        "action of the job as <code>actions.parquet</code> (read it with "
+        "<code>deadline_nb.read_parquet</code>).</p>"
+        f"<p>Written by deadline_nb {html.escape(__version__)}; no network needed to view it.</p>"
+        "</footer>\n</body>\n</html>\n"
+    )

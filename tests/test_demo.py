@@ -1,0 +1,107 @@
+"""``deadline-nb demo``: the local farm's failing job, reported, from a bare folder."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deadline_nb import cli
+from deadline_nb.localfarm import JOBS
+
+from .report_helpers import Page, assert_self_contained
+
+
+def run_demo(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DEADLINE_"))}
+    # No AWS configuration at all, and a user cache the demo must not touch.
+    env.update(
+        AWS_CONFIG_FILE=str(cwd / "no-aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(cwd / "no-aws-credentials"),
+        AWS_EC2_METADATA_DISABLED="true",
+        DEADLINE_CONFIG_FILE_PATH=str(cwd / "no-deadline-config"),
+        DEADLINE_NB_CACHE=str(cwd / "user-cache.sqlite3"),
+        MPLBACKEND="Agg",
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "deadline_nb.cli", "demo", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_demo_end_to_end_in_an_empty_folder(tmp_path: Path) -> None:
+    done = run_demo(tmp_path)
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "deadline-nb-demo"
+    report = folder / "report.html"
+    lines = done.stdout.splitlines()
+    assert f"Report: {report}" in lines
+    assert lines[-1] == f"Open it in a browser (it needs no network): {report.as_uri()}"
+    assert any(line.startswith(f"{JOBS['failing']} (job-") for line in lines)
+
+    text = report.read_text(encoding="utf-8")
+    page = assert_self_contained(text)
+    words = " ".join(page.text)
+    assert f"Postmortem: {JOBS['failing']}" in words
+    assert {"timeline", "frame_times", "exit_codes"} <= set(page.figures)
+    assert "0xC0000005 access violation" in words and "Frame=24" in words
+    files = sorted(p.name for p in (folder / "report_files").iterdir())
+    assert "timeline.png" in files and "frame_times.svg" in files and "actions.parquet" in files
+    # its own cache, in its folder; the user's is left alone
+    assert (folder / "cache.sqlite3").is_file()
+    assert not (tmp_path / "user-cache.sqlite3").exists()
+
+    again = run_demo(tmp_path)  # a rerun reads its cache and writes the same report
+    assert again.returncode == 0, again.stderr
+    assert Page(report.read_text(encoding="utf-8")).figures == page.figures
+
+
+def test_demo_out_and_job(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "elsewhere"
+    assert cli.main(["demo", "--out", str(out), "--job", "reclaimed", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert f"Report: {out / 'report.html'}" in printed
+    assert JOBS["reclaimed"] in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_demo_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert cli.main(["demo", "--out", str(blocker / "demo")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("deadline-nb: Cannot write to the folder") and err.count("\n") == 1
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["demo", "--job", "nope"])
+    assert exited.value.code == 2
+    assert "`--job`" in capsys.readouterr().err
+
+
+def test_make_demo_and_lab_targets() -> None:
+    root = Path(__file__).resolve().parents[1]
+    makefile = (root / "Makefile").read_text()
+    # `make demo` installs first, as `make test` does: on a fresh clone it creates .venv
+    assert re.search(r"^demo: \$\(STAMP\)$", makefile, re.MULTILINE)
+    assert re.search(r"^lab: \$\(STAMP\)$", makefile, re.MULTILINE)
+    for target, command in (
+        ("demo", ".venv/bin/deadline-nb demo"),
+        ("lab", "env -u MPLBACKEND .venv/bin/jupyter lab notebooks/"),
+    ):
+        dry = subprocess.run(
+            ["make", "--no-print-directory", "-n", target],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        assert dry.stdout.splitlines()[-1].strip() == command, dry.stdout
