@@ -61,6 +61,10 @@ _EXPORTS: dict[str, str] = {
     "summarize": "summary",
     "exit_code_name": "summary",
     "to_chrome_trace": "trace",
+    "JobPicker": "widgets",
+    "Explorer": "widgets",
+    "explore": "widgets",
+    "watch": "widgets",
     "write_report": "report",
 }
 _SUBMODULES = (
@@ -75,6 +79,7 @@ _SUBMODULES = (
     "schema",
     "summary",
     "trace",
+    "widgets",
 )
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
@@ -134,6 +139,7 @@ if TYPE_CHECKING:
     from .report import write_report
     from .summary import exit_code_name, summarize
     from .trace import to_chrome_trace
+    from .widgets import Explorer, JobPicker, explore, watch
 
 
 def __getattr__(name: str) -> Any:

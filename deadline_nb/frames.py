@@ -1497,7 +1497,8 @@ def _typed(rows: Mapping[str, list[Any]], columns: Mapping[str, object]) -> pd.D
 def sort_actions(frame: pd.DataFrame) -> pd.DataFrame:
     """Order a session-action frame by session, then by position in the session.
 
-    The position is the integer at the end of the id: ``...-10`` comes after ``...-9``.
+    The position is the integer at the end of the id: ``...-10`` comes after ``...-9``. The
+    categories of id columns are sorted too, so that the result depends only on the actions.
 
     Parameters
     ----------
@@ -1524,7 +1525,16 @@ def sort_actions(frame: pd.DataFrame) -> pd.DataFrame:
         return frame.reset_index(drop=True)
     sessions = frame["sessionId"].astype(str).to_numpy()
     order = np.lexsort((frame["actionIndex"].to_numpy(), sessions))
-    return frame.take(order).reset_index(drop=True)
+    out = frame.take(order).reset_index(drop=True)
+    # Categories in sorted order too: the same actions give the same frame, whatever order
+    # they arrived in (a parallel fetch, a merge with the cache).
+    for name in out.columns:
+        dtype = out[name].dtype
+        if isinstance(dtype, pd.CategoricalDtype) and not dtype.ordered:
+            categories = dtype.categories
+            if not categories.is_monotonic_increasing:
+                out[name] = out[name].cat.reorder_categories(categories.sort_values())
+    return out
 
 
 def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:

@@ -891,6 +891,7 @@ def plot_progress(
     *,
     kind: str = "auto",
     snapshots: pd.DataFrame | None = None,
+    tasks: int | None = None,
     tz: str | tzinfo = "UTC",
     ax: Axes | None = None,
     **kwargs: Any,
@@ -918,6 +919,10 @@ def plot_progress(
         ``"auto"``, ``"running"``, ``"completed"`` or ``"snapshots"``.
     snapshots
         Progress snapshots (the columns of :data:`deadline_nb.schema.SNAPSHOT_COLUMNS`).
+    tasks
+        The job's number of tasks, for ``kind="completed"`` (``len(job.tasks)``, or the sum of
+        the job's ``taskRunStatusCounts``). A running job's frame holds only the tasks a worker
+        has taken so far; without it, those are all that is counted and projected.
     tz
         Time zone of the time axis and of ETAs.
     ax
@@ -959,7 +964,7 @@ def plot_progress(
     if kind == "running":
         return _draw_running(ax, df, zone, zone_name, kwargs)
     if kind == "completed":
-        return _draw_completed(ax, df, zone, zone_name, kwargs)
+        return _draw_completed(ax, df, zone, zone_name, kwargs, tasks)
     return _draw_snapshots(ax, df, snapshots, zone, zone_name, kwargs)
 
 
@@ -1050,7 +1055,12 @@ def _draw_running(
 
 
 def _draw_completed(
-    ax: Axes, df: pd.DataFrame, tz: tzinfo, tz_name: str, kwargs: Mapping[str, Any]
+    ax: Axes,
+    df: pd.DataFrame,
+    tz: tzinfo,
+    tz_name: str,
+    kwargs: Mapping[str, Any],
+    tasks_in_job: int | None = None,
 ) -> Axes:
     title = "Tasks completed"
     types = _strings(df, "actionType").to_numpy()
@@ -1060,7 +1070,7 @@ def _draw_completed(
     done_at = np.sort(end[runs & (status == "SUCCEEDED") & (end != _NAT)])
     failed_at = np.sort(end[runs & (status == "FAILED") & (end != _NAT)])
     tasks = _strings(df, "taskId")[runs]
-    total = int(tasks.nunique()) or int(runs.sum())
+    total = max(int(tasks.nunique()) or int(runs.sum()), tasks_in_job or 0)
     if not len(done_at) and not len(failed_at):
         return _empty(ax, title, f"Time ({tz_name})", "Tasks", "No finished task runs")
     first = int(start[runs & (start != _NAT)].min())

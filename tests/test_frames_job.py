@@ -125,3 +125,10 @@ def test_concat_then_sort_equals_one_frame_of_everything(model: FarmModel) -> No
         if isinstance(left.dtype, pd.CategoricalDtype) and not left.dtype.ordered:
             left, right = left.astype(str), right.astype(str)
         pd.testing.assert_series_equal(left, right, check_names=True)
+
+
+def test_sort_actions_gives_one_frame_whatever_the_input_order(model: FarmModel) -> None:
+    items = model.session_actions(model.job_by_name(JOBS["failing"]).job_id)
+    forward = sort_actions(dnb.session_action_frame(items))
+    backward = sort_actions(dnb.session_action_frame(items[::-1]))
+    pd.testing.assert_frame_equal(forward, backward)

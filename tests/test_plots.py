@@ -537,6 +537,19 @@ def test_progress_completed_counts_tasks_and_projects_an_eta_while_running() -> 
     assert projection.get_label().startswith("ETA ")
 
 
+def test_progress_completed_counts_against_the_jobs_tasks_when_given() -> None:
+    df = plot_data.job_frame("running")
+    total = sum(len(t) for t in plot_data.view("running").tasks.values())
+    taken = df.loc[df["actionType"] == "taskRun", "taskId"].nunique()
+    assert taken < total  # a running job's frame has only the tasks a worker has taken
+    ax = plot_progress(df, kind="completed", tasks=total)
+    assert f" of {total:,} " in ax.get_title()
+    (projection,) = [ln for ln in ax.lines if ln.get_gid() == "projection"]
+    assert projection.get_ydata()[-1] == total
+    limit = [ln for ln in ax.lines if str(ln.get_label()) == f"{total:,} tasks"]
+    assert len(limit) == 1
+
+
 def test_progress_of_a_finished_job_has_no_projection() -> None:
     ax = plot_progress(plot_data.job_frame("failing"))  # auto: nothing running
     assert [ln.get_gid() for ln in ax.lines if ln.get_gid()] == ["completed", "failed"]

@@ -1,0 +1,558 @@
+"""The picker and the explorer, driven in Python against the local farm (no browser).
+
+What is checked is what a TD would see change: the options of each dropdown, the ids in
+``.value``, what the plots drew (the timeline's rectangles), the files Export wrote, and the
+one-line errors. The browser test (test_browser.py) checks that the same widgets render.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+import deadline_nb as dnb
+from deadline_nb.localfarm import JOBS, LocalFarm
+from deadline_nb.widgets import ALL, Explorer, JobPicker
+
+from .fetch_helpers import Recorder
+
+NAMES = {"Comp", "FX", "Lighting"}
+
+
+@pytest.fixture(autouse=True)
+def _close_figures() -> Iterator[None]:
+    yield
+    plt.close("all")
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Path:
+    return tmp_path / "cache.sqlite3"
+
+
+def labels(dropdown: Any) -> list[str]:
+    return [label for label, _ in dropdown.options]
+
+
+def values(dropdown: Any) -> list[str]:
+    return [value for _, value in dropdown.options]
+
+
+def rectangles(ex: Explorer) -> int:
+    ax = ex.figures["timeline"].axes[0]
+    return len(next(c for c in ax.collections if c.get_gid() == "actions").get_paths())
+
+
+def attempted(frame: pd.DataFrame) -> int:
+    return int(frame["startedAt"].notna().sum())
+
+
+def load(farm: LocalFarm, role: str, cache: Path | bool = False) -> dnb.Job:
+    spec = farm.job_by_name(JOBS[role])
+    return dnb.load_job(
+        farm.farm_id,
+        spec.queue_id,
+        spec.job_id,
+        client=farm.client(),
+        cache=cache,
+        progress=False,
+    )
+
+
+def queue_id(farm: LocalFarm, name: str) -> str:
+    return next(q["queueId"] for q in farm.model.queues if q["displayName"] == name)
+
+
+# ---------------------------------------------------------------------------------------------
+# the picker
+
+
+def test_picker_cascades_from_farm_to_steps_and_sessions(farm: LocalFarm) -> None:
+    client = farm.client()
+    recorder = Recorder(client)
+    picker = JobPicker(client)
+    seen: list[dict[str, Any]] = []
+    picker.observe(lambda change: seen.append(change["new"]), names="value")
+    # Lists load when needed: the farms, and the queues of the only farm; no jobs yet.
+    assert dict(recorder.calls) == {"ListFarms": 1, "ListQueues": 1}
+
+    # One farm: chosen by itself, and its queues listed by name; nothing further yet.
+    assert picker.farm_id == farm.farm_id
+    assert picker.farm.label == "Studio Farm"
+    assert set(labels(picker.queue)[1:]) == NAMES
+    assert picker.queue_id is None and values(picker.job) == [ALL]
+
+    picker.queue_id = queue_id(farm, "FX")
+    assert recorder.calls["ListJobs"] == 1 and recorder.calls["ListSteps"] == 0
+    listed = dnb.list_jobs(farm.farm_id, picker.queue_id, client=farm.client())
+    assert values(picker.job)[1:] == [j["jobId"] for j in listed]  # newest first
+    names = [label.split(" · ")[0] for label in labels(picker.job)[1:]]
+    assert sorted(names) == sorted([JOBS["simulation"], JOBS["failing"], JOBS["canceled"]])
+    failing = next(label for label in labels(picker.job) if JOBS["failing"] in label)
+    name, status, who, when = failing.split(" · ")
+    assert (name, status, when.endswith(" UTC"), bool(who)) == (
+        JOBS["failing"],
+        "FAILED",
+        True,
+        True,
+    )
+    assert picker.job_id is None  # a job is never loaded unasked
+
+    spec = farm.job_by_name(JOBS["simulation"])
+    picker.job.value = spec.job_id  # as the user does in the dropdown
+    assert [label.split(" · ")[0] for label in labels(picker.step)[1:]] == ["Simulate", "Mesh"]
+    sessions = farm.model.view(spec.job_id).sessions
+    assert len(picker.session.options) == len(sessions) + 1
+    assert seen[-1] == {
+        "farm_id": farm.farm_id,
+        "queue_id": spec.queue_id,
+        "job_id": spec.job_id,
+        "step_id": None,
+        "session_id": None,
+    }
+
+    picker.step.value = values(picker.step)[2]
+    assert seen[-1]["step_id"] == values(picker.step)[2]
+
+    # Another queue: the job, its steps and sessions are cleared and the new jobs listed.
+    picker.queue.value = queue_id(farm, "Comp")
+    assert seen[-1]["job_id"] is None and seen[-1]["step_id"] is None
+    assert [label.split(" · ")[0] for label in labels(picker.job)[1:]] == [JOBS["running"]]
+    assert values(picker.step) == [ALL]
+
+
+def test_picker_ids_set_in_code(farm: LocalFarm) -> None:
+    spec = farm.job_by_name(JOBS["render"])
+    step_id = farm.model.view(spec.job_id).steps[0]["stepId"]
+    picker = JobPicker(
+        farm.client(),
+        farm_id=farm.farm_id,
+        queue_id=spec.queue_id,
+        job_id=spec.job_id,
+        step_id=step_id,
+    )
+    assert picker.value == {
+        "farm_id": farm.farm_id,
+        "queue_id": spec.queue_id,
+        "job_id": spec.job_id,
+        "step_id": step_id,
+        "session_id": None,
+    }
+    assert picker.queue.label == "Lighting"
+    assert picker.job.label.startswith(JOBS["render"] + " · SUCCEEDED")
+
+    other = farm.job_by_name(JOBS["reclaimed"])
+    picker.job_id = other.job_id
+    assert (picker.value["job_id"], picker.value["step_id"]) == (other.job_id, None)
+
+    # An id the lists do not show is kept as it is; that it does not exist shows in one line.
+    picker.job_id = "job-00000000000000000000000000000000"
+    assert picker.job.label == "job-00000000000000000000000000000000 (not listed)"
+    assert "not found" in picker.message.value
+
+    picker.job_id = None
+    assert picker.value["job_id"] is None
+    picker.farm_id = None
+    assert picker.value == dict.fromkeys(picker.value)
+    with pytest.raises(ValueError, match="Choose a farm first"):
+        picker.queue_id = spec.queue_id
+
+
+def test_picker_filter_narrows_the_job_list(farm: LocalFarm) -> None:
+    fx = queue_id(farm, "FX")
+    failing = farm.job_by_name(JOBS["failing"])
+    picker = JobPicker(farm.client(), queue_id=fx, job_id=failing.job_id)
+
+    picker.filter.value = "canceled"
+    assert [label.split(" · ")[0] for label in labels(picker.job)[1:]] == [JOBS["canceled"]]
+    assert "1 of 3 jobs match" in picker.job.label
+    assert picker.value["job_id"] is None  # the chosen job is filtered out
+
+    # A job chosen in code while the filter hides it is still shown by its label.
+    picker.job_id = failing.job_id
+    assert picker.job.label.startswith(JOBS["failing"] + " · FAILED")
+
+    picker.filter.value = "FAILED sq030"  # every word, in any field
+    assert values(picker.job)[1:] == [failing.job_id]
+    picker.filter.value = ""
+    assert len(picker.job.options) == 4
+
+
+def test_picker_shows_that_a_list_is_loading(farm: LocalFarm) -> None:
+    picker = JobPicker(farm.client())
+    messages: list[str] = []
+    job_options: list[list[str]] = []
+    disabled: list[bool] = []
+    picker.message.observe(lambda c: messages.append(c["new"]), names="value")
+    picker.job.observe(lambda c: job_options.append([label for label, _ in c["new"]]), "options")
+    picker.job.observe(lambda c: disabled.append(c["new"]), names="disabled")
+
+    picker.queue_id = queue_id(farm, "Lighting")
+
+    assert any("Loading jobs of Lighting" in m for m in messages)
+    assert ["loading jobs of Lighting…"] in job_options
+    assert disabled[:2] == [True, False]  # while it loads, and after
+    assert picker.message.value == ""  # and the line is cleared when it is done
+
+
+def test_picker_denied_queue_shows_one_line_and_the_rest_works() -> None:
+    with LocalFarm(seed=0) as farm:
+        lighting = queue_id(farm, "Lighting")
+        farm.denied_queues.add(lighting)
+        picker = JobPicker(farm.client(retries={"total_max_attempts": 1}))
+
+        picker.queue_id = lighting
+        text = picker.message.value
+        assert "Access denied" in text and lighting in text
+        assert "\n" not in text and "Traceback" not in text
+        assert labels(picker.job) == ["(jobs of Lighting: unavailable)"]
+        assert not picker.job.disabled and not picker.queue.disabled
+
+        picker.queue.value = queue_id(farm, "FX")  # another queue is fine
+        assert len(picker.job.options) == 4
+        assert picker.message.value == ""
+
+
+# ---------------------------------------------------------------------------------------------
+# the explorer
+
+
+def test_explore_a_job_shows_the_picker_and_draws_the_timeline(
+    farm: LocalFarm, cache: Path
+) -> None:
+    job = load(farm, "failing", cache)
+    ex = dnb.explore(job, client=farm.client())
+    try:
+        assert isinstance(ex, Explorer) and ex.picker is not None
+        assert ex.picker.value["job_id"] == job.job_id
+        assert ex.job is job  # the picker set to the job's ids does not load it again
+        assert rectangles(ex) == attempted(job.actions)
+        output = ex.outputs["timeline"].outputs[0]
+        assert base64.b64decode(output["data"]["image/png"])[:4] == b"\x89PNG"
+        assert sorted(ex.figures) == ["timeline"]  # only the visible tab is drawn
+        assert "FAILED" in ex.progress.value
+    finally:
+        ex.close()
+
+
+def test_filters_change_what_the_plots_draw(farm: LocalFarm) -> None:
+    job = load(farm, "failing")
+    ex = dnb.explore(job, client=farm.client())
+    try:
+        counts = job.actions["status"].value_counts()
+        assert f"FAILED ({counts['FAILED']:,})" in labels(ex.status)
+
+        ex.status.value = "FAILED"
+        failed = job.actions[job.actions["status"] == "FAILED"]
+        assert len(ex.frame) == len(failed) and rectangles(ex) == attempted(failed)
+
+        ex.status.value = ALL
+        ex.action_type.value = "envEnter"
+        assert rectangles(ex) == attempted(job.actions[job.actions["actionType"] == "envEnter"])
+        ex.action_type.value = ALL
+
+        # The step filter is the picker's step dropdown.
+        assert ex.picker is not None
+        step_id = values(ex.picker.step)[1]
+        ex.step.value = step_id
+        assert set(ex.frame["stepId"].astype(str)) == {step_id}
+
+        ex.step.value = ALL
+        session_id = values(ex.picker.session)[1]
+        ex.picker.session.value = session_id
+        assert set(ex.frame["sessionId"].astype(str)) == {session_id}
+        ex.picker.session.value = ALL
+
+        # The time range keeps the actions that ran, at least partly, inside it.
+        n = len(ex.time_range.options)
+        ex.time_range.index = (0, n // 4)
+        hi = pd.Timestamp(ex.time_range.value[1], tz="UTC")
+        assert hi.strftime("%H:%M:%S UTC") in ex.time_label.value
+        assert 0 < len(ex.frame) < len(job.actions)
+        assert (ex.frame["startedAt"] <= hi).all()
+        assert rectangles(ex) == attempted(ex.frame)
+        ex.time_range.index = (0, n - 1)
+        assert len(ex.frame) == len(job.actions)
+    finally:
+        ex.close()
+
+
+def test_tabs_draw_when_opened(farm: LocalFarm) -> None:
+    job = load(farm, "simulation")
+    ex = dnb.explore(job)
+    try:
+        assert ex.picker is None  # no client given
+        for index, name in enumerate(["frame_times", "durations", "progress"], start=1):
+            assert name not in ex.figures
+            ex.tabs.selected_index = index
+            assert name in ex.figures
+            assert "image/png" in ex.outputs[name].outputs[0]["data"]
+        # Frame times of chunks (Frame 1-10, ...): every attempt is drawn.
+        ax = ex.figures["frame_times"].axes[0]
+        assert {c.get_gid() for c in ax.collections} >= {"attempts"}
+    finally:
+        ex.close()
+
+
+def test_table_of_slowest_and_failed(farm: LocalFarm) -> None:
+    job = load(farm, "failing")
+    ex = dnb.explore(job)
+    try:
+        ex.tabs.selected_index = 4
+        table = ex.table
+        failed = table[table["reason"] == "failed"]
+        assert len(failed) == int((job.actions["status"] == "FAILED").sum())
+        names = dict(zip(failed["processExitCode"], failed["exitCodeName"], strict=True))
+        assert "access violation" in str(names.get(-1073741819))
+        slowest = table[table["reason"].str.startswith("slowest")]["duration"]
+        assert len(slowest) == 20 and slowest.is_monotonic_decreasing
+        html = ex.outputs["table"].outputs[0]["data"]["text/html"]
+        assert "Failed actions" in html and "Slowest 20" in html
+
+        ex.status.value = "SUCCEEDED"  # the table follows the filters too
+        assert (ex.table["reason"] != "failed").all()
+    finally:
+        ex.close()
+
+
+def test_export_writes_charts_and_the_filtered_frame(farm: LocalFarm, tmp_path: Path) -> None:
+    job = load(farm, "render")
+    ex = dnb.explore(job)
+    try:
+        ex.action_type.value = "taskRun"
+        ex.folder.value = str(tmp_path / "out")
+        ex.export_button.click()
+        written = sorted((tmp_path / "out").iterdir())
+        stem = JOBS["render"]
+        charts = ["durations", "frame_times", "progress", "timeline"]
+        assert [p.name for p in written] == sorted(
+            [f"{stem}_{c}{s}" for c in charts for s in (".png", ".svg")]
+            + [f"{stem}_actions.csv", f"{stem}_actions.parquet"]
+        )
+        for path in written:
+            if path.suffix == ".png":
+                assert path.read_bytes()[:4] == b"\x89PNG"
+            elif path.suffix == ".svg":
+                assert b"<svg" in path.read_bytes()[:2000]
+        back = dnb.read_parquet(tmp_path / "out" / f"{stem}_actions.parquet")
+        assert len(back) == 240 and set(back["actionType"]) == {"taskRun"}
+        assert len(pd.read_csv(tmp_path / "out" / f"{stem}_actions.csv")) == 240
+        assert str(tmp_path / "out") in ex.message.value
+        assert all(p.name in ex.message.value for p in written)
+
+        # export() returns the same list, from code.
+        again = ex.export(tmp_path / "again")
+        assert sorted(p.name for p in again) == [p.name for p in written]
+    finally:
+        ex.close()
+
+
+def test_explore_a_frame_has_no_picker_and_no_refresh(tmp_path: Path) -> None:
+    model = dnb.localfarm.FarmModel(seed=0)
+    df = dnb.session_action_frame(model.session_actions(model.job_by_name("failing").job_id))
+    ex = dnb.explore(df)
+    try:
+        assert ex.picker is None and ex.job is None
+        assert ex.refresh_button.disabled and ex.watch_button.disabled
+        with pytest.raises(ValueError, match="no job"):
+            ex.refresh()
+        ex.refresh_button.click()  # the button says so instead
+        assert "no job" in ex.message.value
+        # Without stepName the steps are listed by id; the filter still works.
+        ex.step.value = values(ex.step)[1]
+        assert len(ex.frame) and set(ex.frame["stepId"].astype(str)) == {values(ex.step)[1]}
+        paths = ex.export(tmp_path)
+        assert {p.name for p in paths} >= {"actions_actions.parquet", "actions_timeline.png"}
+    finally:
+        ex.close()
+
+
+def test_explore_with_nothing_but_a_client_picks_first(farm: LocalFarm, cache: Path) -> None:
+    client = dnb.client(endpoint_url=farm.endpoint_url)
+    ex = dnb.explore(client=client, cache=cache)
+    try:
+        assert ex.job is None and ex.picker is not None
+        assert "Choose a job" in ex.message.value
+        spec = farm.job_by_name(JOBS["render"])
+        ex.picker.queue_id = spec.queue_id
+        ex.picker.job_id = spec.job_id
+        assert ex.job is not None and ex.job.job_id == spec.job_id
+        assert rectangles(ex) == attempted(ex.job.actions)
+        # Picking another job loads it (through the cache).
+        other = farm.job_by_name(JOBS["reclaimed"])
+        ex.picker.job.value = other.job_id
+        assert ex.job.job_id == other.job_id
+        assert ex.folder.value.endswith(JOBS["reclaimed"])
+    finally:
+        ex.close()
+
+
+def test_explore_denied_job_shows_the_error_inline(cache: Path) -> None:
+    with LocalFarm(seed=0) as farm:
+        spec = farm.job_by_name(JOBS["render"])
+        farm.denied_queues.add(spec.queue_id)
+        client = dnb.client(endpoint_url=farm.endpoint_url)
+        ex = dnb.explore(
+            client=client,
+            cache=cache,
+            farm_id=farm.farm_id,
+            queue_id=spec.queue_id,
+            job_id=spec.job_id,
+        )
+        try:
+            assert ex.job is None and len(ex.frame) == 0
+            assert "Access denied" in ex.message.value
+            assert ex.picker is not None
+            assert "Access denied" in ex.picker.message.value
+            # The rest stays usable: another queue's job loads.
+            other = farm.job_by_name(JOBS["failing"])
+            ex.picker.select(queue_id=other.queue_id, job_id=other.job_id)
+            assert ex.job is not None and ex.job.job_id == other.job_id
+            assert "Access denied" not in ex.message.value
+        finally:
+            ex.close()
+
+
+def test_refresh_is_incremental_through_the_cache(farm: LocalFarm, cache: Path) -> None:
+    spec = farm.job_by_name(JOBS["running"])
+    client = farm.client()
+    recorder = Recorder(client)
+    job = dnb.load_job(
+        farm.farm_id, spec.queue_id, spec.job_id, client=client, cache=cache, progress=False
+    )
+    ex = dnb.explore(job)
+    try:
+        recorder.clear()
+        before = ex.job
+        assert before is not None
+        ex.folder.value = "mine"
+        after = ex.refresh()
+        assert ex.folder.value == "mine"  # a refresh keeps what the user typed
+        assert ex.job is after and after is not before
+        # Only what can have changed is fetched again: far fewer than the job's actions.
+        assert len(recorder.batched) < len(before.actions) / 2
+        assert len(after.snapshots) >= len(before.snapshots)
+        assert after.actions["workerUpdatedAt"].max() >= before.actions["workerUpdatedAt"].max()
+        assert "Refreshed at" in ex.message.value
+    finally:
+        ex.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# watching a running job
+
+
+def test_watch_mode_polls_until_closed(farm: LocalFarm, cache: Path) -> None:
+    job = load(farm, "running", cache)
+    assert not job.finished
+    ex = dnb.explore(job, every=0.05)
+    ex.tabs.selected_index = 3
+    first = ex.figures["progress"]
+    ex.watch_button.value = True  # the toggle starts it
+    try:
+        assert ex.watching
+        assert ex.wait_for_polls(2)
+        assert ex.job is not job
+        assert ex.figures["progress"] is not first  # drawn again with the new data
+        assert "ETA" in ex.progress.value
+        # Tasks are counted against the job's 480, not only those a worker has taken, and
+        # the plot's ETA is the progress line's.
+        ax = ex.figures["progress"].axes[0]
+        assert " of 480 " in ax.get_title()
+        (projection,) = [line for line in ax.lines if line.get_gid() == "projection"]
+        eta = str(projection.get_label()).removeprefix("ETA ")
+        assert f"ETA {eta[:16]}" in ex.progress.value  # the same minute; the plot adds seconds
+    finally:
+        ex.close()
+    assert not ex.watching
+    assert not any(t.name == "deadline-nb-watch" for t in threading.enumerate())
+    polls = ex.polls
+    assert ex.wait_for_polls(polls + 1, timeout=0.2) is False  # closed: no more polls
+
+
+def test_watch_mode_stops_by_itself_when_the_job_finishes(tmp_path: Path) -> None:
+    # 2000 times the wall clock: the running job finishes a few seconds from now.
+    with LocalFarm(seed=0, speedup=2000) as farm:
+        job = load(farm, "running", tmp_path / "cache.sqlite3")
+        assert not job.finished
+        ex = dnb.explore(job, watch=True, every=0.2)
+        try:
+            assert ex.watching and ex.watch_button.value
+            thread = ex._watch_thread
+            assert thread is not None
+            thread.join(timeout=120)
+            assert not ex.watching and not ex.watch_button.value
+            assert ex.job is not None and ex.job.finished and ex.polls >= 1
+            assert "has finished" in ex.message.value
+            assert "finished" in ex.progress.value
+            # A finished job has nothing to watch.
+            ex.start_watch()
+            assert not ex.watching and "nothing to watch" in ex.message.value
+        finally:
+            ex.close()
+
+
+def test_watch_function_accumulates_snapshots(
+    farm: LocalFarm, cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = load(farm, "running", cache)
+    # 0.3 s of wall clock is 18 s of the farm's: every running action reports progress.
+    later = dnb.watch(job, every=0.3, polls=2)
+    assert later.job_id == job.job_id and not later.finished
+    assert len(later.snapshots) > len(job.snapshots)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3  # the state before polling, then one line per poll
+    assert all("of 480 tasks succeeded" in line and "ETA" in line for line in lines)
+
+    # A timeout stops it too, and display=False is silent.
+    dnb.watch(later, every=30, timeout=0.1, display=False)
+    assert capsys.readouterr().out == ""
+
+
+def test_watch_function_returns_a_finished_job_at_once(
+    farm: LocalFarm, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = load(farm, "render")
+    assert dnb.watch(job, every=30) is job
+    (line,) = capsys.readouterr().out.splitlines()
+    assert "240 of 240 tasks succeeded" in line and "finished" in line
+    with pytest.raises(ValueError, match="every"):
+        dnb.watch(job, every=0)
+
+
+def test_picker_takes_the_deadline_config_defaults_with_a_client_to_aws(
+    farm: LocalFarm, monkeypatch: pytest.MonkeyPatch, cache: Path
+) -> None:
+    import deadline_nb.aws
+    import deadline_nb.widgets
+
+    spec = farm.job_by_name(JOBS["failing"])
+    defaults = {
+        "farm_id": farm.farm_id,
+        "queue_id": spec.queue_id,
+        "job_id": spec.job_id,
+        "profile": None,
+        "region": None,
+    }
+    # What dnb.client() would give on a TD's machine: a client to AWS, and their deadline config.
+    monkeypatch.setattr(deadline_nb.aws, "config_defaults", lambda: defaults)
+    monkeypatch.setattr(deadline_nb.aws, "client", lambda *a, **k: farm.client())
+    monkeypatch.setattr(deadline_nb.widgets, "_is_local", lambda client: False)
+
+    ex = dnb.explore(cache=cache)  # nothing given: the configured job, loaded
+    try:
+        assert ex.picker is not None and ex.picker.value["job_id"] == spec.job_id
+        assert ex.job is not None and ex.job.job_id == spec.job_id
+    finally:
+        ex.close()
+    # Ids given in code win over the config.
+    render = farm.job_by_name(JOBS["render"])
+    picker = JobPicker(queue_id=render.queue_id, job_id=render.job_id)
+    assert picker.value["job_id"] == render.job_id
