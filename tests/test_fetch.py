@@ -424,10 +424,15 @@ def test_logging_is_silent_by_default_and_available(
 ) -> None:
     with LocalFarm(seed=0) as small:
         small.unavailable_operations.add("BatchGetSessionAction")
-        dnb.fetch_session_actions(*ids(small, "failing"), client=small.client(), cache=False)
+        # progress=False: this is about logging; the progress bar has its own test.
+        dnb.fetch_session_actions(
+            *ids(small, "failing"), client=small.client(), cache=False, progress=False
+        )
         assert capsys.readouterr().err == ""
         with caplog.at_level(logging.INFO, logger="deadline_nb"):
-            dnb.fetch_session_actions(*ids(small, "failing"), client=small.client(), cache=False)
+            dnb.fetch_session_actions(
+                *ids(small, "failing"), client=small.client(), cache=False, progress=False
+            )
     assert any("GetSessionAction" in r.getMessage() for r in caplog.records)
 
 
