@@ -44,6 +44,7 @@ from . import schema
 from .summary import (
     _NAT,
     _codes,
+    _Completion,
     _ends,
     _format_seconds,
     _lane_codes,
@@ -1063,18 +1064,11 @@ def _draw_completed(
     tasks_in_job: int | None = None,
 ) -> Axes:
     title = "Tasks completed"
-    types = _strings(df, "actionType").to_numpy()
-    runs = types == "taskRun"
-    start, end, _ = _ends(df)
-    status = _strings(df, "status").to_numpy()
-    done_at = np.sort(end[runs & (status == "SUCCEEDED") & (end != _NAT)])
-    failed_at = np.sort(end[runs & (status == "FAILED") & (end != _NAT)])
-    tasks = _strings(df, "taskId")[runs]
-    total = max(int(tasks.nunique()) or int(runs.sum()), tasks_in_job or 0)
+    progress = _Completion(df, tasks_in_job)
+    done_at, failed_at, total = progress.done_at, progress.failed_at, progress.total
     if not len(done_at) and not len(failed_at):
         return _empty(ax, title, f"Time ({tz_name})", "Tasks", "No finished task runs")
-    first = int(start[runs & (start != _NAT)].min())
-    asof = int(max(end[end != _NAT].max(), _utc_ns(df, "workerUpdatedAt").max()))
+    first, asof = progress.first, progress.asof
     x_done = _datenum(np.concatenate([[first], done_at, [asof]]))
     y_done = np.concatenate([[0], np.arange(1, len(done_at) + 1), [len(done_at)]])
     ax.step(
@@ -1098,24 +1092,16 @@ def _draw_completed(
             gid="failed",
         )
     ax.axhline(total, color="0.5", linestyle=":", linewidth=1, label=f"{total:,} tasks")
-    remaining = total - len(done_at)
-    # Only a job still going gets an ETA: a finished job with a task out of retries is done.
-    going = bool(np.isin(status, schema.ACTIVE_STATUSES).any())
-    if going and remaining > 0 and len(done_at) >= 2:
-        # The rate over the latest half of completions: a job speeds up as workers join.
-        half = done_at[len(done_at) // 2 :]
-        span = max(int(half[-1] - half[0]), 1)
-        rate = (len(half) - 1) / span if len(half) > 1 else len(done_at) / max(asof - first, 1)
-        if rate > 0:
-            eta = int(asof + remaining / rate)
-            ax.plot(
-                _datenum(np.array([asof, eta])),
-                [len(done_at), total],
-                color=schema.STATUS_COLORS["RUNNING"],
-                linestyle="--",
-                gid="projection",
-                label=f"ETA {_clock(eta, tz)}",
-            )
+    eta = progress.eta
+    if eta is not None:
+        ax.plot(
+            _datenum(np.array([asof, eta])),
+            [len(done_at), total],
+            color=schema.STATUS_COLORS["RUNNING"],
+            linestyle="--",
+            gid="projection",
+            label=f"ETA {_clock(eta, tz)}",
+        )
     ax.set_ylim(0, total * 1.08 or 1)
     ax.set_ylabel("Tasks")
     _time_axis(ax, tz, tz_name)

@@ -25,6 +25,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from . import schema
 from .errors import DataWarning
 
 __all__ = ["exit_code_name", "summarize"]
@@ -206,6 +207,53 @@ def _ends(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     bad = attempted & ~open_end & (end < start)
     effective[bad] = start[bad]
     return start, effective, open_end
+
+
+class _Completion:
+    """Task runs completed over time, and when the rest will be done at the recent rate.
+
+    The one rule for an ETA, shared by :func:`deadline_nb.plot_progress` and the widgets' progress
+    line: the rate over the latest half of the completions (a job speeds up as workers join),
+    carried on from the latest update to ``remaining`` more completions.
+    """
+
+    def __init__(self, df: pd.DataFrame, tasks: int | None = None) -> None:
+        types = _strings(df, "actionType").to_numpy()
+        status = _strings(df, "status").to_numpy()
+        runs = types == "taskRun"
+        start, end, _ = _ends(df)
+        self.done_at = np.sort(end[runs & (status == "SUCCEEDED") & (end != _NAT)])
+        self.failed_at = np.sort(end[runs & (status == "FAILED") & (end != _NAT)])
+        taken = _strings(df, "taskId")[runs]
+        # A running job's frame holds only the tasks a worker has taken so far: `tasks` is the
+        # job's own count, when the caller knows it.
+        self.total = max(int(taken.nunique()) or int(runs.sum()), tasks or 0)
+        self.remaining = max(self.total - len(self.done_at), 0)
+        started = start[runs & (start != _NAT)]
+        self.first = int(started.min()) if len(started) else _NAT
+        ended = end[end != _NAT]
+        updated = _utc_ns(df, "workerUpdatedAt")
+        latest = [int(ended.max())] if len(ended) else []
+        if (updated != _NAT).any():
+            latest.append(int(updated[updated != _NAT].max()))
+        self.asof = max(latest) if latest else _NAT
+        # Only a job still going gets an ETA: a finished job with a task out of retries is done.
+        self.going = bool(np.isin(status, schema.ACTIVE_STATUSES).any())
+
+    @property
+    def eta(self) -> int | None:
+        """The ETA in ns since the epoch, or None (finished, nothing left, too few finished)."""
+        done = self.done_at
+        if not self.going or self.remaining <= 0 or len(done) < 2:
+            return None
+        half = done[len(done) // 2 :]
+        span = max(int(half[-1] - half[0]), 1)
+        rate = (
+            (len(half) - 1) / span if len(half) > 1 else len(done) / max(self.asof - self.first, 1)
+        )
+        if rate <= 0:
+            return None
+        return int(self.asof + self.remaining / rate)
 
 
 def _session_time_ns(

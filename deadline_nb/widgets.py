@@ -52,7 +52,7 @@ from .fetch import (
     load_job,
 )
 from .plots import plot_durations, plot_frame_times, plot_progress, plot_timeline, save_figure
-from .summary import _format_seconds, exit_code_name
+from .summary import _Completion, _format_seconds, exit_code_name
 
 __all__ = ["Explorer", "JobPicker", "explore", "watch"]
 
@@ -195,10 +195,6 @@ def _task_counts(job: Job) -> dict[str, int]:
     return {str(k): int(v) for k, v in (job.job.get("taskRunStatusCounts") or {}).items()}
 
 
-def _remaining(counts: Mapping[str, int]) -> int:
-    return sum(n for s, n in counts.items() if s not in schema.FINISHED_TASK_RUN_STATUSES)
-
-
 def _progress_text(job: Job) -> str:
     """One line: tasks done of the job's total, running, and the ETA at the recent rate."""
     counts = _task_counts(job)
@@ -215,38 +211,16 @@ def _progress_text(job: Job) -> str:
     if job.finished:
         parts.append("finished")
         return " · ".join(parts)
-    eta = _eta(job.actions, _remaining(counts))
+    # The same rule, on the same numbers, as the progress plot's projection beside this line.
+    progress = _Completion(job.actions, tasks=total or None)
+    eta = progress.eta
     if eta is None:
         parts.append("ETA unknown (too few tasks finished yet)")
     else:
-        when, left, _ = eta
+        when = pd.Timestamp(eta, tz="UTC")
+        left = (eta - progress.asof) / 1e9
         parts.append(f"ETA {_time_text(when, '%Y-%m-%d %H:%M')} UTC (in {_format_seconds(left)})")
     return " · ".join(parts)
-
-
-def _eta(actions: pd.DataFrame, remaining: int) -> tuple[pd.Timestamp, float, pd.Timestamp] | None:
-    """When ``remaining`` tasks will be done at the rate of the latest half of completions.
-
-    Returns the ETA, the seconds to it, and the instant it is counted from (the latest update).
-    """
-    if not len(actions) or remaining <= 0:
-        return None
-    runs = (_strings(actions, "actionType") == "taskRun") & (
-        _strings(actions, "status") == "SUCCEEDED"
-    )
-    ends = actions.loc[runs.fillna(False).to_numpy(), "endedAt"].dropna().sort_values()
-    if len(ends) < 2:
-        return None
-    # As plot_progress does: the latest half, since a job speeds up as workers join.
-    half = ends.iloc[len(ends) // 2 :]
-    span = (half.iloc[-1] - half.iloc[0]).total_seconds()
-    if len(half) < 2 or span <= 0:
-        return None
-    rate = (len(half) - 1) / span
-    updated = actions["workerUpdatedAt"].max()
-    asof = pd.Timestamp(ends.iloc[-1] if pd.isna(updated) else max(ends.iloc[-1], updated))
-    left = remaining / rate
-    return asof + pd.Timedelta(seconds=left), left, asof
 
 
 def _progress_figure(
