@@ -236,6 +236,28 @@ def _instant(value: Any) -> str:
     return str(value)
 
 
+def session_of(action_id: str) -> str:
+    """The session a session action belongs to, read off its id.
+
+    Parameters
+    ----------
+    action_id
+        ``sessionaction-<32 hex>-<n>``.
+
+    Returns
+    -------
+    str
+        ``session-<the same 32 hex>``.
+
+    Examples
+    --------
+    >>> from deadline_nb.cache import session_of
+    >>> session_of("sessionaction-0123456789abcdef0123456789abcdef-12")
+    'session-0123456789abcdef0123456789abcdef'
+    """
+    return "session-" + action_id[14:46]
+
+
 def action_state(item: Mapping[str, Any]) -> str:
     """The part of a session action that a ListSessionActions summary also shows, as text.
 
@@ -388,6 +410,15 @@ class Cache:
         self._keys[ids] = int(row[0])
         return int(row[0])
 
+    def _select(self, ids: tuple[str, str, str], query: str, *args: Any) -> list[Any]:
+        """The rows of a query about one job (``job=?`` first); none for a job never stored."""
+        key = self._key(*ids)
+        if key is None:
+            return []
+        with self._lock:
+            rows: list[Any] = self._db.execute(query, (key, *args)).fetchall()
+        return rows
+
     # ---- raw items
 
     def put(
@@ -429,7 +460,6 @@ class Cache:
         ...     c.put("step", "f", "q", "j", [{"stepId": "step-1"}, {"stepId": "step-2"}], "stepId")
         2
         """
-
         ids = (farm_id, queue_id, job_id)
         rows = [
             (
@@ -486,18 +516,13 @@ class Cache:
         ...     c.items("step", "f", "q", "j")
         []
         """
-
-        key = self._key(farm_id, queue_id, job_id)
-        if key is None:
-            return []
+        ids = (farm_id, queue_id, job_id)
         query = "SELECT id, body FROM items WHERE job=? AND kind=?"
-        args: list[Any] = [key, kind]
+        args: list[Any] = [kind]
         if parent is not None:
             query += " AND parent=?"
             args.append(parent)
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY ord, id", args).fetchall()
-        ids = (farm_id, queue_id, job_id)
+        rows = self._select(ids, query + " ORDER BY ord, id", *args)
         return [_unpack(body, ids) for item_id, body in rows if item_id not in exclude]
 
     def count(self, kind: str, farm_id: str, queue_id: str, job_id: str) -> int:
@@ -522,15 +547,10 @@ class Cache:
         ...     c.count("action", "f", "q", "j")
         0
         """
-
-        key = self._key(farm_id, queue_id, job_id)
-        if key is None:
-            return 0
-        with self._lock:
-            row = self._db.execute(
-                "SELECT count(*) FROM items WHERE job=? AND kind=?", (key, kind)
-            ).fetchone()
-        return int(row[0])
+        rows = self._select(
+            (farm_id, queue_id, job_id), "SELECT count(*) FROM items WHERE job=? AND kind=?", kind
+        )
+        return int(rows[0][0]) if rows else 0
 
     # ---- session actions
 
@@ -557,14 +577,10 @@ class Cache:
         ...     c.action_states("f", "q", "j")
         {}
         """
-
-        key = self._key(farm_id, queue_id, job_id)
-        if key is None:
-            return {}
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, terminal, state FROM items WHERE job=? AND kind='action'", (key,)
-            ).fetchall()
+        rows = self._select(
+            (farm_id, queue_id, job_id),
+            "SELECT id, terminal, state FROM items WHERE job=? AND kind='action'",
+        )
         return {row[0]: (bool(row[1]), row[2]) for row in rows}
 
     def put_actions(
@@ -602,7 +618,6 @@ class Cache:
         ...     c.put_actions("f", "q", "j", [action]), c.put_actions("f", "q", "j", [action])
         (1, 0)
         """
-
         if not actions:
             return 0
         observed = time.time() if observed_at is None else observed_at
@@ -619,7 +634,7 @@ class Cache:
             for action_id, action, body in zip(action_ids, actions, bodies, strict=True):
                 status = action.get("status")
                 terminal = status in schema.TERMINAL_STATUSES
-                session = action.get("sessionId") or "session-" + action_id[14:46]
+                session = action.get("sessionId") or session_of(action_id)
                 state = action_state(action)
                 rows.append((key, action_id, session, int(terminal), state, seq, body))
                 progress = (
@@ -716,15 +731,10 @@ class Cache:
         ...     c.actions_since("f", "q", "j", 0)
         []
         """
-
-        key = self._key(farm_id, queue_id, job_id)
-        if key is None:
-            return []
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT body FROM items WHERE job=? AND kind='action' AND seq>?", (key, seq)
-            ).fetchall()
         ids = (farm_id, queue_id, job_id)
+        rows = self._select(
+            ids, "SELECT body FROM items WHERE job=? AND kind='action' AND seq>?", seq
+        )
         return [_unpack(body, ids) for (body,) in rows]
 
     def snapshots(self, farm_id: str, queue_id: str, job_id: str) -> Any:
@@ -748,20 +758,15 @@ class Cache:
         ...     list(c.snapshots("f", "q", "j").columns)[:2]
         ['sessionActionId', 'observedAt']
         """
-
         import pandas as pd
 
         columns: Mapping[str, Any] = schema.SNAPSHOT_COLUMNS
-        key = self._key(farm_id, queue_id, job_id)
-        rows = []
-        if key is not None:
-            with self._lock:
-                rows = self._db.execute(
-                    "SELECT session_action_id, observed_at, status, progress_percent, "
-                    "progress_message, worker_updated_at FROM snapshots WHERE job=? "
-                    "ORDER BY observed_at, rowid",
-                    (key,),
-                ).fetchall()
+        rows = self._select(
+            (farm_id, queue_id, job_id),
+            "SELECT session_action_id, observed_at, status, progress_percent, "
+            "progress_message, worker_updated_at FROM snapshots WHERE job=? "
+            "ORDER BY observed_at, rowid",
+        )
         if not rows:
             return schema.empty_frame(columns)
         ids, observed, status, percent, message, updated = zip(*rows, strict=True)
@@ -802,15 +807,12 @@ class Cache:
         ...     c.set_listing("f", "q", "j", "", "done"); c.listing("f", "q", "j")
         'done'
         """
-
-        key = self._key(farm_id, queue_id, job_id)
-        if key is None:
-            return None
-        with self._lock:
-            row = self._db.execute(
-                "SELECT token FROM listings WHERE job=? AND scope=?", (key, scope)
-            ).fetchone()
-        return None if row is None else str(row[0])
+        rows = self._select(
+            (farm_id, queue_id, job_id),
+            "SELECT token FROM listings WHERE job=? AND scope=?",
+            scope,
+        )
+        return str(rows[0][0]) if rows else None
 
     def listings(self, farm_id: str, queue_id: str, job_id: str) -> dict[str, str]:
         """Return every stored listing token of a job, by scope.
@@ -832,14 +834,9 @@ class Cache:
         ...     c.listings("f", "q", "j")
         {}
         """
-
-        key = self._key(farm_id, queue_id, job_id)
-        if key is None:
-            return {}
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT scope, token FROM listings WHERE job=?", (key,)
-            ).fetchall()
+        rows = self._select(
+            (farm_id, queue_id, job_id), "SELECT scope, token FROM listings WHERE job=?"
+        )
         return {str(scope): str(token) for scope, token in rows}
 
     def set_listing(
@@ -866,7 +863,6 @@ class Cache:
         ...     c.listing("f", "q", "j", "session-1") is None
         True
         """
-
         with self._write() as db:
             key = self._key(farm_id, queue_id, job_id, db)
             if token is None:
@@ -898,7 +894,6 @@ class Cache:
         ...     sorted(c.listings("f", "q", "j"))
         ['session-1', 'session-2']
         """
-
         now = time.time()
         with self._write() as db:
             key = self._key(farm_id, queue_id, job_id, db)
@@ -928,18 +923,15 @@ class Cache:
         ...     c.frame("f", "q", "j") is None
         True
         """
-
         from .frames import read_parquet
 
-        key = self._key(farm_id, queue_id, job_id)
-        if key is None:
-            return None
-        with self._lock:
-            row = self._db.execute("SELECT seq, parquet FROM frames WHERE job=?", (key,)).fetchone()
-        if row is None:
+        rows = self._select(
+            (farm_id, queue_id, job_id), "SELECT seq, parquet FROM frames WHERE job=?"
+        )
+        if not rows:
             return None
         try:
-            return int(row[0]), read_parquet(io.BytesIO(row[1]))
+            return int(rows[0][0]), read_parquet(io.BytesIO(rows[0][1]))
         except Exception:  # a file from another pyarrow, a torn blob: rebuild from raw
             return None
 
@@ -964,7 +956,6 @@ class Cache:
         ...     len(c.frame("f", "q", "j")[1])
         0
         """
-
         buffer = io.BytesIO()
         frame.to_parquet(buffer, compression="zstd")
         with self._write() as db:
@@ -1010,7 +1001,6 @@ class Cache:
         1
         []
         """
-
         where = []
         args = []
         for column, value in (("farm_id", farm_id), ("queue_id", queue_id), ("job_id", job_id)):

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from . import schema
 from .aws import DEFAULT_WORKERS, aws_errors
 from .aws import client as make_client
-from .cache import Cache, action_state
+from .cache import Cache, action_state, session_of
 from .errors import AwsError, DataWarning, NotFoundError, ServiceError
 
 if TYPE_CHECKING:
@@ -725,7 +725,7 @@ class _Sync:
             action_id = item["sessionActionId"]
             full = {
                 **self.ids.params,
-                "sessionId": item.get("sessionId") or "session-" + action_id[14:46],
+                "sessionId": item.get("sessionId") or session_of(action_id),
                 **item,
             }
             complete.append(full)
