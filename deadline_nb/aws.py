@@ -16,7 +16,7 @@ import datetime as _dt
 import ipaddress
 import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from .errors import (
@@ -41,6 +41,11 @@ DEFAULT_WORKERS: Final = 8
 
 # Any region will do for the local farm, which checks no signature.
 _LOCAL_REGION: Final = "us-west-2"
+
+_NO_REGION: Final = (
+    "No AWS region is set: pass region='us-west-2' (your farm's region), set "
+    "AWS_DEFAULT_REGION, or set a region in your AWS profile."
+)
 
 # AWS error codes, grouped by what the user has to do about them.
 _DENIED: Final = frozenset({"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"})
@@ -185,21 +190,17 @@ def _session(
             aws_secret_access_key="localfarm",
             region_name=region or _LOCAL_REGION,
         )
-    config_file = _deadline_config()
-    if config_file is not None:
+    if _deadline_config() is not None:
         try:
             from deadline.client.api import get_boto3_session
 
-            session: boto3.Session = get_boto3_session(region=region)
+            try:
+                session: boto3.Session = get_boto3_session(region=region)
+            except TypeError:  # an older deadline without the region argument
+                session = get_boto3_session()
             return session
-        except TypeError:  # an older deadline without the region argument
-            from deadline.client.api import get_boto3_session
-
-            session = get_boto3_session()
-            return session
-        except Exception as error:
+        except Exception:  # a deadline install that cannot make a session: boto3's own
             logger.debug("deadline's session is not usable; using boto3's", exc_info=True)
-            del error
     return boto3.Session(region_name=region)
 
 
@@ -279,10 +280,7 @@ def client(
             config=Config(**options),
         )
     except botocore.exceptions.NoRegionError as error:
-        raise NoRegionError(
-            "No AWS region is set: pass region='us-west-2' (your farm's region), set "
-            "AWS_DEFAULT_REGION, or set a region in your AWS profile."
-        ) from error
+        raise NoRegionError(_NO_REGION) from error
     try:
         # The endpoint owns the parser factory; a factory of our own leaves the user's session
         # (and their other clients) as they were.
@@ -381,11 +379,7 @@ def translate(
         )
     fields = {"operation": operation, "code": None, **ids}
     if isinstance(error, bex.NoRegionError):
-        return NoRegionError(
-            "No AWS region is set: pass region='us-west-2' (your farm's region), set "
-            "AWS_DEFAULT_REGION, or set a region in your AWS profile.",
-            **fields,
-        )
+        return NoRegionError(_NO_REGION, **fields)
     credential_errors: tuple[type[BaseException], ...] = (
         bex.NoCredentialsError,
         bex.PartialCredentialsError,
@@ -451,8 +445,4 @@ def aws_errors(
         )
         if translated is None:
             raise
-        _raise(translated, error)
-
-
-def _raise(translated: AwsError, cause: BaseException) -> NoReturn:
-    raise translated from cause
+        raise translated from error

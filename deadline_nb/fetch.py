@@ -27,7 +27,6 @@ import queue
 import random
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -37,7 +36,7 @@ from . import schema
 from .aws import DEFAULT_WORKERS, aws_errors
 from .aws import client as make_client
 from .cache import Cache, action_state, session_of
-from .errors import AwsError, DataWarning, NotFoundError, ServiceError
+from .errors import AwsError, NotFoundError, ServiceError
 
 if TYPE_CHECKING:
     import boto3
@@ -572,14 +571,18 @@ class _Sync:
         self.outstanding += 1
         pool.submit(self._run, kind, work, payload)
 
+    def send(self, pool: ThreadPoolExecutor, chunk: list[str], attempt: int) -> None:
+        """Fetch up to 100 actions in full: one batch call, or one call each without batches."""
+        if self.use_batch:
+            self.submit(pool, "batch", partial(self._batch, chunk), (chunk, attempt))
+        else:
+            for action_id in chunk:
+                self.submit(pool, "get", partial(self._get, action_id), (action_id, attempt))
+
     def flush(self, pool: ThreadPoolExecutor, everything: bool) -> None:
         while len(self.pending) >= _BATCH or (everything and self.pending):
             chunk, self.pending = self.pending[:_BATCH], self.pending[_BATCH:]
-            if self.use_batch:
-                self.submit(pool, "batch", partial(self._batch, chunk), (chunk, 0))
-            else:
-                for action_id in chunk:
-                    self.submit(pool, "get", partial(self._get, action_id), (action_id, 0))
+            self.send(pool, chunk, 0)
 
     def run(self, scopes: Sequence[str | None], known: Mapping[str, tuple[bool, str]]) -> None:
         """List every scope (a session id, or None for the whole job) and fetch what changed."""
@@ -633,14 +636,13 @@ class _Sync:
         finally:
             bar.close()
         if self.missing:
-            names = ", ".join(self.missing[:5])
-            more = f" and {len(self.missing) - 5} more" if len(self.missing) > 5 else ""
-            warnings.warn(
-                f"{len(self.missing)} session actions were listed but could not be fetched "
-                f"(not found): {names}{more}.",
-                DataWarning,
-                stacklevel=4,
-            )
+            # The frames' way of naming dropped items: one warning, the first few ids by name.
+            from .frames import _Problems
+
+            problems = _Problems("session action")
+            for action_id in self.missing:
+                problems.add("listed but could not be fetched (not found)", action_id)
+            problems.emit(stacklevel=5)
 
     def _changed(
         self, summaries: list[dict[str, Any]], known: Mapping[str, tuple[bool, str]], seen: set[str]
@@ -666,12 +668,7 @@ class _Sync:
             by_attempt.setdefault(attempt, []).append(action_id)
         for attempt, action_ids in by_attempt.items():
             for start in range(0, len(action_ids), _BATCH):
-                chunk = action_ids[start : start + _BATCH]
-                if self.use_batch:
-                    self.submit(pool, "batch", partial(self._batch, chunk), (chunk, attempt))
-                else:
-                    for a in chunk:
-                        self.submit(pool, "get", partial(self._get, a), (a, attempt))
+                self.send(pool, action_ids[start : start + _BATCH], attempt)
 
     def _failed(self, errors: list[dict[str, Any]], attempt: int) -> list[tuple[float, str, int]]:
         out = []
