@@ -10,7 +10,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -126,3 +126,20 @@ def no_aws_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("DEADLINE_CONFIG_FILE_PATH", str(tmp_path / "deadline-config"))
     yield
+
+
+@pytest.fixture
+def deadline_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[str, str, str], None]:
+    """The deadline CLI's config in a temporary file; call the result to set its default ids."""
+    from deadline.client.config import config_file
+
+    monkeypatch.setenv("DEADLINE_CONFIG_FILE_PATH", str(tmp_path / "deadline-defaults"))
+
+    def set_defaults(farm_id: str, queue_id: str, job_id: str) -> None:
+        config_file.set_setting("defaults.farm_id", farm_id)
+        config_file.set_setting("defaults.queue_id", queue_id)
+        config_file.set_setting("defaults.job_id", job_id)
+
+    return set_defaults

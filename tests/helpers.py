@@ -85,3 +85,18 @@ def session_actions() -> list[dict[str, Any]]:
         task_run(4, frame=3, status="FAILED", exit_code=-1073741819),
         env_action(5, "envExit"),
     ]
+
+
+def job_options(farm: Any, role: str) -> list[str]:
+    """The command line's job and endpoint options for a local farm's job, by role."""
+    job = farm.job_by_name(role)
+    return [
+        "--farm-id",
+        farm.farm_id,
+        "--queue-id",
+        job.queue_id,
+        "--job-id",
+        job.job_id,
+        "--endpoint-url",
+        farm.endpoint_url,
+    ]

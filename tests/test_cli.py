@@ -17,6 +17,8 @@ from botocore.config import Config
 from deadline_nb import cli
 from deadline_nb.localfarm import JOBS
 
+from .helpers import job_options
+
 
 def read_banner(process: subprocess.Popen[str], timeout: float = 30.0) -> list[str]:
     """The lines the farm prints before it waits, read without blocking forever."""
@@ -136,22 +138,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def fetch_args(farm: Any, role: str, out: Any, *extra: str) -> list[str]:
-    job = farm.job_by_name(role)
-    return [
-        "fetch",
-        "--farm-id",
-        farm.farm_id,
-        "--queue-id",
-        job.queue_id,
-        "--job-id",
-        job.job_id,
-        "--endpoint-url",
-        farm.endpoint_url,
-        "--quiet",
-        "--out",
-        str(out),
-        *extra,
-    ]
+    return ["fetch", *job_options(farm, role), "--quiet", "--out", str(out), *extra]
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl", ".jsonl.gz"])
@@ -180,17 +167,12 @@ def test_fetch_writes_the_format_its_suffix_names(
 
 
 def test_fetch_ids_default_from_the_deadline_config(
-    farm: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    farm: Any, tmp_path: Any, deadline_defaults: Any
 ) -> None:
-    from deadline.client.config import config_file
-
     import deadline_nb as dnb
 
-    monkeypatch.setenv("DEADLINE_CONFIG_FILE_PATH", str(tmp_path / "config"))
     job = farm.job_by_name("canceled")
-    config_file.set_setting("defaults.farm_id", farm.farm_id)
-    config_file.set_setting("defaults.queue_id", job.queue_id)
-    config_file.set_setting("defaults.job_id", job.job_id)
+    deadline_defaults(farm.farm_id, job.queue_id, job.job_id)
     out = tmp_path / "a.parquet"
     code = cli.main(
         ["fetch", "--endpoint-url", farm.endpoint_url, "--no-cache", "--quiet", "--out", str(out)]

@@ -290,16 +290,9 @@ def test_load_job_from_the_cache_equals_the_first_load(farm: LocalFarm, cache_pa
     pd.testing.assert_frame_equal(first.actions, uncached.actions)
 
 
-def test_ids_default_from_the_deadline_config(
-    farm: LocalFarm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from deadline.client.config import config_file
-
-    monkeypatch.setenv("DEADLINE_CONFIG_FILE_PATH", str(tmp_path / "config"))
+def test_ids_default_from_the_deadline_config(farm: LocalFarm, deadline_defaults: Any) -> None:
     farm_id, queue_id, job_id = ids(farm, "failing")
-    config_file.set_setting("defaults.farm_id", farm_id)
-    config_file.set_setting("defaults.queue_id", queue_id)
-    config_file.set_setting("defaults.job_id", job_id)
+    deadline_defaults(farm_id, queue_id, job_id)
     assert dnb.aws.config_defaults()["job_id"] == job_id
     job = dnb.load_job(client=farm.client(), cache=False, progress=False)
     assert job.job_id == job_id

@@ -14,6 +14,7 @@ from deadline_nb import cli
 from deadline_nb.localfarm import LocalFarm
 from deadline_nb.report import CHARTS
 
+from .helpers import job_options
 from .report_helpers import Page, assert_self_contained
 
 PLANTED = "<script>alert(1)</script>"
@@ -195,23 +196,8 @@ def test_unwritable_folder_is_one_sentence(failing: dnb.Job, tmp_path: Path) -> 
 
 
 def report_args(farm: LocalFarm, role: str, out: Path | str, *extra: str) -> list[str]:
-    spec = farm.job_by_name(role)
-    return [
-        "report",
-        "--farm-id",
-        farm.farm_id,
-        "--queue-id",
-        spec.queue_id,
-        "--job-id",
-        spec.job_id,
-        "--endpoint-url",
-        farm.endpoint_url,
-        "--no-cache",
-        "--quiet",
-        "--out",
-        str(out),
-        *extra,
-    ]
+    options = ["--no-cache", "--quiet", "--out", str(out), *extra]
+    return ["report", *job_options(farm, role), *options]
 
 
 def test_report_subcommand_prints_where_the_report_is(
@@ -302,15 +288,10 @@ def test_report_subcommand_unwritable_folder_fails_before_fetching(
 
 
 def test_report_subcommand_ids_default_from_the_deadline_config(
-    farm: LocalFarm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    farm: LocalFarm, tmp_path: Path, deadline_defaults: Any
 ) -> None:
-    from deadline.client.config import config_file
-
-    monkeypatch.setenv("DEADLINE_CONFIG_FILE_PATH", str(tmp_path / "config"))
     spec = farm.job_by_name("canceled")
-    config_file.set_setting("defaults.farm_id", farm.farm_id)
-    config_file.set_setting("defaults.queue_id", spec.queue_id)
-    config_file.set_setting("defaults.job_id", spec.job_id)
+    deadline_defaults(farm.farm_id, spec.queue_id, spec.job_id)
     out = tmp_path / "report.html"
     args = ["report", "--endpoint-url", farm.endpoint_url, "--no-cache", "--quiet"]
     assert cli.main([*args, "--out", str(out)]) == 0
