@@ -76,6 +76,17 @@ class Counter:
         return out
 
 
+def connect(endpoint: str, ids: dict[str, str]) -> tuple[Any, Counter, tuple[str, str, str]]:
+    """A client of the farm, its call counter, and the big job's ids, with the job built."""
+    c = dnb.client(endpoint_url=endpoint)
+    counter = Counter(c)
+    args = (ids["farm_id"], ids["queue_id"], ids["job_id"])
+    # The farm builds the job on its first request: not part of anyone's time.
+    dnb.fetch_job(*args, client=c)
+    counter.take()
+    return c, counter, args
+
+
 def naive(c: Any, ids: dict[str, str]) -> list[dict[str, Any]]:
     """The first loop one writes: a round trip per session, then per action."""
     job = {"farmId": ids["farm_id"], "queueId": ids["queue_id"], "jobId": ids["job_id"]}
@@ -101,12 +112,7 @@ def show(label: str, seconds: float, calls: dict[str, int], extra: str = "") -> 
 def ten_thousand(size: int, latency: float, runs: int) -> None:
     print(f"# {size:,} session actions, {latency * 1000:.0f} ms latency per request")
     with farm_process(size, latency) as (endpoint, ids), tempfile.TemporaryDirectory() as tmp:
-        c = dnb.client(endpoint_url=endpoint)
-        counter = Counter(c)
-        args = (ids["farm_id"], ids["queue_id"], ids["job_id"])
-        # The farm builds the job on its first request: not part of anyone's time.
-        dnb.fetch_job(*args, client=c)
-        counter.take()
+        c, counter, args = connect(endpoint, ids)
 
         start = time.perf_counter()
         baseline = naive(c, ids)
@@ -156,11 +162,7 @@ def million(latency: float) -> None:
     print(f"# {size:,} session actions: a cold fetch into a cache, then warm to a DataFrame")
     with farm_process(size, latency) as (endpoint, ids), tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "cache.sqlite3"
-        c = dnb.client(endpoint_url=endpoint)
-        counter = Counter(c)
-        args = (ids["farm_id"], ids["queue_id"], ids["job_id"])
-        dnb.fetch_job(*args, client=c)
-        counter.take()
+        c, counter, args = connect(endpoint, ids)
         start = time.perf_counter()
         frame = dnb.fetch_session_action_frame(*args, client=c, cache=cache, progress=False)
         show(
