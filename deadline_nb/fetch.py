@@ -1182,7 +1182,8 @@ def load_job(
             progress=progress,
             max_workers=max_workers,
         )
-        job = synced.job or fetch_job(*ids.key, client=c)
+        job = synced.job
+        assert job is not None  # a whole job's sync always reads it (GetJob)
         sessions = synced.sessions
         if sessions is None:  # the finished job came from the cache
             sessions = store.items("session", *ids.key) if store is not None else []
