@@ -323,7 +323,7 @@ class Cache:
         self._db = sqlite3.connect(
             self.path, timeout=_TIMEOUT, isolation_level=None, check_same_thread=False
         )
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._wal()
         # NORMAL in WAL mode: a killed process loses nothing committed; only a power cut could
         # lose the last commits, which the next fetch would simply get again.
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -340,6 +340,27 @@ class Cache:
                 )
 
     # ---- plumbing
+
+    def _wal(self) -> None:
+        """Switch the file to WAL mode, waiting for other processes that open it at the same time.
+
+        Switching from the rollback journal needs an exclusive lock, and SQLite answers "database
+        is locked" at once, without calling the busy handler, when two connections both hold a
+        shared lock and want it (it would deadlock otherwise). Several notebooks or processes
+        opening a new cache together hit exactly that, so retry until ``_TIMEOUT``. WAL mode is
+        stored in the file: once one connection has switched it, the others' PRAGMA is a no-op.
+        """
+        deadline = time.monotonic() + _TIMEOUT
+        delay = 0.005
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
 
     def __enter__(self) -> Cache:
         return self
