@@ -64,15 +64,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+SHARED_SPEEDUP = 20.0
 _SHARED: list[str] = []  # thread-name prefix of the session's shared farm, once started
 
 
 @pytest.fixture(scope="session")
 def farm() -> Iterator[LocalFarm]:
-    """One farm (seed 0) for the whole run: it is read-only, so tests cannot disturb each other."""
+    """One farm (seed 0) for the whole run: it is read-only, so tests cannot disturb each other.
+
+    Its clock runs 20 times the wall clock: fast enough that the running job reports progress
+    within a second, slow enough that it is still running at the end of a slow run (it has
+    about 14,000 s of farm time left at the start: 12 minutes at 20x, 4 at 60x).
+    """
     from deadline_nb.localfarm import LocalFarm
 
-    with LocalFarm(seed=0, speedup=60.0) as running:
+    with LocalFarm(seed=0, speedup=SHARED_SPEEDUP) as running:
         _SHARED.append(f"localfarm-{running.endpoint_url.rsplit(':', 1)[1]}")
         try:
             yield running

@@ -596,7 +596,7 @@ def test_same_seed_gives_byte_identical_responses() -> None:
 
 
 def test_the_running_job_advances(farm: LocalFarm, client: Any) -> None:
-    """Speed-up 60: a second and a half of wall clock is 90 s of farm time, six heartbeats."""
+    """Speed-up 20: 1.6 s of wall clock is 32 s of farm time, two heartbeats or more."""
     job = ids(farm, "running")
 
     def read() -> dict[str, dict[str, Any]]:

@@ -503,8 +503,8 @@ def test_watch_function_accumulates_snapshots(
     farm: LocalFarm, cache: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     job = load(farm, "running", cache)
-    # 0.3 s of wall clock is 18 s of the farm's: every running action reports progress.
-    later = dnb.watch(job, every=0.3, polls=2)
+    # 0.9 s of wall clock is 18 s of the farm's: every running action reports progress.
+    later = dnb.watch(job, every=0.9, polls=2)
     assert later.job_id == job.job_id and not later.finished
     assert len(later.snapshots) > len(job.snapshots)
     lines = capsys.readouterr().out.splitlines()
