@@ -32,7 +32,14 @@ if TYPE_CHECKING:
     import boto3
     from mypy_boto3_deadline import DeadlineCloudClient
 
-__all__ = ["DEFAULT_WORKERS", "aws_errors", "client", "config_defaults", "parse_timestamp_fast"]
+__all__ = [
+    "DEFAULT_WORKERS",
+    "aws_errors",
+    "client",
+    "config_defaults",
+    "is_local_endpoint",
+    "parse_timestamp_fast",
+]
 
 logger = logging.getLogger("deadline_nb")
 
@@ -100,7 +107,7 @@ def parse_timestamp_fast(value: Any) -> _dt.datetime:
     return stock
 
 
-def _is_local(endpoint_url: str | None) -> bool:
+def is_local_endpoint(endpoint_url: str | None) -> bool:
     """Whether an endpoint is on this machine (the local farm), where no credentials are needed."""
     if not endpoint_url:
         return False
@@ -258,7 +265,7 @@ def client(
 
     from . import __version__
 
-    local = _is_local(endpoint_url)
+    local = is_local_endpoint(endpoint_url)
     if region is None and boto3_session is None and profile is None and not local:
         region = config_defaults()["region"]
     session = _session(boto3_session, profile, region, local)

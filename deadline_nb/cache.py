@@ -218,7 +218,7 @@ def _unpack(body: bytes, ids: tuple[str, str, str]) -> dict[str, Any]:
     return item
 
 
-def _time_text(value: Any) -> str | None:
+def _iso_text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -234,28 +234,6 @@ def _instant(value: Any) -> str:
         aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
         return f"{aware.timestamp():.6f}"
     return str(value)
-
-
-def session_of(action_id: str) -> str:
-    """The session a session action belongs to, read off its id.
-
-    Parameters
-    ----------
-    action_id
-        ``sessionaction-<32 hex>-<n>``.
-
-    Returns
-    -------
-    str
-        ``session-<the same 32 hex>``.
-
-    Examples
-    --------
-    >>> from deadline_nb.cache import session_of
-    >>> session_of("sessionaction-0123456789abcdef0123456789abcdef-12")
-    'session-0123456789abcdef0123456789abcdef'
-    """
-    return "session-" + action_id[14:46]
 
 
 def action_state(item: Mapping[str, Any]) -> str:
@@ -655,14 +633,14 @@ class Cache:
             for action_id, action, body in zip(action_ids, actions, bodies, strict=True):
                 status = action.get("status")
                 terminal = status in schema.TERMINAL_STATUSES
-                session = action.get("sessionId") or session_of(action_id)
+                session = action.get("sessionId") or schema.session_of(action_id)
                 state = action_state(action)
                 rows.append((key, action_id, session, int(terminal), state, seq, body))
                 progress = (
                     status,
                     action.get("progressPercent"),
                     action.get("progressMessage"),
-                    _time_text(action.get("workerUpdatedAt")),
+                    _iso_text(action.get("workerUpdatedAt")),
                 )
                 # Snapshots are of actions in flight, and of the moment one of them ends.
                 was_running = action_id in previous

@@ -254,15 +254,15 @@ def run_fetch(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
 
 def _prepare_output(out: str) -> Path:
     """The report's HTML path, its folder created and checked before anything is fetched."""
-    from .report import _make_folder, _paths
+    from .report import make_writable_folder, report_paths
 
     try:
-        page, files = _paths(out)
+        page, files = report_paths(out)
     except ValueError:
         raise ValueError(
             f"The value for `--out` must be a folder or an .html file, but {out!r} was passed."
         ) from None
-    _make_folder(files)
+    make_writable_folder(files)
     return page
 
 

@@ -6,7 +6,9 @@ catch them all in one ``except``; each carries the fields a caller needs to act 
 
 from __future__ import annotations
 
-from typing import Any
+import warnings
+from collections.abc import Iterable
+from typing import Any, Final, TypeVar
 
 __all__ = [
     "AccessDeniedError",
@@ -17,7 +19,10 @@ __all__ = [
     "MalformedItemError",
     "NoRegionError",
     "NotFoundError",
+    "Problems",
     "ServiceError",
+    "bad_argument",
+    "check_one_of",
     "short_tracebacks",
 ]
 
@@ -57,6 +62,119 @@ class MalformedItemError(DeadlineNbError, ValueError):
 
 class DataWarning(UserWarning):
     """A value in the input was dropped or adjusted; the message names the actions concerned."""
+
+
+#: How many ids one warning names before it says "and N more".
+NAMED_IN_WARNING: Final = 5
+
+
+class Problems:
+    """Collect dropped values, so that each kind of problem gives one warning, not one per row.
+
+    Shared by the frame readers and the fetch layer: whoever drops something adds the id of the
+    item concerned, and :meth:`emit` warns once per kind of problem, naming the first few ids.
+
+    Parameters
+    ----------
+    noun
+        What the ids are, for the message: ``"action"``, ``"session"``...
+
+    Examples
+    --------
+    >>> import warnings
+    >>> problems = Problems("session")
+    >>> problems.add("lifecycleStatus is unknown and was dropped", "session-1")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     problems.emit()
+    >>> str(caught[0].message)
+    'lifecycleStatus is unknown and was dropped (1 session: session-1).'
+    """
+
+    def __init__(self, noun: str = "action") -> None:
+        self._ids: dict[str, list[str]] = {}
+        self._noun = noun
+
+    def add(self, what: str, item_id: str) -> None:
+        """Note that ``what`` happened to the item ``item_id``."""
+        self._ids.setdefault(what, []).append(item_id)
+
+    def emit(self, stacklevel: int = 3) -> None:
+        """Warn once per kind of problem noted, with a :class:`DataWarning`."""
+        for what, ids in self._ids.items():
+            unique = list(dict.fromkeys(ids))
+            named = ", ".join(unique[:NAMED_IN_WARNING])
+            more = len(unique) - NAMED_IN_WARNING
+            tail = f" and {more} more" if more > 0 else ""
+            noun = self._noun if len(unique) == 1 else f"{self._noun}s"
+            warnings.warn(
+                f"{what} ({len(unique)} {noun}: {named}{tail}).",
+                DataWarning,
+                stacklevel=stacklevel,
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# argument checks: one wording everywhere (seaborn's)
+
+_V = TypeVar("_V")
+
+
+def bad_argument(name: str, must: str, value: object) -> ValueError:
+    """The error for an argument with a wrong value, in the package's one wording.
+
+    Parameters
+    ----------
+    name
+        The argument, as the caller spells it (``"lanes"``, ``"--out"``).
+    must
+        What it must be, completing "must ...": ``"be positive"``.
+    value
+        What was passed.
+
+    Returns
+    -------
+    ValueError
+        To be raised by the caller: ``raise bad_argument(...)``.
+
+    Examples
+    --------
+    >>> str(bad_argument("every", "be positive", -1))
+    'The value for `every` must be positive, but -1 was passed.'
+    """
+    return ValueError(f"The value for `{name}` must {must}, but {value!r} was passed.")
+
+
+def check_one_of(name: str, value: _V, options: Iterable[_V]) -> _V:
+    """Return ``value`` if it is one of ``options``, else raise :func:`bad_argument`'s error.
+
+    Parameters
+    ----------
+    name
+        The argument, as the caller spells it.
+    value
+        What was passed.
+    options
+        The values allowed, in the order the message lists them.
+
+    Returns
+    -------
+    object
+        ``value``, unchanged.
+
+    Examples
+    --------
+    >>> check_one_of("lanes", "worker", ["worker", "session"])
+    'worker'
+    >>> check_one_of("lanes", "x", ["worker", "session"])
+    Traceback (most recent call last):
+    ...
+    ValueError: The value for `lanes` must be one of ['worker', 'session'], but 'x' was passed.
+    """
+    allowed = list(options)
+    if value not in allowed:
+        raise bad_argument(name, f"be one of {allowed}", value)
+    return value
 
 
 class AwsError(DeadlineNbError):

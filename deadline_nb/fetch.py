@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from . import schema
 from .aws import DEFAULT_WORKERS, aws_errors
 from .aws import client as make_client
-from .cache import Cache, action_state, session_of
-from .errors import AwsError, NotFoundError, ServiceError
+from .cache import Cache, action_state
+from .errors import AwsError, NotFoundError, Problems, ServiceError
 
 if TYPE_CHECKING:
     import boto3
@@ -636,10 +636,8 @@ class _Sync:
         finally:
             bar.close()
         if self.missing:
-            # The frames' way of naming dropped items: one warning, the first few ids by name.
-            from .frames import _Problems
-
-            problems = _Problems("session action")
+            # The shared way of naming dropped items: one warning, the first few ids by name.
+            problems = Problems("session action")
             for action_id in self.missing:
                 problems.add("listed but could not be fetched (not found)", action_id)
             problems.emit(stacklevel=5)
@@ -722,7 +720,7 @@ class _Sync:
             action_id = item["sessionActionId"]
             full = {
                 **self.ids.params,
-                "sessionId": item.get("sessionId") or session_of(action_id),
+                "sessionId": item.get("sessionId") or schema.session_of(action_id),
                 **item,
             }
             complete.append(full)

@@ -41,21 +41,18 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, Locator
 
 from . import schema
-from .summary import (
-    _NAT,
-    _codes,
-    _Completion,
-    _ends,
-    _format_seconds,
-    _lane_codes,
-    _session_time_ns,
-    _short,
-    _short_labels,
-    _step_labels,
-    _strings,
-    _utc_ns,
-    exit_code_name,
+from .frames.access import (
+    NAT,
+    action_lanes,
+    column_codes,
+    column_strings,
+    effective_ends,
+    session_time_ns,
+    step_labels,
+    utc_ns,
 )
+from .summary import Completion, exit_code_name
+from .text import format_seconds, short_id, short_labels
 
 __all__ = [
     "plot_concurrency",
@@ -155,7 +152,7 @@ def _datenum(ns: np.ndarray) -> np.ndarray:
     """
     epoch = np.datetime64(mdates.get_epoch(), "ns").astype(np.int64)
     out = (ns.astype(np.float64) - float(epoch)) / _NS_PER_DAY
-    out[ns == _NAT] = np.nan
+    out[ns == NAT] = np.nan
     return out
 
 
@@ -224,12 +221,12 @@ def _rgba(codes: np.ndarray, palette: Sequence[str]) -> np.ndarray:
 def _color_codes(df: pd.DataFrame, color: str) -> tuple[np.ndarray, list[str], list[str]]:
     """Per-action colour codes, the names they stand for, and their colours."""
     if color == "status":
-        codes, names = _codes(df, "status", schema.STATUSES)
+        codes, names = column_codes(df, "status", schema.STATUSES)
         return codes, names, _status_palette(names)
     if color == "actionType":
-        codes, names = _codes(df, "actionType", schema.ACTION_TYPES)
+        codes, names = column_codes(df, "actionType", schema.ACTION_TYPES)
         return codes, names, _type_palette(names)
-    steps = _step_labels(df)
+    steps = step_labels(df)
     step_codes, uniques = pd.factorize(steps, use_na_sentinel=True)
     names = [str(u) for u in uniques]
     return np.asarray(step_codes, dtype=np.int64), names, _step_palette(names)
@@ -361,10 +358,10 @@ class _Timeline:
 
 def _timeline_data(df: pd.DataFrame, lanes: str, color: str) -> _Timeline:
     out = _Timeline()
-    # user -> plot_timeline -> here -> _lane_codes -> warn: the warning points at the user's line
-    lane_codes, lane_names, out.kind = _lane_codes(df, lanes, stacklevel=4)
-    start, end, open_end = _ends(df)
-    rows = np.flatnonzero(start != _NAT)
+    # user -> plot_timeline -> here -> lane_codes -> warn: the warning points at the user's line
+    lane_codes, lane_names, out.kind = action_lanes(df, lanes, stacklevel=4)
+    start, end, open_end = effective_ends(df)
+    rows = np.flatnonzero(start != NAT)
     if not len(rows):
         return out
     lane_codes = lane_codes[rows]
@@ -379,10 +376,10 @@ def _timeline_data(df: pd.DataFrame, lanes: str, color: str) -> _Timeline:
     position = np.full(len(lane_names), -1, dtype=np.int64)
     position[used[order]] = np.arange(len(order))
     out.lane = position[lane_codes]
-    out.labels = _short_labels([lane_names[used[i]] for i in order])
+    out.labels = short_labels([lane_names[used[i]] for i in order])
     out.x0 = _datenum(start[rows])
     out.x1 = _datenum(end[rows])
-    types, type_names = _codes(df, "actionType", schema.ACTION_TYPES)
+    types, type_names = column_codes(df, "actionType", schema.ACTION_TYPES)
     heights = np.array([_HEIGHTS.get(t, 0.5) for t in type_names] + [0.5])
     out.height = heights[np.where(types[rows] < 0, len(type_names), types[rows])]
     color_codes, names, palette = _color_codes(df, color)
@@ -390,11 +387,11 @@ def _timeline_data(df: pd.DataFrame, lanes: str, color: str) -> _Timeline:
     present = np.unique(color_codes[rows])
     out.legend = [(names[c], palette[c]) for c in present if c >= 0]
     out.legend_title = {"status": "Status", "actionType": "Action", "step": "Step"}[color]
-    status = _strings(df, "status").to_numpy()[rows]
+    status = column_strings(df, "status").to_numpy()[rows]
     out.failed = status == "FAILED"
     out.open = open_end[rows]
     if out.kind != "step":
-        sessions = _codes(df, "sessionId")[0][rows]
+        sessions = column_codes(df, "sessionId")[0][rows]
         spans = pd.DataFrame({"s": sessions, "lane": out.lane, "a": out.x0, "b": out.x1})
         grouped = spans.groupby(["s", "lane"]).agg(a=("a", "min"), b=("b", "max")).reset_index()
         out.bands = grouped[["lane", "a", "b"]].to_numpy(dtype=np.float64)
@@ -576,8 +573,8 @@ def plot_frame_times(
     >>> plt.close("all")
     """
     column = f"{schema.PARAMETER_PREFIX}{parameter}"
-    types = _strings(df, "actionType").to_numpy()
-    runs = np.flatnonzero((types == "taskRun") & (_utc_ns(df, "endedAt") != _NAT))
+    types = column_strings(df, "actionType").to_numpy()
+    runs = np.flatnonzero((types == "taskRun") & (utc_ns(df, "endedAt") != NAT))
     if len(runs) and column not in df.columns:
         names = sorted(
             c[len(schema.PARAMETER_PREFIX) :]
@@ -635,14 +632,14 @@ def _draw_frame_times(
     keep = counts > 0
     if not keep.any():
         return _empty(ax, title, parameter, "Time", f"No task run has a {parameter}")
-    start = _utc_ns(sub, "startedAt")
-    seconds = (_utc_ns(sub, "endedAt") - start) / 1e9
+    start = utc_ns(sub, "startedAt")
+    seconds = (utc_ns(sub, "endedAt") - start) / 1e9
     x = np.concatenate([f for f in frames if f])
     expanded = np.repeat(np.arange(len(sub)), counts)
     share = (seconds / np.maximum(counts, 1))[expanded]
-    status_codes, status_names = _codes(sub, "status", schema.STATUSES)
-    steps = _step_labels(sub).to_numpy()[expanded]
-    tasks = _strings(sub, "taskId").to_numpy()[expanded]
+    status_codes, status_names = column_codes(sub, "status", schema.STATUSES)
+    steps = step_labels(sub).to_numpy()[expanded]
+    tasks = column_strings(sub, "taskId").to_numpy()[expanded]
     # Attempt number of each (task, frame) in start order: retries are later attempts.
     points = pd.DataFrame(
         {"x": x, "y": share, "start": start[expanded], "task": tasks, "step": steps}
@@ -700,7 +697,7 @@ def _draw_frame_times(
     ):
         where = labels[int(row["x"])] if labels else f"{row['x']:g}"
         ax.annotate(
-            f"{word}: {parameter} {where} ({_format_seconds(row['y'] * unit)})",
+            f"{word}: {parameter} {where} ({format_seconds(row['y'] * unit)})",
             xy=(row["x"], row["y"]),
             xytext=(0, dy),
             textcoords="offset points",
@@ -790,16 +787,16 @@ def plot_durations(
 
 def _draw_durations(ax: Axes, df: pd.DataFrame, by: str, kwargs: Mapping[str, Any]) -> Axes:
     title = "Task-run durations by step" if by == "step" else "Durations by action type"
-    start = _utc_ns(df, "startedAt")
-    end = _utc_ns(df, "endedAt")
-    finished = (start != _NAT) & (end != _NAT) & (end >= start)
+    start = utc_ns(df, "startedAt")
+    end = utc_ns(df, "endedAt")
+    finished = (start != NAT) & (end != NAT) & (end >= start)
     if by == "step":
-        finished &= _strings(df, "actionType").to_numpy() == "taskRun"
-        keys = _step_labels(df).to_numpy()
+        finished &= column_strings(df, "actionType").to_numpy() == "taskRun"
+        keys = step_labels(df).to_numpy()
         names = [str(k) for k in pd.unique(keys[finished]) if k is not None]
         palette = _step_palette(names)
     else:
-        codes, all_names = _codes(df, "actionType", schema.ACTION_TYPES)
+        codes, all_names = column_codes(df, "actionType", schema.ACTION_TYPES)
         keys = np.array([*all_names, None], dtype=object)[codes]  # -1 (missing) -> None
         names = [n for n in all_names if (keys[finished] == n).any()]
         palette = _type_palette(names)
@@ -852,8 +849,8 @@ def _draw_durations(ax: Axes, df: pd.DataFrame, by: str, kwargs: Mapping[str, An
     ax.set_yticks(
         range(len(names)),
         [
-            f"{name} (n={len(g):,})\nmedian {_format_seconds(np.median(g))}, "
-            f"p95 {_format_seconds(np.percentile(g, 95))}"
+            f"{name} (n={len(g):,})\nmedian {format_seconds(np.median(g))}, "
+            f"p95 {format_seconds(np.percentile(g, 95))}"
             for name, g in zip(names, groups, strict=True)
         ],
         fontsize="small",
@@ -952,7 +949,7 @@ def plot_progress(
     """
     _check_choice("kind", kind, _PROGRESS_KINDS)
     zone, zone_name = _tzinfo(tz)
-    open_end = _ends(df)[2]
+    open_end = effective_ends(df)[2]
     if kind == "auto":
         if snapshots is not None and len(snapshots):
             kind = "snapshots"
@@ -971,10 +968,10 @@ def plot_progress(
 
 def _action_labels(df: pd.DataFrame) -> list[str]:
     """Short labels of actions: step, parameters and worker (or session)."""
-    steps = _step_labels(df).to_numpy()
+    steps = step_labels(df).to_numpy()
     params = [c for c in df.columns if c.startswith(schema.PARAMETER_PREFIX)]
-    types = _strings(df, "actionType").to_numpy()
-    where = _strings(df, "workerId" if "workerId" in df.columns else "sessionId").to_numpy()
+    types = column_strings(df, "actionType").to_numpy()
+    where = column_strings(df, "workerId" if "workerId" in df.columns else "sessionId").to_numpy()
     out = []
     for i in range(len(df)):
         parts = [str(steps[i]) if steps[i] is not None else str(types[i])]
@@ -988,7 +985,7 @@ def _action_labels(df: pd.DataFrame) -> list[str]:
         elif types[i] != "taskRun":
             parts.append(str(types[i]))
         if where[i] is not None:
-            parts.append(_short(str(where[i])))
+            parts.append(short_id(str(where[i])))
         out.append(" · ".join(parts))
     return out
 
@@ -1000,7 +997,7 @@ def _clock(ns: int, tz: tzinfo) -> str:
 def _draw_running(
     ax: Axes, df: pd.DataFrame, tz: tzinfo, tz_name: str, kwargs: Mapping[str, Any]
 ) -> Axes:
-    start, end, open_end = _ends(df)
+    start, end, open_end = effective_ends(df)
     rows = np.flatnonzero(open_end)
     title = "Running actions"
     if not len(rows):
@@ -1031,7 +1028,7 @@ def _draw_running(
             eta = int(updated[i] + remaining)
             text = (
                 f"{percent[i]:.0f}% · ETA {_clock(eta, tz)[11:]} "
-                f"(in {_format_seconds(remaining / 1e9)})"
+                f"(in {format_seconds(remaining / 1e9)})"
             )
         else:
             text = f"{percent[i]:.0f}% · ETA unknown (no progress yet)"
@@ -1064,7 +1061,7 @@ def _draw_completed(
     tasks_in_job: int | None = None,
 ) -> Axes:
     title = "Tasks completed"
-    progress = _Completion(df, tasks_in_job)
+    progress = Completion(df, tasks_in_job)
     done_at, failed_at, total = progress.done_at, progress.failed_at, progress.total
     if not len(done_at) and not len(failed_at):
         return _empty(ax, title, f"Time ({tz_name})", "Tasks", "No finished task runs")
@@ -1123,24 +1120,24 @@ def _draw_snapshots(
     if snapshots is None or not len(snapshots):
         return _empty(ax, title, f"Time ({tz_name})", "Progress (%)", "No progress snapshots")
     # The worker's own time of each report where the snapshot has it; else when it was seen.
-    when = _utc_ns(snapshots, "workerUpdatedAt")
-    observed = _utc_ns(snapshots, "observedAt")
-    when = np.where(when == _NAT, observed, when)
+    when = utc_ns(snapshots, "workerUpdatedAt")
+    observed = utc_ns(snapshots, "observedAt")
+    when = np.where(when == NAT, observed, when)
     percent = (
         snapshots["progressPercent"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
     )
-    ids = _strings(snapshots, "sessionActionId").to_numpy()
+    ids = column_strings(snapshots, "sessionActionId").to_numpy()
     points = pd.DataFrame({"id": ids, "t": when, "p": percent})
-    points = points[(points["t"] != _NAT) & points["p"].notna() & points["id"].notna()]
+    points = points[(points["t"] != NAT) & points["p"].notna() & points["id"].notna()]
     status_of: dict[str, str] = dict(
-        zip(ids, _strings(snapshots, "status").to_numpy(), strict=True)
+        zip(ids, column_strings(snapshots, "status").to_numpy(), strict=True)
     )
     if len(df) and "sessionActionId" in df.columns:
-        start = _ends(df)[0]
-        frame_ids = _strings(df, "sessionActionId").to_numpy()
-        statuses = _strings(df, "status").to_numpy()
+        start = effective_ends(df)[0]
+        frame_ids = column_strings(df, "sessionActionId").to_numpy()
+        statuses = column_strings(df, "status").to_numpy()
         wanted = np.isin(frame_ids, points["id"].unique())
-        ended = _utc_ns(df, "endedAt")
+        ended = utc_ns(df, "endedAt")
         extra = [
             pd.DataFrame({"id": frame_ids[wanted], "t": start[wanted], "p": 0.0}),
             pd.DataFrame(
@@ -1154,7 +1151,7 @@ def _draw_snapshots(
         status_of.update(zip(frame_ids[wanted], statuses[wanted], strict=True))
         points = pd.concat([points, *extra], ignore_index=True)
         # a failed action ends where it was last seen, not at 100%
-        points = points[(points["t"] != _NAT)]
+        points = points[(points["t"] != NAT)]
         points["p"] = points.groupby("id")["p"].transform(lambda s: s.ffill())
         points = points.dropna()
     if not len(points):
@@ -1263,8 +1260,8 @@ def _draw_concurrency(
     ax: Axes, df: pd.DataFrame, by: str, tz: tzinfo, tz_name: str, kwargs: Mapping[str, Any]
 ) -> Axes:
     title = "Actions running at once"
-    start, end, _ = _ends(df)
-    rows = np.flatnonzero(start != _NAT)
+    start, end, _ = effective_ends(df)
+    rows = np.flatnonzero(start != NAT)
     if not len(rows):
         return _empty(ax, title, f"Time ({tz_name})", "Actions running", "No attempted actions")
     codes, names, palette = _color_codes(df, by)
@@ -1285,7 +1282,7 @@ def _draw_concurrency(
         **kwargs,
     )
     busy = float((end[rows] - start[rows]).sum())
-    session = float(_session_time_ns(df))
+    session = float(session_time_ns(df))
     util = busy / session if session > 0 else float("nan")
     peak = int(counts.sum(axis=0).max()) if counts.size else 0
     _time_axis(ax, tz, tz_name)
@@ -1293,7 +1290,7 @@ def _draw_concurrency(
     ax.set_ylim(0, max(peak, 1) * 1.08)
     ax.set_title(
         f"{title} (peak {peak:,}) · worker utilisation {util:.1%} "
-        f"(busy {_format_seconds(busy / 1e9)} of {_format_seconds(session / 1e9)} in sessions)"
+        f"(busy {format_seconds(busy / 1e9)} of {format_seconds(session / 1e9)} in sessions)"
     )
     _legend(
         ax,
@@ -1373,11 +1370,11 @@ def plot_status(df: pd.DataFrame, *, ax: Axes | None = None, **kwargs: Any) -> A
     ax = _axes(ax)
     _remember_jobs(ax, df)
     title = "Task runs by step and status"
-    runs = _strings(df, "actionType").to_numpy() == "taskRun"
+    runs = column_strings(df, "actionType").to_numpy() == "taskRun"
     if not runs.any():
         return _empty(ax, title, "Task runs", "Step", "No task runs")
-    status = _strings(df, "status").to_numpy()[runs]
-    steps = _step_labels(df).to_numpy()[runs]
+    status = column_strings(df, "status").to_numpy()[runs]
+    steps = step_labels(df).to_numpy()[runs]
     table = pd.crosstab(
         pd.Series(steps, name="step").fillna("(no step)"),
         pd.Series(status, name="status").fillna("(unknown)"),
@@ -1442,7 +1439,9 @@ def plot_exit_codes(df: pd.DataFrame, *, ax: Axes | None = None, **kwargs: Any) 
         return _empty(ax, title, "Actions", "Exit code", "No non-zero exit codes")
     table = pd.crosstab(
         pd.Series(codes[chosen].to_numpy(dtype=np.int64), name="code"),
-        pd.Series(_strings(df, "status").to_numpy()[chosen], name="status").fillna("(unknown)"),
+        pd.Series(column_strings(df, "status").to_numpy()[chosen], name="status").fillna(
+            "(unknown)"
+        ),
     )
     columns = [s for s in (*schema.STATUSES, "(unknown)") if s in table.columns]
     totals = table.sum(axis=1)

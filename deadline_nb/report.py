@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .summary import TOTAL_LABEL, _format_seconds, exit_code_name, summarize
+from .summary import TOTAL_LABEL, exit_code_name, summarize
+from .text import format_seconds
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -177,9 +178,9 @@ def write_report(
     True
     """
     names = _chart_names(charts)
-    page, files = _paths(path)
+    page, files = report_paths(path)
     heading = title if title is not None else f"Postmortem: {job.name}"
-    _make_folder(files)
+    make_writable_folder(files)
     figures = [_chart(name, job, files) for name in names]
     job.actions.to_parquet(files / "actions.parquet")
     document = _document(job, heading, figures, files.name)
@@ -211,8 +212,11 @@ def _chart_names(charts: Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(charts))
 
 
-def _paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """(HTML file, folder for its charts and data) for a file or folder ``path``."""
+def report_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """(HTML file, folder for its charts and data) for a file or folder ``path``.
+
+    Shared with the command line, which checks ``--out`` before it fetches anything.
+    """
     target = Path(path)
     if target.is_dir() or not target.suffix:
         target = target / "report.html"
@@ -223,7 +227,8 @@ def _paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     return target, target.with_name(f"{target.stem}_files")
 
 
-def _make_folder(folder: Path) -> None:
+def make_writable_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents), or say in one sentence why it cannot be written."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -341,7 +346,7 @@ def _e(value: object) -> str:
     if isinstance(value, (pd.Timestamp, datetime)):
         return _when(value)
     if isinstance(value, pd.Timedelta):
-        return html.escape(_format_seconds(value.total_seconds()))
+        return html.escape(format_seconds(value.total_seconds()))
     return html.escape(str(value), quote=True)
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "ACTION_TYPE_COLORS",
     "ACTIVE_STATUSES",
     "FINISHED_TASK_RUN_STATUSES",
+    "HEARTBEAT_SECONDS",
     "JOB_ACTION_COLUMNS",
     "LIMIT_COLUMNS",
     "MANIFEST_COLUMNS",
@@ -39,7 +40,12 @@ __all__ = [
     "TASK_RUN_STATUSES",
     "TERMINAL_STATUSES",
     "empty_frame",
+    "session_of",
 ]
+
+#: The worker agent reports progress (``progressPercent``, ``progressMessage``) on its heartbeat,
+#: about this often: a poll faster than this shows nothing new.
+HEARTBEAT_SECONDS: Final[float] = 15.0
 
 #: ``SessionActionStatus``: the API's 11 statuses, in the API's order.
 STATUSES: Final[tuple[str, ...]] = (
@@ -326,3 +332,29 @@ def empty_frame(columns: Mapping[str, object]) -> pd.DataFrame:
     return pd.DataFrame(
         {name: pd.Series([], dtype=dtype) for name, dtype in columns.items()}  # type: ignore[call-overload]
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# id rules
+
+
+def session_of(action_id: str) -> str:
+    """The session a session action belongs to, read off its id.
+
+    Parameters
+    ----------
+    action_id
+        ``sessionaction-<32 hex>-<n>``.
+
+    Returns
+    -------
+    str
+        ``session-<the same 32 hex>``.
+
+    Examples
+    --------
+    >>> from deadline_nb.schema import session_of
+    >>> session_of("sessionaction-0123456789abcdef0123456789abcdef-12")
+    'session-0123456789abcdef0123456789abcdef'
+    """
+    return "session-" + action_id[14:46]

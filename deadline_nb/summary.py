@@ -18,20 +18,25 @@ What the numbers mean (the same rules everywhere):
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
 import pandas as pd
 
 from . import schema
-from .errors import DataWarning
+from .frames.access import (
+    NAT,
+    column_codes,
+    column_strings,
+    effective_ends,
+    ns_to_seconds,
+    session_time_ns,
+    step_labels,
+    utc_ns,
+)
 
-__all__ = ["exit_code_name", "summarize"]
+__all__ = ["Completion", "exit_code_name", "summarize"]
 
-_NAT: Final[int] = int(np.iinfo(np.int64).min)
-_NS_PER_S: Final[float] = 1e9
 
 #: Windows NTSTATUS codes a crashed process exits with (as an unsigned 32-bit value).
 _NTSTATUS: Final[dict[int, str]] = {
@@ -119,97 +124,10 @@ def exit_code_name(code: int | None) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# reading a frame: shared by plots.py and trace.py
+# the ETA rule
 
 
-def _utc_ns(df: pd.DataFrame, column: str) -> np.ndarray:
-    """A time column as int64 nanoseconds since the epoch (UTC), :data:`_NAT` where missing.
-
-    Aware times in any zone (or a mix of zones, in an object column) are converted to UTC; naive
-    times are taken as UTC, the only zone the API uses. A missing column reads as all missing.
-    """
-    if column not in df.columns or len(df) == 0:
-        return np.full(len(df), _NAT, dtype=np.int64)
-    values = df[column]
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-    elif not pd.api.types.is_datetime64_dtype(values.dtype):
-        values = pd.to_datetime(values, utc=True, errors="coerce").dt.tz_localize(None)
-    # pandas 3 may give microsecond (or second) units: always hand out nanoseconds.
-    return values.to_numpy(dtype="datetime64[ns]").view(np.int64)
-
-
-def _strings(df: pd.DataFrame, column: str) -> pd.Series:
-    """A column as Python-object strings with ``None`` for missing (all missing if absent)."""
-    if column not in df.columns:
-        return pd.Series([None] * len(df), index=df.index, dtype=object)
-    values = df[column]
-    out = values.astype(object)
-    return out.where(values.notna(), None)
-
-
-def _codes(
-    df: pd.DataFrame, column: str, order: Sequence[str] | None = None
-) -> tuple[np.ndarray, list[str]]:
-    """Integer codes of a column's values (-1 for missing) and the labels they stand for.
-
-    With ``order``, labels come in that order (values outside it follow, sorted); otherwise in
-    order of first appearance. Categorical columns are read through their codes: a million rows
-    take milliseconds.
-    """
-    if column not in df.columns or len(df) == 0:
-        return np.full(len(df), -1, dtype=np.int64), []
-    values = df[column]
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy().astype(np.int64)
-        categories = [str(c) for c in values.cat.categories]
-        used, first = np.unique(codes, return_index=True)
-        first, used = first[used >= 0], used[used >= 0]
-        if order is None:
-            # first appearance: the used codes sorted by where they first occur
-            labels = used[np.argsort(first, kind="stable")].tolist()
-        else:
-            rank = {name: i for i, name in enumerate(order)}
-            labels = sorted(
-                used.tolist(),
-                key=lambda c: (rank.get(categories[c], len(rank)), categories[c]),
-            )
-        remap = np.full(len(categories) + 1, -1, dtype=np.int64)
-        for new, old in enumerate(labels):
-            remap[old] = new
-        return remap[codes], [categories[c] for c in labels]
-    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
-    names = [str(u) for u in uniques]
-    codes = np.asarray(codes, dtype=np.int64)
-    if order is not None:
-        rank = {name: i for i, name in enumerate(order)}
-        sorted_names = sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
-        position = {name: i for i, name in enumerate(sorted_names)}
-        remap = np.array([position[n] for n in names] + [-1], dtype=np.int64)
-        return remap[codes], sorted_names
-    return codes, names
-
-
-def _ends(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Start, effective end (ns) and whether the end is open (still running), per action.
-
-    The effective end is ``endedAt``; for an attempted action with none it is the worker's last
-    update (``workerUpdatedAt``), or the start itself when that is missing or earlier.
-    """
-    start = _utc_ns(df, "startedAt")
-    end = _utc_ns(df, "endedAt")
-    updated = _utc_ns(df, "workerUpdatedAt")
-    attempted = start != _NAT
-    open_end = attempted & (end == _NAT)
-    effective = end.copy()
-    effective[open_end] = np.maximum(updated[open_end], start[open_end])
-    # an end before the start (the frame keeps such times as the API gave them) takes no time
-    bad = attempted & ~open_end & (end < start)
-    effective[bad] = start[bad]
-    return start, effective, open_end
-
-
-class _Completion:
+class Completion:
     """Task runs completed over time, and when the rest will be done at the recent rate.
 
     The one rule for an ETA, shared by :func:`deadline_nb.plot_progress` and the widgets' progress
@@ -218,25 +136,25 @@ class _Completion:
     """
 
     def __init__(self, df: pd.DataFrame, tasks: int | None = None) -> None:
-        types = _strings(df, "actionType").to_numpy()
-        status = _strings(df, "status").to_numpy()
+        types = column_strings(df, "actionType").to_numpy()
+        status = column_strings(df, "status").to_numpy()
         runs = types == "taskRun"
-        start, end, _ = _ends(df)
-        self.done_at = np.sort(end[runs & (status == "SUCCEEDED") & (end != _NAT)])
-        self.failed_at = np.sort(end[runs & (status == "FAILED") & (end != _NAT)])
-        taken = _strings(df, "taskId")[runs]
+        start, end, _ = effective_ends(df)
+        self.done_at = np.sort(end[runs & (status == "SUCCEEDED") & (end != NAT)])
+        self.failed_at = np.sort(end[runs & (status == "FAILED") & (end != NAT)])
+        taken = column_strings(df, "taskId")[runs]
         # A running job's frame holds only the tasks a worker has taken so far: `tasks` is the
         # job's own count, when the caller knows it.
         self.total = max(int(taken.nunique()) or int(runs.sum()), tasks or 0)
         self.remaining = max(self.total - len(self.done_at), 0)
-        started = start[runs & (start != _NAT)]
-        self.first = int(started.min()) if len(started) else _NAT
-        ended = end[end != _NAT]
-        updated = _utc_ns(df, "workerUpdatedAt")
+        started = start[runs & (start != NAT)]
+        self.first = int(started.min()) if len(started) else NAT
+        ended = end[end != NAT]
+        updated = utc_ns(df, "workerUpdatedAt")
         latest = [int(ended.max())] if len(ended) else []
-        if (updated != _NAT).any():
-            latest.append(int(updated[updated != _NAT].max()))
-        self.asof = max(latest) if latest else _NAT
+        if (updated != NAT).any():
+            latest.append(int(updated[updated != NAT].max()))
+        self.asof = max(latest) if latest else NAT
         # Only a job still going gets an ETA: a finished job with a task out of retries is done.
         self.going = bool(np.isin(status, schema.ACTIVE_STATUSES).any())
 
@@ -254,120 +172,6 @@ class _Completion:
         if rate <= 0:
             return None
         return int(self.asof + self.remaining / rate)
-
-
-def _session_time_ns(
-    df: pd.DataFrame, start: np.ndarray | None = None, end: np.ndarray | None = None
-) -> int:
-    """Summed session time (ns): each session from its first action's start to its last end."""
-    if start is None or end is None:
-        start, end, _ = _ends(df)
-    attempted = start != _NAT
-    if not attempted.any():
-        return 0
-    sessions = _codes(df, "sessionId")[0][attempted]
-    spans = pd.DataFrame({"s": sessions, "a": start[attempted], "b": end[attempted]}).groupby("s")
-    return int((spans["b"].max() - spans["a"].min()).sum())
-
-
-def _short(label: str, digits: int = 8) -> str:
-    """``worker-<32 hex>`` -> ``worker-<8 hex>``: a readable id; other labels stay as they are."""
-    prefix, sep, rest = label.partition("-")
-    if sep and len(rest) == 32 and all(c in "0123456789abcdef" for c in rest):
-        return f"{prefix}-{rest[:digits]}"
-    return label
-
-
-def _short_labels(labels: Sequence[str]) -> list[str]:
-    """Ids shortened to the fewest hex digits (8 or more) that keep them apart."""
-    for digits in (8, 12, 16, 24, 32):
-        short = [_short(label, digits) for label in labels]
-        if len(set(short)) == len(set(labels)):
-            return short
-    return list(labels)
-
-
-def _step_labels(df: pd.DataFrame) -> pd.Series:
-    """The step of every action, by name where the frame has ``stepName``, else by id.
-
-    Task runs and syncs carry their step; a step environment's id names its step
-    (``STEP:<stepId>:<name>``); a job environment takes the step of its session's neighbours.
-    """
-    n = len(df)
-    if n == 0:
-        return pd.Series([], dtype=object)
-    ids = _strings(df, "stepId")
-    env = _strings(df, "environmentId")
-    from_env = env.str.extract(r"^STEP:(step-[0-9a-f]+):", expand=False)
-    ids = ids.where(ids.notna(), from_env.where(from_env.notna(), None))
-    names = _strings(df, "stepName")
-    if names.notna().any():
-        known = pd.DataFrame({"id": ids, "name": names}).dropna()
-        by_id = dict(zip(known["id"], known["name"], strict=False))
-        labels = names.where(names.notna(), ids.map(by_id).where(ids.notna(), None))
-        # ids with no name anywhere in the frame stay ids rather than vanish
-        labels = labels.where(labels.notna(), ids)
-    else:
-        labels = ids
-    if labels.isna().any() and "sessionId" in df.columns:
-        order = np.lexsort(
-            (
-                df["actionIndex"].to_numpy() if "actionIndex" in df.columns else np.arange(n),
-                _codes(df, "sessionId")[0],
-            )
-        )
-        ordered = labels.iloc[order]
-        sessions = pd.Series(_codes(df, "sessionId")[0][order], index=ordered.index)
-        filled = ordered.groupby(sessions.to_numpy()).ffill()
-        filled = filled.groupby(sessions.to_numpy()).bfill()
-        labels = filled.reindex(df.index)
-    return labels.astype(object).where(labels.notna(), None)
-
-
-def _lane_codes(
-    df: pd.DataFrame, lanes: str, *, stacklevel: int = 3
-) -> tuple[np.ndarray, list[str], str]:
-    """Lane of each action, lane labels, and the lane kind actually used.
-
-    ``lanes="worker"`` on a frame without ``workerId`` (one straight from
-    ``session_action_frame``) falls back to sessions, with one :class:`DataWarning`.
-    """
-    if lanes == "worker":
-        if "workerId" not in df.columns or (len(df) and df["workerId"].isna().all()):
-            warnings.warn(
-                "The frame has no `workerId` (deadline_nb.load_job adds it); drawing one lane "
-                "per session instead of one per worker.",
-                DataWarning,
-                stacklevel=stacklevel,
-            )
-            lanes = "session"
-        else:
-            codes, labels = _codes(df, "workerId")
-            return codes, labels, "worker"
-    if lanes == "session":
-        codes, labels = _codes(df, "sessionId")
-        return codes, labels, "session"
-    steps = _step_labels(df)
-    codes_arr, uniques = pd.factorize(steps, use_na_sentinel=True)
-    return np.asarray(codes_arr, dtype=np.int64), [str(u) for u in uniques], "step"
-
-
-def _seconds(ns: np.ndarray) -> np.ndarray:
-    return ns.astype(np.float64) / _NS_PER_S
-
-
-def _format_seconds(seconds: float) -> str:
-    """12.3 -> '12.3s', 754 -> '12m 34s', 7384 -> '2h 03m': what a TD reads at a glance."""
-    if not np.isfinite(seconds):
-        return "n/a"
-    seconds = float(seconds)
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    whole = round(seconds)
-    if whole < 3600:
-        return f"{whole // 60}m {whole % 60:02d}s"
-    hours, rest = divmod(whole, 3600)
-    return f"{hours}h {rest // 60:02d}m"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -448,7 +252,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     >>> table.loc["All steps", ["taskRuns", "succeeded", "failed", "retriedTasks"]].tolist()
     [67, 59, 8, 5]
     """
-    steps = _step_labels(df)
+    steps = step_labels(df)
     rows: dict[str, dict[str, object]] = {}
     if len(df):
         step_codes, step_names = pd.factorize(steps, use_na_sentinel=True)
@@ -463,19 +267,19 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _totals(df: pd.DataFrame) -> dict[str, object]:
-    start, end, _ = _ends(df)
-    attempted = start != _NAT
+    start, end, _ = effective_ends(df)
+    attempted = start != NAT
     spent = np.where(attempted, end - start, 0)
-    types = _strings(df, "actionType").to_numpy()
-    status = _strings(df, "status").to_numpy()
+    types = column_strings(df, "actionType").to_numpy()
+    status = column_strings(df, "status").to_numpy()
     is_run = types == "taskRun"
     runs = is_run & attempted
-    finished = runs & (_utc_ns(df, "endedAt") != _NAT)
-    durations = _seconds(spent[finished])
-    tasks = _strings(df, "taskId")[is_run]
+    finished = runs & (utc_ns(df, "endedAt") != NAT)
+    durations = ns_to_seconds(spent[finished])
+    tasks = column_strings(df, "taskId")[is_run]
     attempts = tasks[runs[is_run]].value_counts()
-    session_names = _codes(df, "sessionId")[1]
-    session_time = _session_time_ns(df, start, end)
+    session_names = column_codes(df, "sessionId")[1]
+    session_time = session_time_ns(df, start, end)
     busy = int(spent.sum())
     workers = int(df["workerId"].nunique()) if "workerId" in df.columns else pd.NA
 

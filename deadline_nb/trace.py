@@ -22,7 +22,14 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .summary import _NAT, _codes, _ends, _lane_codes, _step_labels, _strings
+from .frames.access import (
+    NAT,
+    action_lanes,
+    column_codes,
+    column_strings,
+    effective_ends,
+    step_labels,
+)
 
 __all__ = ["to_chrome_trace"]
 
@@ -93,15 +100,15 @@ def to_chrome_trace(
 
 def _events(df: pd.DataFrame, lanes: str) -> Iterator[dict[str, Any]]:
     """Metadata events (process and thread names), then one complete event per action."""
-    # user -> to_chrome_trace -> generator body -> _lane_codes -> warn
-    lane_codes, lane_names, kind = _lane_codes(df, lanes, stacklevel=4)
-    start, end, open_end = _ends(df)
-    rows = np.flatnonzero(start != _NAT)
+    # user -> to_chrome_trace -> generator body -> lane_codes -> warn
+    lane_codes, lane_names, kind = action_lanes(df, lanes, stacklevel=4)
+    start, end, open_end = effective_ends(df)
+    rows = np.flatnonzero(start != NAT)
     if lanes == "worker" and kind == "worker" and "fleetId" in df.columns:
-        fleet_codes, fleet_names = _codes(df, "fleetId")
+        fleet_codes, fleet_names = column_codes(df, "fleetId")
     else:
         fleet_codes, fleet_names = np.full(len(df), -1, dtype=np.int64), []
-    job = _strings(df, "jobId").dropna()
+    job = column_strings(df, "jobId").dropna()
     job_name = f"job {job.iloc[0]}" if len(job) else "job"
     pids = [*fleet_names, job_name if not fleet_names else "(no fleet)"]
     pid_of = np.where(fleet_codes < 0, len(fleet_names), fleet_codes)
@@ -154,10 +161,12 @@ def _events(df: pd.DataFrame, lanes: str) -> Iterator[dict[str, Any]]:
 def _event_columns(df: pd.DataFrame, rows: np.ndarray) -> dict[str, Any]:
     """Per-event names and arguments, as Python lists, read column by column."""
     sub = df.iloc[rows]
-    types = _strings(sub, "actionType").tolist()
-    steps = _step_labels(sub).tolist()
+    types = column_strings(sub, "actionType").tolist()
+    steps = step_labels(sub).tolist()
     params = [c for c in sub.columns if c.startswith(schema.PARAMETER_PREFIX)]
-    param_values = {c[len(schema.PARAMETER_PREFIX) :]: _strings(sub, c).tolist() for c in params}
+    param_values = {
+        c[len(schema.PARAMETER_PREFIX) :]: column_strings(sub, c).tolist() for c in params
+    }
     names = []
     for i, action_type in enumerate(types):
         values = " ".join(f"{k}={v[i]}" for k, v in param_values.items() if v[i] is not None)
@@ -175,15 +184,15 @@ def _event_columns(df: pd.DataFrame, rows: np.ndarray) -> dict[str, Any]:
         else [None] * len(sub)
     )
     args: dict[str, list[Any]] = {
-        "sessionActionId": _strings(sub, "sessionActionId").tolist(),
-        "status": _strings(sub, "status").tolist(),
+        "sessionActionId": column_strings(sub, "sessionActionId").tolist(),
+        "status": column_strings(sub, "status").tolist(),
         "processExitCode": exit_codes,
         "step": steps,
-        "taskId": _strings(sub, "taskId").tolist(),
-        "sessionId": _strings(sub, "sessionId").tolist(),
-        "environmentId": _strings(sub, "environmentId").tolist(),
+        "taskId": column_strings(sub, "taskId").tolist(),
+        "sessionId": column_strings(sub, "sessionId").tolist(),
+        "environmentId": column_strings(sub, "environmentId").tolist(),
         "progressPercent": progress,
-        "progressMessage": _strings(sub, "progressMessage").tolist(),
+        "progressMessage": column_strings(sub, "progressMessage").tolist(),
         **{f"param.{k}": v for k, v in param_values.items()},
     }
     return {"name": names, "type": types, "status": args["status"], "args": args}

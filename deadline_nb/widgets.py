@@ -52,16 +52,15 @@ from .fetch import (
     load_job,
 )
 from .plots import plot_durations, plot_frame_times, plot_progress, plot_timeline, save_figure
-from .summary import _Completion, _format_seconds, exit_code_name
+from .summary import Completion, exit_code_name
+from .text import format_seconds
 
-__all__ = ["Explorer", "JobPicker", "explore", "watch"]
+_all__ = ["Explorer", "JobPicker", "explore", "watch"]
 
 logger = logging.getLogger("deadline_nb")
 
 #: The value of a dropdown entry that selects nothing ("all steps", "choose a job").
 ALL: Final = ""
-#: The worker agent reports progress about this often: polling faster shows nothing new.
-HEARTBEAT_SECONDS: Final = 15.0
 #: The Explorer's tabs: attribute-style name, title.
 TABS: Final[tuple[tuple[str, str], ...]] = (
     ("timeline", "Timeline"),
@@ -169,7 +168,7 @@ def _table_output(tables: Sequence[tuple[str, pd.DataFrame]]) -> dict[str, Any]:
     }
 
 
-def _strings(frame: pd.DataFrame, column: str) -> pd.Series:
+def _string_column(frame: pd.DataFrame, column: str) -> pd.Series:
     if column not in frame.columns:
         return pd.Series(pd.NA, index=frame.index, dtype="string")
     return frame[column].astype("string")
@@ -180,11 +179,11 @@ def _counts(values: pd.Series) -> list[tuple[str, int]]:
     return [(str(k), int(v)) for k, v in counts.items() if v]
 
 
-def _is_local(client: Any) -> bool:
-    from .aws import _is_local as local_endpoint
+def _client_is_local(client: Any) -> bool:
+    from .aws import is_local_endpoint
 
     meta = getattr(client, "meta", None)
-    return local_endpoint(getattr(meta, "endpoint_url", None))
+    return is_local_endpoint(getattr(meta, "endpoint_url", None))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,14 +211,14 @@ def _progress_text(job: Job) -> str:
         parts.append("finished")
         return " · ".join(parts)
     # The same rule, on the same numbers, as the progress plot's projection beside this line.
-    progress = _Completion(job.actions, tasks=total or None)
+    progress = Completion(job.actions, tasks=total or None)
     eta = progress.eta
     if eta is None:
         parts.append("ETA unknown (too few tasks finished yet)")
     else:
         when = pd.Timestamp(eta, tz="UTC")
         left = (eta - progress.asof) / 1e9
-        parts.append(f"ETA {_time_text(when, '%Y-%m-%d %H:%M')} UTC (in {_format_seconds(left)})")
+        parts.append(f"ETA {_time_text(when, '%Y-%m-%d %H:%M')} UTC (in {format_seconds(left)})")
     return " · ".join(parts)
 
 
@@ -234,7 +233,7 @@ def _progress_figure(
     if snapshots is not None and len(snapshots) and len(actions):
         snapshots = snapshots[snapshots["sessionActionId"].isin(actions["sessionActionId"])]
     has_snapshots = snapshots is not None and len(snapshots) > 0
-    running = bool((_strings(actions, "status") == "RUNNING").fillna(False).any())
+    running = bool((_string_column(actions, "status") == "RUNNING").fillna(False).any())
     lower = "snapshots" if has_snapshots else "running" if running else None
     fig = _figure((10.0, 7.5 if lower else 4.5))
     axes = fig.subplots(2 if lower else 1, 1, squeeze=False)[:, 0]
@@ -347,7 +346,7 @@ class JobPicker(widgets.VBox):
         self.step.observe(self._on_detail, names="value")
         self.session.observe(self._on_detail, names="value")
         given = (farm_id, queue_id, job_id, step_id, session_id)
-        if not any(given) and not _is_local(client):
+        if not any(given) and not _client_is_local(client):
             from .aws import config_defaults
 
             defaults = config_defaults()
@@ -842,7 +841,7 @@ class Explorer(widgets.VBox):
         queue_id: str | None = None,
         job_id: str | None = None,
         watch: bool = False,
-        every: float = HEARTBEAT_SECONDS,
+        every: float = schema.HEARTBEAT_SECONDS,
         **kwargs: Any,
     ) -> None:
         self.job: Job | None = None
@@ -1281,9 +1280,11 @@ class Explorer(widgets.VBox):
             self._source = frame
             self._snapshots = snapshots
             with self._quietly():
-                self._set_choices(self.status, "any status", _counts(_strings(frame, "status")))
                 self._set_choices(
-                    self.action_type, "any action", _counts(_strings(frame, "actionType"))
+                    self.status, "any status", _counts(_string_column(frame, "status"))
+                )
+                self._set_choices(
+                    self.action_type, "any action", _counts(_string_column(frame, "actionType"))
                 )
                 if self.picker is None:
                     self._set_step_choices(frame, steps)
@@ -1305,9 +1306,9 @@ class Explorer(widgets.VBox):
         if steps is not None and len(steps) and "stepId" in steps.columns:
             labels = steps["name"] if "name" in steps.columns else steps["stepId"]
             names = {str(i): str(n) for i, n in zip(steps["stepId"], labels, strict=True)}
-        ids = _strings(frame, "stepId")
+        ids = _string_column(frame, "stepId")
         if "stepName" in frame.columns:
-            pairs = pd.DataFrame({"id": ids, "name": _strings(frame, "stepName")}).dropna()
+            pairs = pd.DataFrame({"id": ids, "name": _string_column(frame, "stepName")}).dropna()
             names.update(zip(pairs["id"], pairs["name"], strict=True))
         counts = dict(_counts(ids))
         for step_id in counts:
@@ -1384,10 +1385,12 @@ class Explorer(widgets.VBox):
             (self.step, "stepId"),
         ):
             if dropdown.value:
-                keep &= (_strings(frame, column) == dropdown.value).fillna(False).to_numpy()
+                keep &= (_string_column(frame, column) == dropdown.value).fillna(False).to_numpy()
         if self.picker is not None and self.picker.session_id:
             keep &= (
-                (_strings(frame, "sessionId") == self.picker.session_id).fillna(False).to_numpy()
+                (_string_column(frame, "sessionId") == self.picker.session_id)
+                .fillna(False)
+                .to_numpy()
             )
         slider = self.time_range
         values = [v for _, v in slider.options]
@@ -1557,10 +1560,10 @@ def _slowest_and_failed(frame: pd.DataFrame, slowest: int = _SLOWEST) -> pd.Data
     ]
     if not len(frame):
         return pd.DataFrame(columns=["reason", *columns, "exitCodeName"])
-    status = _strings(frame, "status")
+    status = _string_column(frame, "status")
     failed = frame[(status == "FAILED").fillna(False).to_numpy()]
     runs = frame[
-        ((_strings(frame, "actionType") == "taskRun") & (status == "SUCCEEDED"))
+        ((_string_column(frame, "actionType") == "taskRun") & (status == "SUCCEEDED"))
         .fillna(False)
         .to_numpy()
     ]
@@ -1591,7 +1594,7 @@ def explore(
     client: Any = None,
     cache: CacheArg = True,
     watch: bool = False,
-    every: float = HEARTBEAT_SECONDS,
+    every: float = schema.HEARTBEAT_SECONDS,
     farm_id: str | None = None,
     queue_id: str | None = None,
     job_id: str | None = None,
@@ -1651,7 +1654,7 @@ def explore(
 def watch(
     job: Job,
     *,
-    every: float = HEARTBEAT_SECONDS,
+    every: float = schema.HEARTBEAT_SECONDS,
     polls: int | None = None,
     timeout: float | None = None,
     display: bool = True,

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
+from ..schema import HEARTBEAT_SECONDS
 from .shapes import service_model
 
 __all__ = [
@@ -80,9 +81,6 @@ BIG_JOB: Final[str] = "sq900_big_render"
 
 #: Finished jobs happen on the days after this instant (2026-03-02T08:00:00Z).
 EPOCH: Final[float] = 1772438400.0
-
-#: The worker agent reports progress about this often.
-HEARTBEAT_SECONDS: Final[float] = 15.0
 
 ACCOUNT: Final[str] = "123456789012"
 REGION: Final[str] = "us-west-2"

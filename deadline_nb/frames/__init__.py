@@ -65,11 +65,11 @@ try:  # pandas' C reader of a list of dicts, used by DataFrame(records); private
 except ImportError:  # pragma: no cover - a pandas without it takes the comprehension path
     _dicts_to_array = None
 
-from . import schema
-from .errors import DataWarning, MalformedItemError
+from .. import schema
+from ..errors import NAMED_IN_WARNING, DataWarning, MalformedItemError, Problems
 
 try:  # the compiled reader, built from _speedups.pyx when a compiler was there at install
-    from . import _speedups
+    from .. import _speedups
 except ImportError:  # pragma: no cover - an install without a compiler
     _speedups = None  # type: ignore[assignment]
 # Tests switch the compiled reader off to check that both readers give the same frames.
@@ -112,38 +112,6 @@ _TIME_KINDS: dict[type, int] = {
     np.float64: 2,
     np.int64: 2,
 }
-# How many action ids a warning spells out before it says "and N more".
-_NAMED_IN_WARNING = 5
-
-
-# ---------------------------------------------------------------------------------------------
-# warnings that name the actions concerned
-
-
-class _Problems:
-    """Collect dropped values, so that each kind of problem gives one warning, not one per row."""
-
-    def __init__(self, noun: str = "action") -> None:
-        self._ids: dict[str, list[str]] = {}
-        self._noun = noun
-
-    def add(self, what: str, action_id: str) -> None:
-        self._ids.setdefault(what, []).append(action_id)
-
-    def emit(self, stacklevel: int = 3) -> None:
-        for what, ids in self._ids.items():
-            unique = list(dict.fromkeys(ids))
-            named = ", ".join(unique[:_NAMED_IN_WARNING])
-            more = len(unique) - _NAMED_IN_WARNING
-            tail = f" and {more} more" if more > 0 else ""
-            noun = self._noun if len(unique) == 1 else f"{self._noun}s"
-            warnings.warn(
-                f"{what} ({len(unique)} {noun}: {named}{tail}).",
-                DataWarning,
-                stacklevel=stacklevel,
-            )
-
-
 # ---------------------------------------------------------------------------------------------
 # input forms
 
@@ -219,8 +187,8 @@ def _require_ids(items: Sequence[Any], field: str) -> list[str]:
 # column builders
 
 
-def _strings(
-    values: Sequence[Any] | np.ndarray, what: str, ids: Sequence[str], problems: _Problems
+def _text_array(
+    values: Sequence[Any] | np.ndarray, what: str, ids: Sequence[str], problems: Problems
 ) -> pa.Array:
     """Text column as an Arrow array; a value that is not a string is dropped and reported."""
     try:
@@ -252,7 +220,7 @@ def _string_array(arr: pa.Array | pa.ChunkedArray) -> pd.api.extensions.Extensio
 
 
 def _ordered(
-    arr: pa.Array, dtype: pd.CategoricalDtype, what: str, ids: Sequence[str], problems: _Problems
+    arr: pa.Array, dtype: pd.CategoricalDtype, what: str, ids: Sequence[str], problems: Problems
 ) -> pd.Categorical:
     """Map text onto a fixed category list; a value outside it is dropped and reported."""
     encoded = arr.dictionary_encode()
@@ -271,7 +239,7 @@ def _ordered(
 
 
 def _times(
-    values: np.ndarray, field: str, ids: Sequence[str], problems: _Problems, naive: list[str]
+    values: np.ndarray, field: str, ids: Sequence[str], problems: Problems, naive: list[str]
 ) -> np.ndarray:
     """Timestamps of any accepted form -> int64 nanoseconds since the epoch (``_NAT`` if none).
 
@@ -313,7 +281,7 @@ def _times_from_datetimes(
     out: np.ndarray,
     field: str,
     ids: Sequence[str],
-    problems: _Problems,
+    problems: Problems,
     naive: list[str],
 ) -> None:
     # getattr(v, "tzinfo") is None only for a naive datetime: one C-speed pass finds any
@@ -324,7 +292,7 @@ def _times_from_datetimes(
 
 
 def _datetimes_to_ns(
-    values: np.ndarray, rows: np.ndarray, field: str, ids: Sequence[str], problems: _Problems
+    values: np.ndarray, rows: np.ndarray, field: str, ids: Sequence[str], problems: Problems
 ) -> np.ndarray:
     """Datetimes (or missing) -> int64 ns; one outside what ns can hold (after 2262) is dropped.
 
@@ -346,7 +314,7 @@ def _times_from_strings(
     out: np.ndarray,
     field: str,
     ids: Sequence[str],
-    problems: _Problems,
+    problems: Problems,
     naive: list[str],
 ) -> None:
     text = pa.array(values, type=pa.string())
@@ -369,7 +337,7 @@ def _times_from_numbers(
     out: np.ndarray,
     field: str,
     ids: Sequence[str],
-    problems: _Problems,
+    problems: Problems,
     naive: list[str],
 ) -> None:
     seconds = values.astype(np.float64)
@@ -385,7 +353,7 @@ def _to_datetime_array(ns: np.ndarray) -> pd.api.extensions.ExtensionArray:
 
 
 def _duration(
-    started: np.ndarray, ended: np.ndarray, ids: Sequence[str], problems: _Problems
+    started: np.ndarray, ended: np.ndarray, ids: Sequence[str], problems: Problems
 ) -> np.ndarray:
     """endedAt - startedAt (int64 ns in, timedelta64 out); NaT when either is missing.
 
@@ -405,7 +373,7 @@ def _numbers(
     values: Sequence[Any] | np.ndarray,
     field: str,
     ids: Sequence[str],
-    problems: _Problems,
+    problems: Problems,
     low: float,
     high: float,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -493,7 +461,7 @@ def session_action_frame(
     0            2    taskRun  SUCCEEDED 0 days 00:03:30           12
     """
     items = _items(actions, "sessionActions")
-    problems = _Problems()
+    problems = Problems()
     frame = _session_action_frame(items, farm_id, queue_id, job_id, problems)
     problems.emit()
     return frame
@@ -521,7 +489,7 @@ def _session_action_frame(
     farm_id: str | None,
     queue_id: str | None,
     job_id: str | None,
-    problems: _Problems,
+    problems: Problems,
 ) -> pd.DataFrame:
     if not items:
         return schema.empty_frame(schema.SESSION_ACTION_COLUMNS)
@@ -541,14 +509,14 @@ def _session_action_frame(
     columns: dict[str, Any] = {}
 
     for name, default in (("farmId", farm_id), ("queueId", queue_id), ("jobId", job_id)):
-        arr = _strings(field[name], name, ids, problems)
+        arr = _text_array(field[name], name, ids, problems)
         if default is not None:
             arr = pc.fill_null(arr, default)
         columns[name] = _category(arr)
 
     # The id is "sessionaction-" + 32 hex + "-" + n: its session is "session-" + the same hex.
     derived = pc.binary_join_element_wise("session-", pc.utf8_slice_codeunits(id_arr, 14, 46), "")
-    given = _strings(field["sessionId"], "sessionId", ids, problems)
+    given = _text_array(field["sessionId"], "sessionId", ids, problems)
     if given.null_count < n:
         differs = pc.fill_null(pc.not_equal(given, derived), False).to_numpy(zero_copy_only=False)
         for row in np.flatnonzero(differs):
@@ -567,12 +535,12 @@ def _session_action_frame(
     definitions = extracted.definitions
     columns["actionType"] = pd.Categorical.from_codes(definitions.kinds, dtype=schema.ACTION_TYPE)
     columns["environmentId"] = _category(
-        _strings(definitions.environment, "environmentId", ids, problems)
+        _text_array(definitions.environment, "environmentId", ids, problems)
     )
-    columns["stepId"] = _category(_strings(definitions.step, "stepId", ids, problems))
-    columns["taskId"] = _string_array(_strings(definitions.task, "taskId", ids, problems))
+    columns["stepId"] = _category(_text_array(definitions.step, "stepId", ids, problems))
+    columns["taskId"] = _string_array(_text_array(definitions.task, "taskId", ids, problems))
 
-    status = _strings(field["status"], "status", ids, problems)
+    status = _text_array(field["status"], "status", ids, problems)
     columns["status"] = _ordered(status, schema.STATUS, "status", ids, problems)
 
     naive = extracted.naive
@@ -588,7 +556,7 @@ def _session_action_frame(
     )
     columns["progressPercent"] = pd.arrays.FloatingArray(np.where(missing, 0.0, percent), missing)
     columns["progressMessage"] = _string_array(
-        _strings(field["progressMessage"], "progressMessage", ids, problems)
+        _text_array(field["progressMessage"], "progressMessage", ids, problems)
     )
     codes, missing = _numbers(
         field["processExitCode"], "processExitCode", ids, problems, _INT32_MIN, _INT32_MAX
@@ -638,7 +606,7 @@ class _BadIds(Exception):
     """Some sessionActionId is missing or not a string: :func:`_require_ids` says which."""
 
 
-def _extract(items: list[Any], problems: _Problems) -> _Extracted:
+def _extract(items: list[Any], problems: Problems) -> _Extracted:
     """Read the input with pandas' C reader and NumPy: any input, each problem reported."""
     matrix = _columns(items, _FIELDS)
     field = {name: matrix[:, j] for j, name in enumerate(_FIELDS)}
@@ -704,7 +672,7 @@ class _Definitions:
         self.param_dicts: list[Any] = []
 
 
-def _definitions(values: np.ndarray, ids: Sequence[str], problems: _Problems) -> _Definitions:
+def _definitions(values: np.ndarray, ids: Sequence[str], problems: Problems) -> _Definitions:
     """Unpack the ``definition`` union into columns (the NumPy reader).
 
     Task runs are most of a job: when every definition is a one-member dict (checked in C),
@@ -772,7 +740,7 @@ def _definitions(values: np.ndarray, ids: Sequence[str], problems: _Problems) ->
     return out
 
 
-def _member(definition: Any, action_id: str, problems: _Problems) -> tuple[str, Any]:
+def _member(definition: Any, action_id: str, problems: Problems) -> tuple[str, Any]:
     """The one member of a ``definition`` union, or ``("unknown", None)`` with a warning."""
     if definition is None or (isinstance(definition, float) and math.isnan(definition)):
         problems.add("definition is missing; actionType is 'unknown'", action_id)
@@ -828,7 +796,7 @@ class _Parameter:
 
 
 def _parameters(
-    param_rows: np.ndarray, param_dicts: list[Any], ids: Sequence[str], problems: _Problems
+    param_rows: np.ndarray, param_dicts: list[Any], ids: Sequence[str], problems: Problems
 ) -> dict[str, _Parameter]:
     """Read every parameter of every task run, name by name, column by column.
 
@@ -903,7 +871,7 @@ def _parameter_values(values: list[Any]) -> tuple[np.ndarray, pa.Array]:
 
 
 def _parameter_column(
-    name: str, parameter: _Parameter, n: int, ids: Sequence[str], problems: _Problems
+    name: str, parameter: _Parameter, n: int, ids: Sequence[str], problems: Problems
 ) -> Any:
     index = np.concatenate(parameter.rows)
     value_kinds = np.concatenate(parameter.kinds)
@@ -944,7 +912,7 @@ def _parameter_column(
 
 
 def _parse_ints(
-    name: str, rows: np.ndarray, texts: pa.Array, ids: Sequence[str], problems: _Problems
+    name: str, rows: np.ndarray, texts: pa.Array, ids: Sequence[str], problems: Problems
 ) -> tuple[np.ndarray, np.ndarray]:
     try:
         parsed = texts.cast(pa.int64())
@@ -983,7 +951,7 @@ def _parse_floats(
     kinds: np.ndarray,
     texts: pa.Array,
     ids: Sequence[str],
-    problems: _Problems,
+    problems: Problems,
 ) -> tuple[np.ndarray, np.ndarray]:
     int_code = _VALUE_MEMBERS.index("int")
     if not (kinds == int_code).any():
@@ -1214,7 +1182,7 @@ def session_frame(
     hosts = [h if isinstance(h, Mapping) else {} for h in hosts]
     from_host = {"hostName": "hostName", "instanceType": "ec2InstanceType"}
     from_host["ec2InstanceArn"] = "ec2InstanceArn"
-    problems = _Problems("session")
+    problems = Problems("session")
     frame = _record_frame(
         items,
         ids,
@@ -1232,7 +1200,7 @@ def _record_frame(
     ids: Sequence[str],
     columns: Mapping[str, object],
     defaults: Mapping[str, str | None],
-    problems: _Problems,
+    problems: Problems,
     given: Mapping[str, Sequence[Any]] | None = None,
 ) -> pd.DataFrame:
     """Summaries (sessions, steps, tasks) -> a frame of ``columns``, each from its field.
@@ -1261,7 +1229,7 @@ def _record_frame(
                 np.where(missing, 0, numbers).astype(np.int64), missing
             )
             continue
-        arr = _strings(values, name, ids, problems)
+        arr = _text_array(values, name, ids, problems)
         if defaults.get(name) is not None:
             arr = pc.fill_null(arr, defaults[name])
         if isinstance(dtype, pd.CategoricalDtype) and dtype.categories is not None:
@@ -1325,7 +1293,7 @@ def step_frame(
         f"tasks.{status}": [c.get(status, 0) if isinstance(c, Mapping) else None for c in counts]
         for status in schema.TASK_RUN_STATUSES
     }
-    problems = _Problems("step")
+    problems = Problems("step")
     frame = _record_frame(
         items,
         ids,
@@ -1383,7 +1351,7 @@ def task_frame(
     ids = _require_ids(items, "taskId")
     if not items:
         return schema.empty_frame(schema.TASK_COLUMNS)
-    problems = _Problems("task")
+    problems = Problems("task")
     frame = _record_frame(
         items,
         ids,
@@ -1477,7 +1445,7 @@ def _typed(rows: Mapping[str, list[Any]], columns: Mapping[str, object]) -> pd.D
 
     A text value that is not a string is dropped, with one warning naming the actions.
     """
-    problems = _Problems()
+    problems = Problems()
     ids = rows["sessionActionId"]
     data: dict[str, Any] = {}
     for name, dtype in columns.items():
@@ -1485,9 +1453,9 @@ def _typed(rows: Mapping[str, list[Any]], columns: Mapping[str, object]) -> pd.D
         if isinstance(dtype, pd.CategoricalDtype):  # a fixed list, such as parameter types
             data[name] = pd.Categorical(values, dtype=dtype)
         elif dtype == schema.CATEGORY:
-            data[name] = _category(_strings(values, name, ids, problems))
+            data[name] = _category(_text_array(values, name, ids, problems))
         elif dtype == schema.STRING:
-            data[name] = _string_array(_strings(values, name, ids, problems))
+            data[name] = _string_array(_text_array(values, name, ids, problems))
         else:
             data[name] = pd.array(values, dtype=dtype)  # type: ignore[call-overload]
     problems.emit(stacklevel=4)
@@ -1681,7 +1649,7 @@ def read_json(path_or_file: str | os.PathLike[str] | IO[str] | IO[bytes]) -> lis
     if errors:
         warnings.warn(
             f"{_name(path_or_file)} holds {len(errors)} BatchGet errors, not items: "
-            + ", ".join(errors[:_NAMED_IN_WARNING]),
+            + ", ".join(errors[:NAMED_IN_WARNING]),
             DataWarning,
             stacklevel=2,
         )
