@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two steps, so that `make demo` installs only what the demo needs: the package with its runtime
+# dependencies (RUNTIME), and for the tests the dev extras on top (STAMP).
+RUNTIME := $(VENV)/.runtime-stamp
 STAMP := $(VENV)/.installed-stamp
 LOWEST := .venv-lowest
 # Tests of the pure modules: run again with the lowest pandas/numpy/matplotlib (ci/lowest.txt).
@@ -11,17 +14,23 @@ PURE_TESTS := tests/test_schema.py tests/test_frames.py tests/test_frames_proper
 export MPLBACKEND := Agg
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: test lint typecheck pytest test-lowest demo lab bench clean
+.PHONY: test lint typecheck pytest browser test-lowest demo lab bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # setup.py and the .pyx: the compiled reader is rebuilt when they change.
-$(STAMP): pyproject.toml setup.py deadline_nb/_speedups.pyx | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev]'
-	touch $(STAMP)
+$(RUNTIME): pyproject.toml setup.py deadline_nb/_speedups.pyx | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
 
-test: lint typecheck pytest
+$(STAMP): $(RUNTIME)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+# Everything CI runs (.ci/run is just `make test`): lint, types, the tests with the browser test
+# and the notebooks, and the pure modules' tests again on the lowest versions pyproject allows.
+test: lint typecheck pytest test-lowest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -30,8 +39,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) browser
 	$(BIN)/pytest
+
+# tests/test_browser.py drives Debian's Chromium: installed here when missing (as root or with
+# sudo), or make test stops with one line saying what to do.
+browser:
+	@ci/chromium
 
 $(LOWEST)/.installed-stamp: pyproject.toml setup.py deadline_nb/_speedups.pyx ci/lowest.txt
 	$(PYTHON) -m venv $(LOWEST)
@@ -44,7 +58,7 @@ test-lowest: $(LOWEST)/.installed-stamp
 
 # The local farm's failing job, reported: prints the path of a single-file HTML report that opens
 # offline (./deadline-nb-demo/report.html). The farm runs inside the command and ends with it.
-demo: $(STAMP)
+demo: $(RUNTIME)
 	$(BIN)/deadline-nb demo
 
 # JupyterLab on notebooks/. No farm process to start or stop: a notebook whose ids are left empty

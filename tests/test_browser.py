@@ -9,6 +9,7 @@ screenshot of the page is saved under the test's temporary directory.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,9 +57,36 @@ _DROPDOWNS = """() => Array.from(document.querySelectorAll(".jp-OutputArea .widg
     })"""
 
 
+def chromium_missing(path: str = CHROMIUM) -> str | None:
+    """One line saying what to do when the browser is not there, or None when it is.
+
+    `make test` installs Debian's chromium first (ci/chromium); run alone, pytest should say so
+    in a sentence rather than with Playwright's traceback of a failed launch.
+    """
+    if Path(path).is_file() and os.access(path, os.X_OK):
+        return None
+    return (
+        f"The browser test needs Debian's chromium at {path}: run `make test`, which installs "
+        "it, or `sudo apt-get install chromium`."
+    )
+
+
+def test_a_missing_chromium_is_one_sentence(tmp_path: Path) -> None:
+    message = chromium_missing(str(tmp_path / "chromium"))
+    assert message is not None
+    assert "\n" not in message and "make test" in message and str(tmp_path) in message
+    (tmp_path / "chromium").write_text("#!/bin/sh\n")
+    assert chromium_missing(str(tmp_path / "chromium")) is not None  # not executable yet
+    (tmp_path / "chromium").chmod(0o755)
+    assert chromium_missing(str(tmp_path / "chromium")) is None
+
+
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """JupyterLab serving a copy of the notebook; every process stopped afterwards."""
+    missing = chromium_missing()
+    if missing:
+        pytest.fail(missing, pytrace=False)
     shutil.copy(NOTEBOOK, tmp_path / NOTEBOOK.name)
     with jupyter_lab(tmp_path) as url:
         yield url, tmp_path
