@@ -17,7 +17,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # setup.py and the .pyx: the compiled reader is rebuilt when they change.
-$(STAMP): pyproject.toml setup.py deadline_nb/_speedups.pyx | $(BIN)/python
+$(STAMP): pyproject.toml setup.py deadline_nb/frames/_speedups.pyx | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
@@ -33,7 +33,7 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
-$(LOWEST)/.installed-stamp: pyproject.toml setup.py deadline_nb/_speedups.pyx ci/lowest.txt
+$(LOWEST)/.installed-stamp: pyproject.toml setup.py deadline_nb/frames/_speedups.pyx ci/lowest.txt
 	$(PYTHON) -m venv $(LOWEST)
 	$(LOWEST)/bin/pip install -q -c ci/lowest.txt -e . pytest hypothesis
 	touch $@
