@@ -4,6 +4,7 @@ import copy
 import gzip
 import io
 import json
+import re
 import warnings
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
@@ -751,6 +752,38 @@ def test_both_readers_agree_on_zones_naive_times_and_warnings() -> None:
         str(w.message) for w in second_warnings.list
     )
     assert first["startedAt"][1] == pd.Timestamp("2026-11-26T23:00:00Z")
+
+
+def other_reader(reader: str) -> str:
+    return "numpy" if reader == "compiled" else "compiled"
+
+
+def test_use_reader_switches_back_however_the_block_is_left(reader: str) -> None:
+    with pytest.raises(KeyError), frames.use_reader(other_reader(reader)):
+        assert frames.current_reader() == other_reader(reader)
+        raise KeyError("the block is left by an error")
+    assert frames.current_reader() == reader
+
+
+def test_use_reader_names_the_readers_it_knows() -> None:
+    message = "The value for `reader` must be one of ['compiled', 'numpy'], but 'arrow' was passed."
+    with pytest.raises(ValueError, match=re.escape(message)):
+        frames.use_reader("arrow")
+
+
+def test_a_test_may_leave_the_other_reader_on(reader: str) -> None:
+    """The first of two: this leaves the other reader on, as a test that forgets to switch back."""
+    frames.use_reader(other_reader(reader)).__enter__()  # never left
+    assert frames.current_reader() == other_reader(reader)
+
+
+def test_each_test_reads_with_its_own_reader(reader: str) -> None:
+    """The second: right after a test that left the other reader on, this test's is in effect.
+
+    With the reader set once per module instead of once per test, the other reader would leak
+    in here and this would fail.
+    """
+    assert frames.current_reader() == reader
 
 
 def test_a_date_beyond_what_nanoseconds_hold_loses_only_that_value() -> None:
