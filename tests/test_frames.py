@@ -727,7 +727,7 @@ def test_the_compiled_reader_is_built_and_takes_boto3_input(
         raise AssertionError("the NumPy reader was used")
 
     # The NumPy reader is private to the reader module: only replacing it shows it was not run.
-    monkeypatch.setattr(action_reader, "_extract", fail)
+    monkeypatch.setattr(action_reader, "_read_numpy", fail)
     with frames.use_reader("compiled"):
         frame = frame_quietly(session_actions())
     assert len(frame) == 6

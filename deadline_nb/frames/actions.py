@@ -262,7 +262,7 @@ def _session_action_frame(
 ) -> pd.DataFrame:
     if not items:
         return schema.empty_frame(schema.SESSION_ACTION_COLUMNS)
-    extracted = _extract_compiled(items) or _extract(items, problems)
+    extracted = _read_compiled(items) or _read_numpy(items, problems)
     ids = extracted.ids
     id_arr = extracted.id_arr
     valid = pc.match_substring_regex(id_arr, _ACTION_ID_RE)
@@ -375,7 +375,7 @@ class _BadIds(Exception):
     """Some sessionActionId is missing or not a string: :func:`require_ids` says which."""
 
 
-def _extract(items: list[Any], problems: Problems) -> _Extracted:
+def _read_numpy(items: list[Any], problems: Problems) -> _Extracted:
     """Read the input with pandas' C reader and NumPy: any input, each problem reported."""
     matrix = column_matrix(items, _FIELDS)
     field = {name: matrix[:, j] for j, name in enumerate(_FIELDS)}
@@ -389,7 +389,7 @@ def _extract(items: list[Any], problems: Problems) -> _Extracted:
     return _Extracted(ids, field, ns, naive, definitions, parameters)
 
 
-def _extract_compiled(items: list[Any]) -> _Extracted | None:
+def _read_compiled(items: list[Any]) -> _Extracted | None:
     """The compiled reader (``_speedups``) for well-formed boto3 input; ``None`` otherwise.
 
     It walks each action once while its objects are in cache, which is most of the time spent
