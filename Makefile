@@ -20,7 +20,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # setup.py and the .pyx: the compiled reader is rebuilt when they change.
-$(RUNTIME): pyproject.toml setup.py deadline_nb/_speedups.pyx | $(BIN)/python
+$(RUNTIME): pyproject.toml setup.py deadline_nb/frames/_speedups.pyx | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
@@ -47,7 +47,7 @@ pytest: $(STAMP) browser
 browser:
 	@ci/chromium
 
-$(LOWEST)/.installed-stamp: pyproject.toml setup.py deadline_nb/_speedups.pyx ci/lowest.txt
+$(LOWEST)/.installed-stamp: pyproject.toml setup.py deadline_nb/frames/_speedups.pyx ci/lowest.txt
 	$(PYTHON) -m venv $(LOWEST)
 	$(LOWEST)/bin/pip install -q -c ci/lowest.txt -e . pytest hypothesis
 	touch $@

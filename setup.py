@@ -1,19 +1,25 @@
 """Build the optional compiled reader; everything else is in pyproject.toml.
 
-``deadline_nb/_speedups.pyx`` speeds up ``session_action_frame`` on boto3 results. It is
+``deadline_nb/frames/_speedups.pyx`` speeds up ``session_action_frame`` on boto3 results. It is
 optional: where it cannot be compiled (no C compiler), the install still succeeds and the
-pure-Python reader, which gives the same frames, is used.
+NumPy reader, which gives the same frames, is used.
 """
 
 from setuptools import Extension, setup
 
 try:
     from Cython.Build import cythonize
-except ImportError:  # building without Cython: no extension, the pure-Python reader is used
+except ImportError:  # building without Cython: no extension, the NumPy reader is used
     extensions = []
 else:
     extensions = cythonize(
-        [Extension("deadline_nb._speedups", ["deadline_nb/_speedups.pyx"], optional=True)],
+        [
+            Extension(
+                "deadline_nb.frames._speedups",
+                ["deadline_nb/frames/_speedups.pyx"],
+                optional=True,
+            )
+        ],
         compiler_directives={"language_level": "3"},
         quiet=True,
     )

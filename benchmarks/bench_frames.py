@@ -11,6 +11,7 @@ exit; aware datetimes as boto3 returns them), then times, in the same run:
 * ``deadline_nb.session_action_frame(actions)`` (typed columns).
 
 Prints medians of several repeats, the speed-up, and deep memory per row of our frame.
+``--reader numpy`` times the NumPy reader instead of the compiled one (the default where built).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 import deadline_nb as dnb
+from deadline_nb.frames import READERS, use_reader
 
 STATUS_MIX = ["SUCCEEDED"] * 90 + ["FAILED"] * 4 + ["RUNNING"] * 3 + ["NEVER_ATTEMPTED"] * 3
 
@@ -132,9 +134,15 @@ def main() -> None:
         default=100_000,
         help="largest size at which json_normalize is also timed",
     )
+    parser.add_argument(
+        "--reader",
+        choices=READERS,
+        default=READERS[0],
+        help="reader of session_action_frame (default: %(default)s)",
+    )
     args = parser.parse_args()
     warnings.simplefilter("error")  # realistic input must convert without a single warning
-    print(f"pandas {pd.__version__}; medians of {args.repeat} runs")
+    print(f"pandas {pd.__version__}; {args.reader} reader; medians of {args.repeat} runs")
     print(
         f"{'actions':>9} {'json_normalize':>15} {'session_action_frame':>21} {'speed-up':>9}"
         f" {'bytes/row':>10}"
@@ -142,7 +150,8 @@ def main() -> None:
     for size in args.sizes:
         actions = make_actions(size)
         repeat = args.repeat if size <= 200_000 else max(3, args.repeat // 2)
-        ours, frame = median_time(dnb.session_action_frame, actions, repeat)
+        with use_reader(args.reader):
+            ours, frame = median_time(dnb.session_action_frame, actions, repeat)
         per_row = frame.memory_usage(deep=True).sum() / len(frame)
         if size <= args.baseline_max:
             base, _ = median_time(pd.json_normalize, actions, repeat)

@@ -4,6 +4,7 @@ import copy
 import gzip
 import io
 import json
+import re
 import warnings
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
@@ -18,6 +19,7 @@ import pytest
 import deadline_nb as dnb
 from deadline_nb import frames, schema
 from deadline_nb.errors import DataWarning, MalformedItemError
+from deadline_nb.frames import actions as action_reader
 
 from .helpers import (
     FARM,
@@ -34,15 +36,15 @@ from .helpers import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module", params=["compiled", "numpy"])
+@pytest.fixture(autouse=True, params=["compiled", "numpy"])
 def reader(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run every test here with each reader of the input: both must give the same frames."""
-    saved = frames._COMPILED_ENABLED
-    frames._COMPILED_ENABLED = request.param == "compiled"
-    try:
+    """Run every test here with each reader of the input: both must give the same frames.
+
+    Function-scoped: the reader is set for each single test, so that a test which switches
+    readers cannot leave the next one on the wrong reader.
+    """
+    with frames.use_reader(request.param):
         yield request.param
-    finally:
-        frames._COMPILED_ENABLED = saved
 
 
 def frame_quietly(actions: Any, **kwargs: Any) -> pd.DataFrame:
@@ -719,14 +721,15 @@ def test_long_forms_lose_only_the_malformed_value() -> None:
 def test_the_compiled_reader_is_built_and_takes_boto3_input(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert frames._speedups is not None, "deadline_nb._speedups was not compiled at install"
-    monkeypatch.setattr(frames, "_COMPILED_ENABLED", True)
+    assert "compiled" in frames.READERS, "deadline_nb.frames._speedups was not compiled at install"
 
     def fail(*args: Any) -> None:
         raise AssertionError("the NumPy reader was used")
 
-    monkeypatch.setattr(frames, "_extract", fail)
-    frame = frame_quietly(session_actions())
+    # The NumPy reader is private to the reader module: only replacing it shows it was not run.
+    monkeypatch.setattr(action_reader, "_read_numpy", fail)
+    with frames.use_reader("compiled"):
+        frame = frame_quietly(session_actions())
     assert len(frame) == 6
 
 
@@ -740,19 +743,47 @@ def test_both_readers_agree_on_zones_naive_times_and_warnings() -> None:
     actions[3]["status"] = "TELEPORTED"
     actions[4]["definition"]["taskRun"]["parameters"] = {"Frame": {"int": "9" * 20}}
     results = []
-    for compiled in (True, False):
-        frames._COMPILED_ENABLED = compiled
-        try:
-            with pytest.warns(DataWarning) as record:
-                results.append((dnb.session_action_frame(copy.deepcopy(actions)), record))
-        finally:
-            frames._COMPILED_ENABLED = True
+    for name in ("compiled", "numpy"):
+        with frames.use_reader(name), pytest.warns(DataWarning) as record:
+            results.append((dnb.session_action_frame(copy.deepcopy(actions)), record))
     (first, first_warnings), (second, second_warnings) = results
     pd.testing.assert_frame_equal(first, second)
     assert sorted(str(w.message) for w in first_warnings.list) == sorted(
         str(w.message) for w in second_warnings.list
     )
     assert first["startedAt"][1] == pd.Timestamp("2026-11-26T23:00:00Z")
+
+
+def other_reader(reader: str) -> str:
+    return "numpy" if reader == "compiled" else "compiled"
+
+
+def test_use_reader_switches_back_however_the_block_is_left(reader: str) -> None:
+    with pytest.raises(KeyError), frames.use_reader(other_reader(reader)):
+        assert frames.current_reader() == other_reader(reader)
+        raise KeyError("the block is left by an error")
+    assert frames.current_reader() == reader
+
+
+def test_use_reader_names_the_readers_it_knows() -> None:
+    message = "The value for `reader` must be one of ['compiled', 'numpy'], but 'arrow' was passed."
+    with pytest.raises(ValueError, match=re.escape(message)):
+        frames.use_reader("arrow")
+
+
+def test_a_test_may_leave_the_other_reader_on(reader: str) -> None:
+    """The first of two: this leaves the other reader on, as a test that forgets to switch back."""
+    frames.use_reader(other_reader(reader)).__enter__()  # never left
+    assert frames.current_reader() == other_reader(reader)
+
+
+def test_each_test_reads_with_its_own_reader(reader: str) -> None:
+    """The second: right after a test that left the other reader on, this test's is in effect.
+
+    With the reader set once per module instead of once per test, the other reader would leak
+    in here and this would fail.
+    """
+    assert frames.current_reader() == reader
 
 
 def test_a_date_beyond_what_nanoseconds_hold_loses_only_that_value() -> None:

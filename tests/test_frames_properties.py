@@ -32,15 +32,15 @@ MAX_TEXT = 12
 EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
 
 
-@pytest.fixture(autouse=True, scope="module", params=["compiled", "numpy"])
+@pytest.fixture(autouse=True, params=["compiled", "numpy"])
 def reader(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run every test here with each reader of the input: both must give the same frames."""
-    saved = frames._COMPILED_ENABLED
-    frames._COMPILED_ENABLED = request.param == "compiled"
-    try:
+    """Run every test here with each reader of the input: both must give the same frames.
+
+    Function-scoped: the reader is set for each single test, so that a test which switches
+    readers cannot leave the next one on the wrong reader.
+    """
+    with frames.use_reader(request.param):
         yield request.param
-    finally:
-        frames._COMPILED_ENABLED = saved
 
 
 def _text(shape: Any) -> st.SearchStrategy[str]:
@@ -121,7 +121,13 @@ MIXED = st.lists(
 SETTINGS = settings(
     max_examples=60,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    # The reader fixture is set once per test on purpose: the reader need not change between
+    # examples, only stay the test's own.
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
 )
 
 

@@ -8,8 +8,9 @@ datetimes to nanoseconds in C.
 
 It handles only well-formed input, as boto3 returns it: plain dicts, one known member per
 ``definition`` union and per parameter value, datetimes for the time fields. For anything else
-it returns ``None`` and the pure-Python path (which reports each problem) does the work, so the
-two paths never need to agree on error handling, only on results: the tests run both.
+it returns ``None`` and the NumPy reader beside it (:mod:`deadline_nb.frames.actions`, which
+reports each problem) does the work, so the two readers never need to agree on error handling,
+only on results: the tests run both (``deadline_nb.frames.use_reader``).
 """
 
 from cpython.datetime cimport (

@@ -1,0 +1,202 @@
+"""Files: what the AWS CLI prints (JSON, JSON Lines, gzip), and Parquet written from our frames."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import os
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+
+from .. import schema
+from ..errors import NAMED_IN_WARNING, DataWarning
+
+__all__ = ["read_json", "read_parquet", "write_json"]
+
+_PAGE_KEYS = ("sessionActions", "sessions")
+
+
+def read_json(path_or_file: str | os.PathLike[str] | IO[str] | IO[bytes]) -> list[dict[str, Any]]:
+    """Read what the AWS CLI printed (or :func:`write_json` wrote) into a list of items.
+
+    Accepted: one object (``aws deadline get-session-action``), a page with ``sessionActions``
+    or ``sessions`` (``list-session-actions``, ``batch-get-session-action``, ``list-sessions``),
+    a list of objects or pages, or JSON Lines holding any of these; gzip when the name ends in
+    ``.gz``. Timestamps are left as the file has them (ISO-8601 strings or epoch seconds):
+    every frame function reads both.
+
+    Parameters
+    ----------
+    path_or_file
+        A path, or an open file (text or binary).
+
+    Returns
+    -------
+    list of dict
+        The items (session actions or sessions), in file order. A BatchGet page's ``errors`` are
+        not items: a :class:`~deadline_nb.errors.DataWarning` names them.
+
+    Raises
+    ------
+    ValueError
+        When the file is not JSON, or holds something that is neither an item nor a page; the
+        message names the line.
+
+    Examples
+    --------
+    >>> import io, deadline_nb as dnb
+    >>> text = '{"sessionActions": [{"sessionActionId": "sessionaction-' + 32 * "a" + '-0"}]}'
+    >>> [a["sessionActionId"][-2:] for a in dnb.read_json(io.StringIO(text))]
+    ['-0']
+    """
+    text = _read_text(path_or_file)
+    try:
+        documents = [json.loads(text)] if text.strip() else []
+    except json.JSONDecodeError as whole_error:
+        documents = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                documents.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise ValueError(
+                    f"{_name(path_or_file)} is neither JSON nor JSON Lines: line {number}: "
+                    f"{error.msg}"
+                ) from whole_error
+    items: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for document in documents:
+        for element in document if isinstance(document, list) else [document]:
+            if not isinstance(element, dict):
+                raise ValueError(
+                    f"{_name(path_or_file)}: expected objects, found {type(element).__name__}"
+                )
+            key = next((k for k in _PAGE_KEYS if isinstance(element.get(k), list)), None)
+            if key is None:
+                items.append(element)
+                continue
+            items.extend(element[key])
+            errors.extend(
+                f"{e.get('sessionActionId') or e.get('sessionId')} ({e.get('code')})"
+                for e in element.get("errors") or ()
+                if isinstance(e, dict)
+            )
+    if errors:
+        warnings.warn(
+            f"{_name(path_or_file)} holds {len(errors)} BatchGet errors, not items: "
+            + ", ".join(errors[:NAMED_IN_WARNING]),
+            DataWarning,
+            stacklevel=2,
+        )
+    return items
+
+
+def _read_text(source: str | os.PathLike[str] | IO[str] | IO[bytes]) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as handle:
+            data: str | bytes = handle.read()
+    else:
+        data = source.read()
+    return data.decode("utf-8-sig") if isinstance(data, bytes) else data
+
+
+def _name(source: object) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    return str(getattr(source, "name", "the input"))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def write_json(
+    items: Iterable[Mapping[str, Any]], path_or_file: str | os.PathLike[str] | IO[str]
+) -> int:
+    """Write API items as JSON Lines (ISO-8601 UTC times) that :func:`read_json` reads back.
+
+    Parameters
+    ----------
+    items
+        Session actions or sessions, as boto3 returned them.
+    path_or_file
+        Where to write; gzip when a path's name ends in ``.gz``.
+
+    Returns
+    -------
+    int
+        The number of items written.
+
+    Examples
+    --------
+    >>> import io, deadline_nb as dnb
+    >>> buffer = io.StringIO()
+    >>> dnb.write_json([{"sessionActionId": "sessionaction-" + 32 * "a" + "-0"}], buffer)
+    1
+    """
+
+    def lines() -> Iterator[str]:
+        for item in items:
+            clean = {k: v for k, v in item.items() if k != "ResponseMetadata"}
+            yield json.dumps(clean, default=_json_default, separators=(",", ":")) + "\n"
+
+    count = 0
+    with contextlib.ExitStack() as stack:
+        handle: IO[str]
+        if isinstance(path_or_file, (str, os.PathLike)):
+            path = Path(path_or_file)
+            opener = gzip.open if path.suffix == ".gz" else open
+            handle = stack.enter_context(opener(path, "wt", encoding="utf-8"))
+        else:
+            handle = path_or_file
+        for line in lines():
+            handle.write(line)
+            count += 1
+    return count
+
+
+def read_parquet(path: str | os.PathLike[str] | IO[bytes]) -> pd.DataFrame:
+    """Read a frame written with ``DataFrame.to_parquet``, with every dtype as it was written.
+
+    pandas 2.x reads Arrow-backed strings back as Python-backed ones; this keeps the schema's
+    ``string[pyarrow]`` on every supported pandas version.
+
+    Parameters
+    ----------
+    path
+        A Parquet file written from one of this package's frames.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> import io, deadline_nb as dnb
+    >>> buffer = io.BytesIO()
+    >>> dnb.session_action_frame([]).to_parquet(buffer)
+    >>> _ = buffer.seek(0)
+    >>> dnb.read_parquet(buffer).dtypes["sessionActionId"] == dnb.schema.STRING
+    True
+    """
+    with pd.option_context("mode.string_storage", "pyarrow"):
+        frame = pd.read_parquet(path)
+    for name in frame.columns:
+        if isinstance(frame[name].dtype, pd.StringDtype) and frame[name].dtype != schema.STRING:
+            frame[name] = frame[name].astype(schema.STRING)
+    return frame
