@@ -191,10 +191,50 @@ def run_session(
     env_fail: bool,
     reclaim: Reclaim | None,
 ) -> tuple[float, list[tuple[Task, str]]]:
-    """Simulate one session; return its end and each task's fate.
+    """Simulate one session of ``worker`` on ``batch``; return its end and each task's fate.
 
-    Fates: ``SUCCEEDED``; ``FAILED`` (the task run failed); ``REQUEUE`` (never attempted or cut
-    short by the worker's loss: the scheduler gives it to another session); ``CANCELED``.
+    The session and its actions are appended to ``b``. Fates: ``SUCCEEDED``; ``FAILED`` (the
+    task run failed); ``REQUEUE`` (never attempted or cut short by the worker's loss: the
+    scheduler gives it to another session); ``CANCELED``.
+
+    Parameters
+    ----------
+    b
+        The job being simulated.
+    step
+        The step the session runs (one step per session).
+    worker
+        The worker that runs it.
+    batch
+        The tasks it was given.
+    start
+        When it starts, in epoch seconds.
+    env_fail
+        Whether its step environment fails to enter.
+    reclaim
+        Where the worker disappears, if it does.
+
+    Returns
+    -------
+    tuple
+        The session's end (epoch seconds) and ``(task, fate)`` for each task of the batch.
+
+    Examples
+    --------
+    >>> import random
+    >>> from deadline_nb.localfarm.simulation import (
+    ...     JobBuild, JobSpec, Step, Task, Worker, run_session)
+    >>> b = JobBuild(seed=0, farm_id="farm-1", queue_id="queue-1", rng=random.Random(0),
+    ...              spec=JobSpec("job-1", "queue-1", "demo", "render"), job_env="JOB:job-1:Env")
+    >>> task = Task(0, "task-1-0", {"Frame": {"int": "1"}}, "1")
+    >>> step = Step("step-1", "Render", "Arnold", "Frame", "INT", [task],
+    ...             duration=lambda task, rng: 60.0, message=lambda task, pct: f"{pct:.0f}%")
+    >>> end, fates = run_session(b, step, Worker("worker-1", "fleet-1", {}), [task], 0.0,
+    ...                          env_fail=False, reclaim=None)
+    >>> [next(iter(a["definition"])) for a in b.actions]
+    ['envEnter', 'envEnter', 'syncInputJobAttachments', 'taskRun', 'envExit', 'envExit']
+    >>> fates[0][1], b.actions[3]["progressMessage"]
+    ('SUCCEEDED', '100%')
     """
     rng = b.rng
     b.session_count += 1
@@ -370,7 +410,37 @@ def run_session(
 def report_progress(
     action: dict[str, Any], step: Step, task: Task, begin: float, full_end: float, now: float
 ) -> None:
-    """Set the heartbeat fields of an action that ran from ``begin`` until ``now``."""
+    """Set the heartbeat fields of an action that ran from ``begin`` until ``now``.
+
+    The worker agent reports progress only on its heartbeat, so ``workerUpdatedAt`` is the last
+    heartbeat before ``now``, and the percentage is how far that heartbeat was from ``begin`` to
+    ``full_end`` (capped at 99: only the end reports 100).
+
+    Parameters
+    ----------
+    action
+        The action, updated in place.
+    step, task
+        What it runs (``step.message`` writes the progress message).
+    begin
+        When it started, in epoch seconds.
+    full_end
+        When it would have ended had it run to the end.
+    now
+        The instant it is reported at.
+
+    Examples
+    --------
+    >>> from deadline_nb.localfarm.simulation import Step, Task, report_progress
+    >>> task = Task(0, "task-1-0", {"Frame": {"int": "7"}}, "7")
+    >>> step = Step("step-1", "Render", "Arnold", "Frame", "INT", [task],
+    ...             duration=lambda task, rng: 60.0,
+    ...             message=lambda task, pct: f"frame {task.label}: {pct:.0f}%")
+    >>> action = {}
+    >>> report_progress(action, step, task, 0.0, 60.0, 40.0)
+    >>> action
+    {'workerUpdatedAt': 30.0, 'progressPercent': 50.0, 'progressMessage': 'frame 7: 50%'}
+    """
     beats = math.floor((now - begin) / HEARTBEAT_SECONDS)
     updated = begin + beats * HEARTBEAT_SECONDS
     percent = min(99.0, max(0.0, 100.0 * (updated - begin) / max(full_end - begin, 1e-9)))
@@ -395,6 +465,44 @@ def schedule_step(
     A greedy list scheduler: the worker that frees up first takes the next batch. Tasks that a
     session could not finish come back after that session ended, so a retry is always a new
     action in a later session.
+
+    Parameters
+    ----------
+    b
+        The job being simulated.
+    step
+        The step whose tasks to run.
+    workers
+        The workers that run them.
+    free_at
+        Worker id -> when it is free; updated, so that a next step starts where this one ended.
+    start
+        When the step can start, in epoch seconds.
+    batch
+        The least and most tasks a session takes.
+    reclaims
+        Worker id -> where that worker disappears.
+
+    Returns
+    -------
+    float
+        When the step's last session ended, in epoch seconds.
+
+    Examples
+    --------
+    >>> import random
+    >>> from deadline_nb.localfarm.simulation import (
+    ...     JobBuild, JobSpec, Step, Task, Worker, schedule_step)
+    >>> b = JobBuild(seed=0, farm_id="farm-1", queue_id="queue-1", rng=random.Random(0),
+    ...              spec=JobSpec("job-1", "queue-1", "demo", "render"), job_env="JOB:job-1:Env")
+    >>> tasks = [Task(i, f"task-1-{i}", {"Frame": {"int": str(i)}}, str(i)) for i in range(4)]
+    >>> step = Step("step-1", "Render", "Arnold", "Frame", "INT", tasks,
+    ...             duration=lambda task, rng: 60.0, message=lambda task, pct: f"{pct:.0f}%")
+    >>> workers = [Worker("worker-1", "fleet-1", {}), Worker("worker-2", "fleet-1", {})]
+    >>> end = schedule_step(b, step, workers, {"worker-1": 0.0, "worker-2": 0.0}, 0.0,
+    ...                     batch=(2, 2))
+    >>> len(b.sessions), sorted({s["workerId"] for s in b.sessions}), end > 120
+    (2, ['worker-1', 'worker-2'], True)
     """
     rng = b.rng
     queue = collections.deque(step.tasks)

@@ -103,7 +103,28 @@ def derive_view(
     actions: list[dict[str, Any]],
     actions_by_session: dict[str, list[dict[str, Any]]],
 ) -> JobView:
-    """Build a :class:`JobView`: tasks, steps and job fields computed from the actions."""
+    """Build a :class:`JobView`: tasks, steps and job fields computed from the actions.
+
+    Parameters
+    ----------
+    b
+        The simulated job.
+    sessions, actions, actions_by_session
+        What of its sessions and actions to show (all of them for a finished job; what has
+        started by an instant for the running one, see :func:`running_view`).
+
+    Returns
+    -------
+    JobView
+        The job as the API shows it.
+
+    Examples
+    --------
+    >>> from deadline_nb.localfarm.model import FarmModel
+    >>> view = FarmModel(seed=0).view(FarmModel(seed=0).job_by_name("failing").job_id)
+    >>> view.job["taskRunStatus"], view.job["taskRunStatusCounts"]["FAILED"]
+    ('FAILED', 1)
+    """
     actions_by_task: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
     for action in actions:
         task_run = action["definition"].get("taskRun")
@@ -254,7 +275,30 @@ def derive_view(
 
 
 def running_view(b: JobBuild, now: float) -> JobView:
-    """The running job at ``now``: what has started is shown, the next action is ASSIGNED."""
+    """Return the running job at ``now``: what has started is shown, the next action ASSIGNED.
+
+    Parameters
+    ----------
+    b
+        The running job, simulated in full as if it will succeed.
+    now
+        The instant, in epoch seconds.
+
+    Returns
+    -------
+    JobView
+        The job as the API shows it at ``now``: actions that ended by then as they ended, the
+        one in progress RUNNING with its last heartbeat's progress, nothing after it.
+
+    Examples
+    --------
+    >>> from deadline_nb.localfarm.clock import ManualClock
+    >>> from deadline_nb.localfarm.model import FarmModel
+    >>> model = FarmModel(seed=0, clock=ManualClock(1_800_000_000.0))
+    >>> view = model.view(model.job_by_name("running").job_id)
+    >>> view.job["taskRunStatus"], "RUNNING" in {a["status"] for a in view.actions}
+    ('RUNNING', True)
+    """
     step_by_id = {s.step_id: s for s in b.steps}
     tasks_by_id = {t.task_id: t for s in b.steps for t in s.tasks}
     sessions: list[dict[str, Any]] = []
