@@ -47,7 +47,7 @@ class _NaiveHandler(http.server.BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        status, headers, payload = self.farm._dispatch(self.command, self.path, body)
+        status, headers, payload = self.farm.handle(self.command, self.path, body)
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -142,7 +142,7 @@ def main() -> None:
         server_ms = []
         for _ in range(BATCHES):
             began = time.perf_counter()
-            status, _, _ = farm._dispatch("POST", "/2023-10-12/batch-get-session-action", body)
+            status, _, _ = farm.handle("POST", "/2023-10-12/batch-get-session-action", body)
             server_ms.append((time.perf_counter() - began) * 1000)
             assert status == 200
         client.close()

@@ -47,9 +47,9 @@ def test_every_action_once_with_the_fields_of_the_truth(
 
 
 def test_the_running_job_matches_the_truth_at_the_same_instant(farm: LocalFarm) -> None:
-    with LocalFarm(seed=0) as frozen:
-        instant = frozen.model.now()
-        frozen.model.now = lambda: instant  # type: ignore[method-assign]
+    from deadline_nb.localfarm import ManualClock
+
+    with LocalFarm(seed=0, clock=ManualClock()) as frozen:
         fetched = dnb.fetch_session_actions(
             *ids(frozen, "running"), client=frozen.client(), cache=False, progress=False
         )
@@ -149,9 +149,10 @@ def test_a_finished_job_costs_one_call_the_second_time(
 
 
 def test_a_running_job_refetches_only_what_changed(cache_path: Path) -> None:
-    with LocalFarm(seed=0) as farm:
-        clock = [farm.model.now()]
-        farm.model.now = lambda: clock[0]  # type: ignore[method-assign]
+    from deadline_nb.localfarm import ManualClock
+
+    clock = ManualClock()
+    with LocalFarm(seed=0, clock=clock) as farm:
         job_id = farm.job_by_name("running").job_id
         c = dnb.client(endpoint_url=farm.endpoint_url)
         recorder = Recorder(c)
@@ -163,7 +164,7 @@ def test_a_running_job_refetches_only_what_changed(cache_path: Path) -> None:
         assert recorder.batched == []  # nothing moved: nothing fetched in full
         assert by_id(unchanged) == by_id(first)
 
-        clock[0] += 90.0  # six heartbeats later
+        clock.advance(90.0)  # six heartbeats later
         after = farm.model.session_actions(job_id)
         recorder.clear()
         second = dnb.fetch_session_actions(*ids(farm, "running"), client=c, cache=cache_path)
@@ -176,16 +177,17 @@ def test_a_running_job_refetches_only_what_changed(cache_path: Path) -> None:
 
 
 def test_progress_snapshots_accumulate_for_running_actions(cache_path: Path) -> None:
-    with LocalFarm(seed=0) as farm:
-        clock = [farm.model.now()]
-        farm.model.now = lambda: clock[0]  # type: ignore[method-assign]
+    from deadline_nb.localfarm import ManualClock
+
+    clock = ManualClock()
+    with LocalFarm(seed=0, clock=clock) as farm:
         c = farm.client()
         loads = []
         for _ in range(3):
             loads.append(
                 dnb.load_job(*ids(farm, "running"), client=c, cache=cache_path, progress=False)
             )
-            clock[0] += 30.0
+            clock.advance(30.0)
     snapshots = loads[-1].snapshots
     assert list(snapshots.columns) == list(schema.SNAPSHOT_COLUMNS)
     for name, dtype in schema.SNAPSHOT_COLUMNS.items():

@@ -15,7 +15,12 @@ import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from deadline_nb.localfarm import BIG_JOB, JOBS, OPERATIONS, LocalFarm
-from deadline_nb.localfarm.shapes import ResponseShapeError, check_responses, operation_model
+from deadline_nb.localfarm.shapes import (
+    ResponseShapeError,
+    check_responses,
+    operation_model,
+    parse_datetime,
+)
 
 
 def ids(farm: LocalFarm, role: str) -> dict[str, str]:
@@ -678,6 +683,54 @@ def test_a_response_that_breaks_the_model_is_caught(farm: LocalFarm) -> None:
         client.get_session_action(**job, sessionActionId=action)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-03-02T08:00:00.250Z",  # what the farm and the service send
+        "2026-03-02T08:00:00Z",
+        "2026-03-02T08:00:00.123456+00:00",
+        "2026-03-02T10:00:00.000+02:00",
+        "2026-03-02T08:00:00",  # no time zone: botocore's parser decides
+        "Mon, 02 Mar 2026 08:00:00 GMT",  # RFC 822, as some AWS headers carry
+        "1772438400",
+        1772438400,
+        1772438400.25,
+    ],
+)
+def test_the_farm_clients_timestamp_parser_gives_botocores_datetimes(value: Any) -> None:
+    import botocore.utils
+
+    from deadline_nb.aws import parse_timestamp_fast
+
+    parsed = parse_datetime(value)
+    assert parsed == botocore.utils.parse_timestamp(value)
+    assert parsed.utcoffset() == botocore.utils.parse_timestamp(value).utcoffset()
+    # The client side's parser, which the farm no longer borrows, gives the same.
+    assert parsed == parse_timestamp_fast(value)
+
+
+def test_fast_and_stock_clients_read_the_same_timestamps(farm: LocalFarm) -> None:
+    job = ids(farm, "failing")
+    fast = farm.client().get_job(**job)
+    stock = farm.client(fast_timestamps=False).get_job(**job)
+    for name in ("createdAt", "startedAt", "endedAt", "updatedAt"):
+        assert fast[name] == stock[name] and fast[name].tzinfo is not None, name
+
+
+def test_a_frozen_clock_serves_the_same_running_job_until_moved() -> None:
+    from deadline_nb.localfarm import ManualClock
+
+    clock = ManualClock()
+    with LocalFarm(seed=0, clock=clock) as frozen:
+        client: Any = frozen.client()
+        job = ids(frozen, "running")
+        first = client.list_session_actions(**job)["sessionActions"]
+        assert client.list_session_actions(**job)["sessionActions"] == first
+        clock.advance(900.0)
+        later = client.list_session_actions(**job)["sessionActions"]
+    assert later != first
+
+
 def test_knobs_are_checked() -> None:
     with pytest.raises(ValueError, match="`fault_rate`"):
         LocalFarm(fault_rate=1.5)
@@ -689,6 +742,8 @@ def test_knobs_are_checked() -> None:
         LocalFarm(latency=-1)
     with pytest.raises(ValueError, match="`speedup`"):
         LocalFarm(speedup=0)
+    with pytest.raises(ValueError, match=r"The value for `fault_rate` must be between 0 and 1, "):
+        LocalFarm(fault_rate=2)
     farm = LocalFarm()
     with pytest.raises(RuntimeError, match="not started"):
         _ = farm.endpoint_url

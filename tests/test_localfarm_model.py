@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from deadline_nb.localfarm import BIG_JOB, HEARTBEAT_SECONDS, JOBS, FarmModel, JobView
+from deadline_nb.localfarm import (
+    BIG_JOB,
+    HEARTBEAT_SECONDS,
+    JOBS,
+    FarmModel,
+    JobView,
+    ManualClock,
+    WallClock,
+)
 from deadline_nb.localfarm.shapes import output_shape, to_wire, validate
 from deadline_nb.schema import ACTION_TYPES, STATUSES, TERMINAL_STATUSES
 
@@ -277,6 +285,33 @@ def test_running_job_follows_the_clock(model: FarmModel) -> None:
     assert done.job["taskRunStatus"] == "SUCCEEDED" and "endedAt" in done.job
 
 
+def test_a_frozen_clock_gives_the_same_actions_until_it_is_moved() -> None:
+    clock = ManualClock(1_800_000_000.0)
+    model = FarmModel(seed=0, clock=clock)
+    job_id = model.job_by_name("running").job_id
+    first = model.session_actions(job_id)
+    assert model.session_actions(job_id) == first  # time stands still: the same job twice
+    assert json.dumps(model.session_actions(job_id)) == json.dumps(first)
+    # The running job is anchored to the clock's start, as with the wall clock.
+    assert FarmModel(seed=0, start=clock.start).session_actions(job_id, clock.now()) == first
+
+    clock.advance(600.0)
+    later = model.session_actions(job_id)
+    done = {a["sessionActionId"] for a in first if a["status"] in TERMINAL_STATUSES}
+    done_later = {a["sessionActionId"] for a in later if a["status"] in TERMINAL_STATUSES}
+    assert len(later) > len(first) and done < done_later  # the running job advanced
+    assert model.view(job_id).job["taskRunStatus"] == "RUNNING"
+    # Finished jobs do not depend on the clock.
+    render = model.job_by_name("render").job_id
+    assert model.session_actions(render) == FarmModel(seed=0).session_actions(render)
+
+
+def test_the_default_clock_is_the_wall_clock_with_speedup() -> None:
+    model = FarmModel(seed=0, speedup=60.0, start=1_800_000_000.0)
+    assert isinstance(model.clock, WallClock)
+    assert model.clock.speedup == 60.0 and model.start == 1_800_000_000.0
+
+
 def test_size_gives_a_big_job_of_about_that_many_actions() -> None:
     # How fast it builds is measured in benchmarks/bench_localfarm.py, not here.
     m = FarmModel(seed=0, size=100_000)
@@ -294,3 +329,7 @@ def test_model_knobs_are_checked() -> None:
         FarmModel(speedup=-1)
     with pytest.raises(ValueError, match="`size`"):
         FarmModel(size=-5)
+    with pytest.raises(ValueError, match="The value for `clock` must be None when `speedup`"):
+        FarmModel(speedup=2.0, clock=ManualClock())
+    with pytest.raises(ValueError, match="`seconds`"):
+        ManualClock().advance(-1.0)

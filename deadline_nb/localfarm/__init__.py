@@ -19,9 +19,22 @@ The farm
 
 Knobs
     ``LocalFarm(seed=0, size=0, latency=0.0, throttle_rate=None, fault_rate=0.0,
-    item_fault_rate=0.0, speedup=1.0, port=0)``; the same from the command line as
+    item_fault_rate=0.0, speedup=1.0, port=0, clock=None)``; the same from the command line as
     ``deadline-nb localfarm --port N --seed S --latency SEC --throttle-rate R --fault-rate F
     --item-fault-rate F --speedup X --size N``.
+
+Clock
+    The running job advances with the farm's clock: by default the wall clock, ``speedup``
+    times faster; ``clock=ManualClock()`` stands still until ``clock.advance(seconds)``, so
+    that a test sees the same job on every call and moves it on by exact steps.
+
+Layers (as moto lays out a service)
+    :mod:`.clock` what "now" is; :mod:`.ids` stable ids; :mod:`.simulation` one job's sessions;
+    :mod:`.scenarios` the jobs, one per role; :mod:`.views` what the API shows of a job;
+    :mod:`.model` the farm's state; :mod:`.routes` requests off HTTP; :mod:`.responses` one
+    method per operation; :mod:`.exceptions` the service's errors; :mod:`.server` HTTP and
+    :class:`LocalFarm`; :mod:`.shapes` botocore's model and validation. Nothing here imports
+    the client side of the toolkit (``aws``, ``fetch``, ``cache``, ``frames``...).
 
 Ground truth
     ``farm.model`` (:class:`FarmModel`): ``farm_id``, ``queues``, ``fleets``, ``workers``,
@@ -47,8 +60,11 @@ Examples
 
 from __future__ import annotations
 
+from .clock import ManualClock, WallClock
+from .exceptions import ApiError
 from .model import BIG_JOB, EPOCH, HEARTBEAT_SECONDS, JOBS, FarmModel, JobSpec, JobView
-from .server import OPERATIONS, ApiError, LocalFarm
+from .responses import OPERATIONS
+from .server import LocalFarm
 
 __all__ = [
     "BIG_JOB",
@@ -61,4 +77,6 @@ __all__ = [
     "JobSpec",
     "JobView",
     "LocalFarm",
+    "ManualClock",
+    "WallClock",
 ]
