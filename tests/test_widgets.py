@@ -531,7 +531,7 @@ def test_picker_takes_the_deadline_config_defaults_with_a_client_to_aws(
     farm: LocalFarm, monkeypatch: pytest.MonkeyPatch, cache: Path
 ) -> None:
     import deadline_nb.aws
-    import deadline_nb.widgets
+    import deadline_nb.widgets.shared
 
     spec = farm.job_by_name(JOBS["failing"])
     defaults = {
@@ -544,7 +544,7 @@ def test_picker_takes_the_deadline_config_defaults_with_a_client_to_aws(
     # What dnb.client() would give on a TD's machine: a client to AWS, and their deadline config.
     monkeypatch.setattr(deadline_nb.aws, "config_defaults", lambda: defaults)
     monkeypatch.setattr(deadline_nb.aws, "client", lambda *a, **k: farm.client())
-    monkeypatch.setattr(deadline_nb.widgets, "_client_is_local", lambda client: False)
+    monkeypatch.setattr(deadline_nb.widgets.shared, "client_is_local", lambda client: False)
 
     ex = dnb.explore(cache=cache)  # nothing given: the configured job, loaded
     try:
