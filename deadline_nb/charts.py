@@ -9,7 +9,8 @@ progress snapshots, whether the job has finished, its task count) and an Axes, a
 Axes, or ``None`` when the data has nothing for it (frame times of actions without task
 parameters); the entry says in a sentence why, for a whole job and for a selection of actions.
 Figures are made outside pyplot (:func:`figure`): nothing is shown in a notebook, nothing is left
-open, and a background thread can draw.
+open, and a background thread can draw. matplotlib is imported when a chart is drawn, not with
+this module: the command line checks its arguments against the report before it fetches.
 
 Like the plots, nothing here fetches.
 """
@@ -21,13 +22,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 import pandas as pd
-from matplotlib.figure import Figure
 
-from . import plots, schema
+from . import schema
 from .frames.access import column_strings
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "CHARTS",
@@ -157,6 +158,8 @@ class Chart:
         >>> fig.get_size_inches().tolist()
         [12.8, 7.2]
         """
+        from . import plots
+
         fig = figure(plots.SLIDE_SIZE)
         return fig if self.draw(data, fig.add_subplot()) is not None else None
 
@@ -181,6 +184,8 @@ def figure(size: tuple[float, float]) -> Figure:
     >>> figure((4.0, 3.0)).get_size_inches().tolist()
     [4.0, 3.0]
     """
+    from matplotlib.figure import Figure
+
     return Figure(figsize=size, layout="constrained")
 
 
@@ -261,6 +266,8 @@ def progress_figure(data: ChartData) -> Figure:
     >>> len(progress_figure(ChartData(df, finished=True)).axes)
     1
     """
+    from . import plots
+
     actions, snapshots = data.actions, data.snapshots
     if snapshots is not None and len(snapshots) and len(actions):
         snapshots = snapshots[snapshots["sessionActionId"].isin(actions["sessionActionId"])]
@@ -280,6 +287,8 @@ def progress_figure(data: ChartData) -> Figure:
 
 
 def _timeline(data: ChartData, ax: Axes) -> Axes:
+    from . import plots
+
     if data.lanes is None:
         return plots.plot_timeline(data.actions, ax=ax)
     return plots.plot_timeline(data.actions, lanes=data.lanes, ax=ax)
@@ -294,6 +303,8 @@ def _timeline_size(data: ChartData) -> tuple[float, float]:
 
 
 def _frame_times(data: ChartData, ax: Axes) -> Axes | None:
+    from . import plots
+
     parameter = frame_parameter(data.actions)
     if parameter is None:
         return None
@@ -301,22 +312,32 @@ def _frame_times(data: ChartData, ax: Axes) -> Axes | None:
 
 
 def _durations(data: ChartData, ax: Axes) -> Axes:
+    from . import plots
+
     return plots.plot_durations(data.actions, ax=ax)
 
 
 def _status(data: ChartData, ax: Axes) -> Axes:
+    from . import plots
+
     return plots.plot_status(data.actions, ax=ax)
 
 
 def _exit_codes(data: ChartData, ax: Axes) -> Axes:
+    from . import plots
+
     return plots.plot_exit_codes(data.actions, ax=ax)
 
 
 def _concurrency(data: ChartData, ax: Axes) -> Axes:
+    from . import plots
+
     return plots.plot_concurrency(data.actions, ax=ax)
 
 
 def _progress(data: ChartData, ax: Axes) -> Axes:
+    from . import plots
+
     # A finished job's story is its completion curve; an unfinished one shows where it is now.
     if data.finished:
         return plots.plot_progress(data.actions, kind="completed", tasks=data.tasks, ax=ax)

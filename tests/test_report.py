@@ -11,8 +11,8 @@ import pytest
 
 import deadline_nb as dnb
 from deadline_nb import cli
+from deadline_nb.charts import CHARTS
 from deadline_nb.localfarm import LocalFarm
-from deadline_nb.report import CHARTS
 
 from .helpers import job_options
 from .report_helpers import Page, assert_self_contained
