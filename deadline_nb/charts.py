@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHARTS",
+    "SCREEN_SIZE",
     "Chart",
     "ChartData",
     "figure",
