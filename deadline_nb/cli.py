@@ -14,10 +14,13 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
+
+from .errors import DeadlineNbError, bad_argument, check_one_of
 
 __all__ = [
     "SUBCOMMANDS",
+    "Subparsers",
     "build_parser",
     "main",
     "run_demo",
@@ -29,7 +32,17 @@ __all__ = [
 _DEMO_OUT = "deadline-nb-demo"
 
 
-def _add_localfarm(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+class Subparsers(Protocol):
+    """What a subcommand adds its parser to: the result of ``add_subparsers()``.
+
+    Spelled as a protocol because argparse names its class privately.
+    """
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        """Add the parser of subcommand ``name`` and return it."""
+
+
+def _add_localfarm(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "localfarm",
         help="run a local Deadline Cloud farm on 127.0.0.1 until Ctrl-C",
@@ -103,7 +116,7 @@ def _add_aws_options(parser: argparse.ArgumentParser) -> None:
     connection.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _add_fetch(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_fetch(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "fetch",
         help="write a job's session actions to .parquet, .csv or .jsonl",
@@ -118,7 +131,7 @@ def _add_fetch(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.set_defaults(handler=run_fetch)
 
 
-def _add_report(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_report(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "report",
         help="write a job's postmortem: one HTML file, with its charts and actions beside it",
@@ -136,7 +149,7 @@ def _add_report(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     parser.set_defaults(handler=run_report)
 
 
-def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_demo(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="report the local farm's failing job: what the toolkit does, with no AWS account",
@@ -164,7 +177,7 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 #: Subcommand name -> function that adds its parser.
-SUBCOMMANDS: dict[str, Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = {
+SUBCOMMANDS: dict[str, Callable[[Subparsers], None]] = {
     "localfarm": _add_localfarm,
     "fetch": _add_fetch,
     "report": _add_report,
@@ -178,9 +191,7 @@ def _output_format(path: str) -> str:
     for suffix in _FORMATS:
         if path.lower().endswith(suffix):
             return suffix
-    raise ValueError(
-        f"The value for `--out` must end in one of {list(_FORMATS)}, but {path!r} was passed."
-    )
+    raise bad_argument("--out", f"end in one of {list(_FORMATS)}", path)
 
 
 def _client_from(args: argparse.Namespace) -> Any:
@@ -259,9 +270,7 @@ def _prepare_output(out: str) -> Path:
     try:
         page, files = report_paths(out)
     except ValueError:
-        raise ValueError(
-            f"The value for `--out` must be a folder or an .html file, but {out!r} was passed."
-        ) from None
+        raise bad_argument("--out", "be a folder or an .html file", out) from None
     make_writable_folder(files)
     return page
 
@@ -364,10 +373,7 @@ def run_demo(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     from .report import write_report
 
     out = sys.stdout if out is None else out
-    if args.job not in JOBS:
-        raise ValueError(
-            f"The value for `--job` must be one of {sorted(JOBS)}, but {args.job!r} was passed."
-        )
+    check_one_of("--job", args.job, sorted(JOBS))
     page = _prepare_output(args.out)
     with LocalFarm(seed=0) as farm:
         spec = farm.job_by_name(args.job)
@@ -530,8 +536,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .errors import DeadlineNbError
-
     try:
         code: int = args.handler(args)
     except DeadlineNbError as error:

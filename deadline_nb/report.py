@@ -19,35 +19,24 @@ import base64
 import html
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import pandas as pd
 
 from . import schema
+from .charts import CHARTS, ChartData
+from .errors import bad_argument
 from .summary import TOTAL_LABEL, exit_code_name, summarize
 from .text import format_seconds
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-
     from .fetch import Job
 
 __all__ = ["CHARTS", "write_report"]
-
-#: The charts of a report, in the order they appear, with their headings.
-CHARTS: Final[Mapping[str, str]] = {
-    "timeline": "Timeline: what ran where and when",
-    "frame_times": "Frame times, every attempt",
-    "durations": "Durations by step",
-    "status": "Task runs by status",
-    "exit_codes": "Exit codes",
-    "concurrency": "Concurrency and utilisation",
-    "progress": "Progress",
-}
 
 # A chart whose SVG (comments removed) is larger than this is inlined as PNG instead: a
 # timeline's SVG grows with its actions (about 100 bytes each), a 1920 x 1080 PNG does not.
@@ -141,7 +130,8 @@ def write_report(
     title
         The page's heading; default ``"Postmortem: <job name>"``.
     charts
-        Which charts to draw, in the order given: names from :data:`CHARTS` (``"timeline"``,
+        Which charts to draw, in the order given: names from
+        :data:`deadline_nb.charts.CHARTS` (``"timeline"``,
         ``"frame_times"``, ``"durations"``, ``"status"``, ``"exit_codes"``, ``"concurrency"``,
         ``"progress"``). Default: all of them.
 
@@ -205,10 +195,7 @@ def _chart_names(charts: Sequence[str] | None) -> list[str]:
         charts = [charts]
     unknown = [c for c in charts if c not in CHARTS]
     if unknown:
-        raise ValueError(
-            f"The value for `charts` must name charts among {list(CHARTS)}, but {unknown[0]!r} "
-            "was passed."
-        )
+        raise bad_argument("charts", f"name charts among {list(CHARTS)}", unknown[0])
     return list(dict.fromkeys(charts))
 
 
@@ -221,9 +208,7 @@ def report_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     if target.is_dir() or not target.suffix:
         target = target / "report.html"
     elif target.suffix.lower() not in _HTML_SUFFIXES:
-        raise ValueError(
-            f"The value for `path` must be a folder or an .html file, but {str(path)!r} was passed."
-        )
+        raise bad_argument("path", "be a folder or an .html file", str(path))
     return target, target.with_name(f"{target.stem}_files")
 
 
@@ -252,59 +237,23 @@ class _Figure:
         self.note = note
 
 
-def _frame_parameter(df: pd.DataFrame) -> str | None:
-    """The task parameter for the frame-times chart: ``Frame`` when there is one, else the first."""
-    params = [c for c in df.columns if c.startswith(schema.PARAMETER_PREFIX)]
-    if f"{schema.PARAMETER_PREFIX}Frame" in params:
-        return "Frame"
-    return params[0][len(schema.PARAMETER_PREFIX) :] if params else None
-
-
-def _drawer(name: str, job: Job) -> Callable[[Axes], Any] | None:
-    """A function drawing chart ``name`` of ``job`` on an Axes; None when it has nothing to show."""
-    from . import plots
-
-    df = job.actions
-    if name == "timeline":
-        return lambda ax: plots.plot_timeline(df, ax=ax)
-    if name == "frame_times":
-        parameter = _frame_parameter(df)
-        if parameter is None:
-            return None
-        return lambda ax: plots.plot_frame_times(df, parameter=parameter, ax=ax)
-    if name == "durations":
-        return lambda ax: plots.plot_durations(df, ax=ax)
-    if name == "status":
-        return lambda ax: plots.plot_status(df, ax=ax)
-    if name == "exit_codes":
-        return lambda ax: plots.plot_exit_codes(df, ax=ax)
-    if name == "concurrency":
-        return lambda ax: plots.plot_concurrency(df, ax=ax)
-    # A finished job's story is its completion curve; an unfinished one shows where it is now.
-    if job.finished:
-        return lambda ax: plots.plot_progress(df, kind="completed", ax=ax)
-    snapshots = job.snapshots if len(job.snapshots) else None
-    return lambda ax: plots.plot_progress(df, snapshots=snapshots, ax=ax)
-
-
 def _chart(name: str, job: Job, folder: Path) -> _Figure:
-    from matplotlib.figure import Figure
+    from .plots import save_figure
 
-    from .plots import SLIDE_SIZE, save_figure
-
-    draw = _drawer(name, job)
-    if draw is None:
-        return _Figure(name, "", "Not drawn: the job's tasks have no parameters.")
+    chart = CHARTS[name]
+    # The whole job: its snapshots, and whether it has finished (then progress is its completion).
+    snapshots = job.snapshots if len(job.snapshots) else None
     # A Figure outside pyplot: nothing is shown in a notebook, nothing is left open.
-    fig = Figure(figsize=SLIDE_SIZE, layout="constrained")
-    draw(fig.add_subplot())
+    fig = chart.on_slide(ChartData(job.actions, snapshots, finished=job.finished))
+    if fig is None:
+        return _Figure(name, "", chart.missing_job)
     # The job's name on top: a PNG attached to a ticket says which job it shows.
     save_figure(fig, folder / f"{name}.png", title=job.name)
     # Laid out once: the SVG keeps the PNG's layout (same size in inches) instead of redoing it.
     fig.set_layout_engine("none")
     svg_path = save_figure(fig, folder / f"{name}.svg", title=job.name)
     svg = _inline_svg(svg_path.read_text(encoding="utf-8"))
-    alt = html.escape(f"{CHARTS[name]} of {job.name}", quote=True)
+    alt = html.escape(f"{chart.heading} of {job.name}", quote=True)
     if len(svg.encode("utf-8")) <= _INLINE_SVG_MAX:
         markup = svg.replace("<svg ", f'<svg role="img" aria-label="{alt}" ', 1)
     else:
@@ -617,7 +566,7 @@ def _document(job: Job, heading: str, figures: Sequence[_Figure], files: str) ->
             else f'<p class="muted">{html.escape(figure.note)}</p>'
         )
         chart_sections.append(
-            f'<h3 id="chart-{figure.name}">{html.escape(CHARTS[figure.name])}</h3>{body}'
+            f'<h3 id="chart-{figure.name}">{html.escape(CHARTS[figure.name].heading)}</h3>{body}'
         )
     sections = [
         ("summary", "Summary", _cards(total) + _summary_table(table)),

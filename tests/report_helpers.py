@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import html.parser
 import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from deadline_nb.localfarm import FarmModel
 
 
 class Page(html.parser.HTMLParser):
@@ -57,3 +63,35 @@ def assert_self_contained(text: str) -> Page:
 
 
 # ---- the HTML file
+
+
+# ---- what a report must show, from the local farm's ground truth (its model)
+
+
+def failed_runs(model: FarmModel, job_id: str) -> list[dict[str, Any]]:
+    """The job's failed task runs, as the model made them."""
+    return [
+        a
+        for a in model.session_actions(job_id)
+        if a["status"] == "FAILED" and "taskRun" in a["definition"]
+    ]
+
+
+def parameters_text(action: Mapping[str, Any]) -> str:
+    """A task run's parameters as the report writes them: ``Frame=24``."""
+    parameters = action["definition"]["taskRun"].get("parameters") or {}
+    return ", ".join(f"{name}={next(iter(v.values()))}" for name, v in parameters.items())
+
+
+def retried_tasks(model: FarmModel, job_id: str) -> int:
+    """Tasks the model ran more than once."""
+    view = model.view(job_id)
+    return sum(
+        sum(1 for a in actions if a.get("startedAt") is not None) > 1
+        for actions in view.actions_by_task.values()
+    )
+
+
+def utc_text(epoch: float) -> str:
+    """An epoch time as the report writes it."""
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -11,11 +11,18 @@ import pytest
 
 import deadline_nb as dnb
 from deadline_nb import cli
+from deadline_nb.charts import CHARTS
 from deadline_nb.localfarm import LocalFarm
-from deadline_nb.report import CHARTS
 
 from .helpers import job_options
-from .report_helpers import Page, assert_self_contained
+from .report_helpers import (
+    Page,
+    assert_self_contained,
+    failed_runs,
+    parameters_text,
+    retried_tasks,
+    utc_text,
+)
 
 PLANTED = "<script>alert(1)</script>"
 MEGABYTE = 1024 * 1024
@@ -64,15 +71,18 @@ def test_report_has_every_chart(report: Path) -> None:
         assert "<svg" in svg.read_text(encoding="utf-8")
 
 
-def test_report_shows_identity_summary_and_failures(report: Path, failing: dnb.Job) -> None:
+def test_report_shows_identity_summary_and_failures(
+    report: Path, failing: dnb.Job, farm: LocalFarm
+) -> None:
     text = " ".join(Page(report.read_text(encoding="utf-8")).text)
+    truth = farm.model.view(failing.job_id).job
     for expected in (
         "Postmortem: sq030_crowd_v007_failing",
         failing.job_id,
         failing.farm_id,
         failing.queue_id,
         "FAILED",
-        "2026-03-04 10:04:44 UTC",  # startedAt of the local farm's job
+        utc_text(truth["startedAt"]),  # startedAt of the local farm's job
         "All steps",
         "Crowd Sim",
         "Failed actions",
@@ -81,7 +91,8 @@ def test_report_shows_identity_summary_and_failures(report: Path, failing: dnb.J
         "0xC0000005 access violation",
         "SIGKILL (128+9)",
         "Environment 'Golaem' failed to enter",
-        "Frame=24",
+        # the parameters of every failed task run
+        *[parameters_text(action) for action in failed_runs(farm.model, failing.job_id)],
     ):
         assert expected in text, expected
     summary = dnb.summarize(failing.actions).loc["All steps"]
@@ -90,7 +101,8 @@ def test_report_shows_identity_summary_and_failures(report: Path, failing: dnb.J
     # every failed action is listed with its session action id
     for action_id in failed["sessionActionId"]:
         assert action_id in text
-    assert summary["retriedTasks"] == 5
+    assert summary["retriedTasks"] == retried_tasks(farm.model, failing.job_id)
+    assert summary["failed"] == len(failed_runs(farm.model, failing.job_id))
 
 
 def test_actions_are_saved_as_parquet(report: Path, failing: dnb.Job) -> None:
@@ -207,7 +219,9 @@ def test_report_subcommand_prints_where_the_report_is(
     assert cli.main(report_args(farm, "failing", out, "--title", "Crowd <v7>")) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("sq030_crowd_v007_failing (job-")
-    assert "8 failed, 5 tasks retried" in lines[0]
+    job_id = farm.job_by_name("failing").job_id
+    failed, retried = len(failed_runs(farm.model, job_id)), retried_tasks(farm.model, job_id)
+    assert f"{failed} failed, {retried} tasks retried" in lines[0]
     assert lines[1] == f"Report: {out / 'report.html'}"
     text = (out / "report.html").read_text(encoding="utf-8")
     assert "<h1>Crowd &lt;v7&gt;</h1>" in text

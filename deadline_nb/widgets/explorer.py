@@ -1,21 +1,17 @@
-"""Pickers and an explorer for JupyterLab (ipywidgets 8): from nothing to a job's timeline.
+"""The explorer: a job or a frame in one widget: filters, charts, refresh, export, watch.
 
-A TD should not copy 40-character ids between browser tabs. :class:`JobPicker` offers the farms,
-queues and jobs they can see, by name (jobs newest first, with status, submitter and time), then
-the job's steps and sessions; :func:`explore` adds filters (status, step, action type, time
-range) and tabs with the timeline, frame times, durations, progress and a table of the slowest
+:func:`explore` puts a :class:`~deadline_nb.widgets.JobPicker` on top (when it has a client), then
+filters (status, step, action type, time range) and tabs with the charts of
+:mod:`deadline_nb.charts` (timeline, frame times, durations, progress) and a table of the slowest
 and failed actions, a Refresh button (incremental, through the cache), an Export button, and a
-watch mode that follows a running job. :func:`watch` is the same polling as a blocking loop, for
-a notebook run by papermill or a script.
+watch mode that follows a running job.
 
-This module only composes: lists and jobs come from :mod:`deadline_nb.fetch` (and
-:meth:`deadline_nb.Job.refresh`), pictures from :mod:`deadline_nb.plots`. The package imports it
-on first use of one of its names, so ``import deadline_nb`` does not import ipywidgets.
-
-Plots are drawn on figures of their own (``matplotlib.figure.Figure``, not pyplot's), rendered to
-PNG and put into ``ipywidgets.Output`` widgets: the same in JupyterLab, in papermill, from a
-background thread, and with any matplotlib backend. Only the visible tab is drawn; the others
-are drawn when they are opened.
+This module only composes: jobs come from :mod:`deadline_nb.fetch` (and
+:meth:`deadline_nb.Job.refresh`), pictures from the chart registry. Charts are drawn on figures
+of their own (``matplotlib.figure.Figure``, not pyplot's), rendered to PNG and put into
+``ipywidgets.Output`` widgets: the same in JupyterLab, in papermill, from a background thread,
+and with any matplotlib backend. Only the visible tab is drawn; the others are drawn when they
+are opened.
 """
 
 from __future__ import annotations
@@ -23,119 +19,46 @@ from __future__ import annotations
 import base64
 import contextlib
 import html
-import io
 import logging
 import re
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
-import traitlets
 from matplotlib.figure import Figure
 
-from . import schema
-from .errors import DeadlineNbError
-from .fetch import (
-    CacheArg,
-    Job,
-    fetch_sessions,
-    fetch_steps,
-    list_farms,
-    list_jobs,
-    list_queues,
-    load_job,
-)
-from .plots import plot_durations, plot_frame_times, plot_progress, plot_timeline, save_figure
-from .summary import Completion, exit_code_name
-from .text import format_seconds
+from .. import schema
+from ..charts import CHARTS, ChartData, timeline_lanes
+from ..errors import DeadlineNbError, bad_argument
+from ..fetch import CacheArg, Job, load_job
+from ..plots import save_figure
+from ..summary import exit_code_name
+from .picker import JobPicker
+from .shared import ALL, DPI, error_html, note_html, png, progress_text, task_counts
 
-_all__ = ["Explorer", "JobPicker", "explore", "watch"]
+__all__ = ["EXPLORER_CHARTS", "TABS", "Explorer", "explore"]
 
 logger = logging.getLogger("deadline_nb")
 
-#: The value of a dropdown entry that selects nothing ("all steps", "choose a job").
-ALL: Final = ""
+#: The charts of :data:`deadline_nb.charts.CHARTS` the explorer has a tab for, in tab order
+#: (exported as PNG and SVG).
+EXPLORER_CHARTS: Final[tuple[str, ...]] = ("timeline", "frame_times", "durations", "progress")
 #: The Explorer's tabs: attribute-style name, title.
 TABS: Final[tuple[tuple[str, str], ...]] = (
-    ("timeline", "Timeline"),
-    ("frame_times", "Frame times"),
-    ("durations", "Durations"),
-    ("progress", "Progress"),
+    *((name, CHARTS[name].title) for name in EXPLORER_CHARTS),
     ("table", "Slowest & failed"),
 )
-#: Tabs that are charts (exported as PNG and SVG).
-CHARTS: Final[tuple[str, ...]] = ("timeline", "frame_times", "durations", "progress")
 _SLOWEST: Final = 20  # task runs in the "slowest" table
 _RANGE_STEPS: Final = 120  # positions of the time-range slider
-_DPI: Final = 90  # of the PNGs shown in the notebook (exports use save_figure's own)
-_ID_KEYS: Final = ("farm_id", "queue_id", "job_id", "step_id", "session_id")
-
-_T = TypeVar("_T")
-
-
-# ---------------------------------------------------------------------------------------------
-# small helpers
-
-
-def _time_text(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    if value is None or value is pd.NaT:
-        return "?"
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if pd.isna(stamp):
-        return "?"
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.strftime(fmt)
-
-
-def _who(created_by: Any) -> str:
-    """A submitter as a person reads it: an ARN's session name, else the id, shortened."""
-    text = str(created_by or "?")
-    if text.startswith("arn:"):
-        text = text.rsplit("/", 1)[-1]
-    return text if len(text) <= 18 else text[:17] + "…"
-
-
-def _unique_labels(options: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Make repeated labels (two farms with one name) distinct with the end of their ids."""
-    counts: dict[str, int] = {}
-    for label, _ in options:
-        counts[label] = counts.get(label, 0) + 1
-    return [
-        (f"{label} ({value[-6:]})" if counts[label] > 1 and value else label, value)
-        for label, value in options
-    ]
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "job"
-
-
-def _error_html(message: str) -> str:
-    return f'<span style="color:#b3261e">⚠ {html.escape(message)}</span>'
-
-
-def _note_html(message: str) -> str:
-    return f'<span style="color:#555">{html.escape(message)}</span>' if message else ""
-
-
-def _figure(size: tuple[float, float]) -> Figure:
-    # Not pyplot's: nothing global to close, safe to draw from the watch thread.
-    return Figure(figsize=size, layout="constrained")
-
-
-def _png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=_DPI)
-    return buffer.getvalue()
 
 
 def _image_output(fig: Figure) -> dict[str, Any]:
@@ -143,8 +66,8 @@ def _image_output(fig: Figure) -> dict[str, Any]:
     return {
         "output_type": "display_data",
         "data": {
-            "image/png": base64.b64encode(_png(fig)).decode("ascii"),
-            "text/plain": f"<Figure size {width * _DPI:.0f}x{height * _DPI:.0f}>",
+            "image/png": base64.b64encode(png(fig)).decode("ascii"),
+            "text/plain": f"<Figure size {width * DPI:.0f}x{height * DPI:.0f}>",
         },
         "metadata": {},
     }
@@ -177,611 +100,6 @@ def _string_column(frame: pd.DataFrame, column: str) -> pd.Series:
 def _counts(values: pd.Series) -> list[tuple[str, int]]:
     counts = values.dropna().value_counts(sort=False)
     return [(str(k), int(v)) for k, v in counts.items() if v]
-
-
-def _client_is_local(client: Any) -> bool:
-    from .aws import is_local_endpoint
-
-    meta = getattr(client, "meta", None)
-    return is_local_endpoint(getattr(meta, "endpoint_url", None))
-
-
-# ---------------------------------------------------------------------------------------------
-# progress and ETA, shared by watch() and the Explorer
-
-
-def _task_counts(job: Job) -> dict[str, int]:
-    return {str(k): int(v) for k, v in (job.job.get("taskRunStatusCounts") or {}).items()}
-
-
-def _progress_text(job: Job) -> str:
-    """One line: tasks done of the job's total, running, and the ETA at the recent rate."""
-    counts = _task_counts(job)
-    total = sum(counts.values())
-    done = counts.get("SUCCEEDED", 0)
-    status = job.job.get("taskRunStatus", "?")
-    parts = [f"{job.name}: {status}"]
-    if total:
-        parts.append(f"{done:,} of {total:,} tasks succeeded ({done / total:.0%})")
-    if counts.get("RUNNING"):
-        parts.append(f"{counts['RUNNING']:,} running")
-    if counts.get("FAILED"):
-        parts.append(f"{counts['FAILED']:,} failed")
-    if job.finished:
-        parts.append("finished")
-        return " · ".join(parts)
-    # The same rule, on the same numbers, as the progress plot's projection beside this line.
-    progress = Completion(job.actions, tasks=total or None)
-    eta = progress.eta
-    if eta is None:
-        parts.append("ETA unknown (too few tasks finished yet)")
-    else:
-        when = pd.Timestamp(eta, tz="UTC")
-        left = (eta - progress.asof) / 1e9
-        parts.append(f"ETA {_time_text(when, '%Y-%m-%d %H:%M')} UTC (in {format_seconds(left)})")
-    return " · ".join(parts)
-
-
-def _progress_figure(
-    actions: pd.DataFrame, snapshots: pd.DataFrame | None, job: Job | None = None
-) -> Figure:
-    """Tasks completed (with the projection), over each action's progress or the running ones.
-
-    With ``job`` (when ``actions`` are all of its actions), tasks are counted against the job's
-    total.
-    """
-    if snapshots is not None and len(snapshots) and len(actions):
-        snapshots = snapshots[snapshots["sessionActionId"].isin(actions["sessionActionId"])]
-    has_snapshots = snapshots is not None and len(snapshots) > 0
-    running = bool((_string_column(actions, "status") == "RUNNING").fillna(False).any())
-    lower = "snapshots" if has_snapshots else "running" if running else None
-    fig = _figure((10.0, 7.5 if lower else 4.5))
-    axes = fig.subplots(2 if lower else 1, 1, squeeze=False)[:, 0]
-    total = sum(_task_counts(job).values()) if job is not None else None
-    plot_progress(actions, kind="completed", tasks=total or None, ax=axes[0])
-    if lower:
-        plot_progress(actions, kind=lower, snapshots=snapshots, ax=axes[1])
-    return fig
-
-
-# ---------------------------------------------------------------------------------------------
-# the picker
-
-
-class JobPicker(widgets.VBox):
-    """Cascading dropdowns: farm, then queue, then job, then step and session.
-
-    Farms are listed when the picker is made; a farm's queues when it is chosen, a queue's jobs
-    (newest first, as "name · status · submitter · time", narrowed by the filter box) when it is
-    chosen, a job's steps and sessions when it is chosen. While a list loads, its dropdown says
-    so and the line under the picker names what is loading. A list that fails (a queue the
-    caller may not read) says why in that line, in one sentence, and leaves the rest usable.
-
-    Parameters
-    ----------
-    client
-        A ``deadline`` client; default :func:`deadline_nb.client` (AWS, as configured).
-    farm_id, queue_id, job_id, step_id, session_id
-        What to select at first. With none given and a client to AWS (not a local farm), the
-        ``deadline`` CLI's defaults (:func:`deadline_nb.aws.config_defaults`). An id that is
-        not in its list (the caller may not list farms) is added to it as it is.
-    **kwargs
-        Passed to :class:`ipywidgets.VBox` (``layout=...``).
-
-    Attributes
-    ----------
-    value : dict
-        ``farm_id``, ``queue_id``, ``job_id``, ``step_id`` and ``session_id``, each ``None``
-        when nothing is chosen; a traitlet, so ``picker.observe(callback, names="value")``.
-    farm, queue, job, step, session : ipywidgets.Dropdown
-        The dropdowns; their values are ids (``""`` for none).
-    filter : ipywidgets.Text
-        Narrows the job list to labels that contain each word typed.
-    message : ipywidgets.HTML
-        What is loading, or what went wrong.
-
-    Examples
-    --------
-    >>> import deadline_nb as dnb
-    >>> from deadline_nb.localfarm import JOBS, LocalFarm
-    >>> with LocalFarm() as farm:
-    ...     render = farm.job_by_name(JOBS["render"])
-    ...     picker = dnb.JobPicker(farm.client(), farm_id=farm.farm_id,
-    ...                            queue_id=render.queue_id, job_id=render.job_id)
-    ...     picker.value["job_id"] == render.job_id, picker.job.label.split(" · ")[0]
-    (True, 'sq010_sh020_lighting_v003')
-    """
-
-    value = traitlets.Dict()
-
-    def __init__(
-        self,
-        client: Any = None,
-        *,
-        farm_id: str | None = None,
-        queue_id: str | None = None,
-        job_id: str | None = None,
-        step_id: str | None = None,
-        session_id: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if client is None:
-            from .aws import client as make_client
-
-            client = make_client()
-        self.client = client
-        wide = widgets.Layout(width="24em")
-        self.farm = widgets.Dropdown(description="Farm", layout=wide)
-        self.queue = widgets.Dropdown(description="Queue", layout=wide)
-        self.job = widgets.Dropdown(description="Job", layout=widgets.Layout(width="49em"))
-        self.filter = widgets.Text(
-            description="Filter",
-            placeholder="words in the name, status, submitter, date",
-            continuous_update=False,
-            layout=wide,
-        )
-        self.step = widgets.Dropdown(description="Step", layout=wide)
-        self.session = widgets.Dropdown(description="Session", layout=wide)
-        self.message = widgets.HTML()
-        self._jobs: list[dict[str, Any]] = []
-        self._quiet = 0
-        super().__init__(
-            [
-                widgets.HBox([self.farm, self.queue]),
-                widgets.HBox([self.filter]),
-                self.job,
-                widgets.HBox([self.step, self.session]),
-                self.message,
-            ],
-            **kwargs,
-        )
-        self._set_options(self.queue, [("— choose a farm —", ALL)])
-        self._set_options(self.job, [("— choose a queue —", ALL)])
-        self._clear_job_details()
-        self.value = self._ids()
-        self.farm.observe(self._on_farm, names="value")
-        self.queue.observe(self._on_queue, names="value")
-        self.job.observe(self._on_job, names="value")
-        self.filter.observe(self._on_filter, names="value")
-        self.step.observe(self._on_detail, names="value")
-        self.session.observe(self._on_detail, names="value")
-        given = (farm_id, queue_id, job_id, step_id, session_id)
-        if not any(given) and not _client_is_local(client):
-            from .aws import config_defaults
-
-            defaults = config_defaults()
-            farm_id, queue_id, job_id = (
-                defaults["farm_id"],
-                defaults["queue_id"],
-                defaults["job_id"],
-            )
-        self._load_farms()
-        self.select(
-            farm_id=farm_id,
-            queue_id=queue_id,
-            job_id=job_id,
-            step_id=step_id,
-            session_id=session_id,
-        )
-
-    # ---- ids
-
-    @property
-    def farm_id(self) -> str | None:
-        """The chosen farm's id; set it to choose one (its queues are listed).
-
-        Examples
-        --------
-        >>> import deadline_nb as dnb
-        >>> from deadline_nb.localfarm import LocalFarm
-        >>> with LocalFarm() as farm:
-        ...     picker = dnb.JobPicker(farm.client())
-        ...     picker.farm_id == farm.farm_id  # the only farm is chosen by itself
-        True
-        """
-        return self.farm.value or None
-
-    @farm_id.setter
-    def farm_id(self, farm_id: str | None) -> None:
-        self._set_id(self.farm, farm_id, self._farm_changed)
-
-    @property
-    def queue_id(self) -> str | None:
-        """The chosen queue's id; set it to choose one (its jobs are listed).
-
-        Examples
-        --------
-        >>> import deadline_nb as dnb
-        >>> from deadline_nb.localfarm import LocalFarm
-        >>> with LocalFarm() as farm:
-        ...     picker = dnb.JobPicker(farm.client())
-        ...     picker.queue_id = farm.job_by_name("render").queue_id
-        ...     picker.queue.label
-        'Lighting'
-        """
-        return self.queue.value or None
-
-    @queue_id.setter
-    def queue_id(self, queue_id: str | None) -> None:
-        self._set_id(self.queue, queue_id, self._queue_changed)
-
-    @property
-    def job_id(self) -> str | None:
-        """The chosen job's id; set it to choose one (its steps and sessions are listed).
-
-        Examples
-        --------
-        >>> import deadline_nb as dnb
-        >>> from deadline_nb.localfarm import LocalFarm
-        >>> with LocalFarm() as farm:
-        ...     failing = farm.job_by_name("failing")
-        ...     picker = dnb.JobPicker(farm.client(), queue_id=failing.queue_id)
-        ...     picker.job_id = failing.job_id
-        ...     picker.value["job_id"] == failing.job_id
-        True
-        """
-        return self.job.value or None
-
-    @job_id.setter
-    def job_id(self, job_id: str | None) -> None:
-        self._set_id(self.job, job_id, self._job_changed)
-
-    @property
-    def step_id(self) -> str | None:
-        """The chosen step's id, or ``None`` for all steps; settable.
-
-        Examples
-        --------
-        >>> import deadline_nb as dnb
-        >>> from deadline_nb.localfarm import LocalFarm
-        >>> with LocalFarm() as farm:
-        ...     sim = farm.job_by_name("simulation")
-        ...     picker = dnb.JobPicker(farm.client(), queue_id=sim.queue_id, job_id=sim.job_id)
-        ...     [label.split(" · ")[0] for label, _ in picker.step.options[1:]]
-        ['Simulate', 'Mesh']
-        """
-        return self.step.value or None
-
-    @step_id.setter
-    def step_id(self, step_id: str | None) -> None:
-        self._choose(self.step, step_id)
-        self._update_value()
-
-    @property
-    def session_id(self) -> str | None:
-        """The chosen session's id, or ``None`` for all sessions; settable.
-
-        Examples
-        --------
-        >>> import deadline_nb as dnb
-        >>> from deadline_nb.localfarm import LocalFarm
-        >>> with LocalFarm() as farm:
-        ...     sim = farm.job_by_name("simulation")
-        ...     picker = dnb.JobPicker(farm.client(), queue_id=sim.queue_id, job_id=sim.job_id)
-        ...     picker.session_id = picker.session.options[1][1]
-        ...     picker.value["session_id"].startswith("session-")
-        True
-        """
-        return self.session.value or None
-
-    @session_id.setter
-    def session_id(self, session_id: str | None) -> None:
-        self._choose(self.session, session_id)
-        self._update_value()
-
-    def _set_id(
-        self, dropdown: widgets.Dropdown, value: str | None, changed: Callable[[], None]
-    ) -> None:
-        if value and value == dropdown.value:
-            return
-        if value and dropdown is not self.farm and not self.farm.value:
-            raise ValueError("Choose a farm first: set farm_id (or pass it to select()).")
-        if value and dropdown is self.job and not self.queue.value:
-            raise ValueError("Choose a queue first: set queue_id (or pass it to select()).")
-        self._choose(dropdown, value)
-        changed()
-        self._update_value()
-
-    def select(
-        self,
-        *,
-        farm_id: str | None = None,
-        queue_id: str | None = None,
-        job_id: str | None = None,
-        step_id: str | None = None,
-        session_id: str | None = None,
-    ) -> None:
-        """Choose ids in code, in order, listing what each one needs (as a papermill cell would).
-
-        Parameters
-        ----------
-        farm_id, queue_id, job_id, step_id, session_id
-            The ids; ``None`` leaves that dropdown as it is (a new farm, queue or job clears
-            what comes after it). An id that is not in its list is added to it as it is.
-
-        Examples
-        --------
-        >>> import deadline_nb as dnb
-        >>> from deadline_nb.localfarm import LocalFarm
-        >>> with LocalFarm() as farm:
-        ...     sim = farm.job_by_name("simulation")
-        ...     picker = dnb.JobPicker(farm.client())
-        ...     picker.select(queue_id=sim.queue_id, job_id=sim.job_id)
-        ...     picker.job.label.split(" · ")[:2]
-        ['sq020_fluid_sim_v012', 'SUCCEEDED']
-        """
-        if farm_id and farm_id != self.farm.value:
-            self._choose(self.farm, farm_id)
-            self._farm_changed()
-        if queue_id and queue_id != self.queue.value:
-            if not self.farm.value:
-                raise ValueError("Choose a farm first: pass farm_id=... with queue_id=....")
-            self._choose(self.queue, queue_id)
-            self._queue_changed()
-        if job_id and job_id != self.job.value:
-            if not self.queue.value:
-                raise ValueError("Choose a queue first: pass queue_id=... with job_id=....")
-            self._choose(self.job, job_id)
-            self._job_changed()
-        if step_id:
-            self._choose(self.step, step_id)
-        if session_id:
-            self._choose(self.session, session_id)
-        self._update_value()
-
-    # ---- plumbing
-
-    @contextlib.contextmanager
-    def _quietly(self) -> Iterator[None]:
-        self._quiet += 1
-        try:
-            yield
-        finally:
-            self._quiet -= 1
-
-    def _set_options(
-        self, dropdown: widgets.Dropdown, options: list[tuple[str, str]], value: str = ALL
-    ) -> None:
-        values = [v for _, v in options]
-        with self._quietly():
-            dropdown.options = _unique_labels(options)
-            dropdown.value = value if value in values else values[0]
-
-    def _choose(self, dropdown: widgets.Dropdown, value: str | None) -> None:
-        value = value or ALL
-        options = list(dropdown.options)
-        if value not in [v for _, v in options]:
-            # A job hidden by the filter keeps its label; any other id is shown as it is.
-            listed = [j for j in self._jobs if j["jobId"] == value] if dropdown is self.job else []
-            label = self.job_label(listed[0]) if listed else f"{value} (not listed)"
-            options.append((label, value))
-        self._set_options(dropdown, options, value)
-
-    def _say(self, message: str, *, error: bool = False) -> None:
-        self.message.value = _error_html(message) if error else _note_html(message)
-
-    def _list(self, dropdown: widgets.Dropdown, what: str, call: Callable[[], _T]) -> _T | None:
-        """Run one list call, showing that it loads, and its error (if any) in one line."""
-        self._set_options(dropdown, [(f"loading {what}…", ALL)])
-        dropdown.disabled = True
-        self._say(f"Loading {what}…")
-        try:
-            items = call()
-        except DeadlineNbError as error:
-            self._set_options(dropdown, [(f"({what}: unavailable)", ALL)])
-            self._say(str(error), error=True)
-            return None
-        finally:
-            dropdown.disabled = False
-        self._say("")
-        return items
-
-    def _ids(self) -> dict[str, str | None]:
-        return {
-            key: dropdown.value or None
-            for key, dropdown in zip(
-                _ID_KEYS, (self.farm, self.queue, self.job, self.step, self.session), strict=True
-            )
-        }
-
-    def _update_value(self) -> None:
-        self.value = self._ids()
-
-    # ---- the cascade
-
-    def _load_farms(self) -> None:
-        farms = self._list(self.farm, "farms", lambda: list_farms(client=self.client))
-        if farms is None:
-            return
-        options = [(str(f.get("displayName") or f["farmId"]), str(f["farmId"])) for f in farms]
-        only = options[0][1] if len(options) == 1 else ALL
-        self._set_options(self.farm, [(f"— choose one of {len(options)} farms —", ALL), *options])
-        if only:
-            self._choose(self.farm, only)
-            self._farm_changed()
-
-    def _on_farm(self, change: Mapping[str, Any]) -> None:
-        if not self._quiet:
-            self._farm_changed()
-            self._update_value()
-
-    def _farm_changed(self) -> None:
-        self._jobs = []
-        self._set_options(self.job, [("— choose a queue —", ALL)])
-        self._clear_job_details()
-        farm_id = self.farm.value
-        if not farm_id:
-            self._set_options(self.queue, [("— choose a farm —", ALL)])
-            return
-        queues = self._list(self.queue, "queues", lambda: list_queues(farm_id, client=self.client))
-        if queues is None:
-            return
-        options = [(f"{q.get('displayName') or q['queueId']}", str(q["queueId"])) for q in queues]
-        self._set_options(self.queue, [(f"— choose one of {len(options)} queues —", ALL), *options])
-        if len(options) == 1:
-            self._choose(self.queue, options[0][1])
-            self._queue_changed()
-
-    def _on_queue(self, change: Mapping[str, Any]) -> None:
-        if not self._quiet:
-            self._queue_changed()
-            self._update_value()
-
-    def _queue_changed(self) -> None:
-        self._jobs = []
-        self._clear_job_details()
-        farm_id, queue_id = self.farm.value, self.queue.value
-        if not (farm_id and queue_id):
-            self._set_options(self.job, [("— choose a queue —", ALL)])
-            return
-        queue_name = self.queue.label or queue_id
-        jobs = self._list(
-            self.job,
-            f"jobs of {queue_name}",
-            lambda: list_jobs(farm_id, queue_id, client=self.client),
-        )
-        if jobs is None:
-            return
-        self._jobs = jobs
-        self._apply_filter()
-
-    def _apply_filter(self) -> None:
-        words = self.filter.value.lower().split()
-        labelled = [(self.job_label(j), str(j["jobId"])) for j in self._jobs]
-        options = [
-            (label, job_id) for label, job_id in labelled if all(w in label.lower() for w in words)
-        ]
-        if words:
-            head = f"— {len(options)} of {len(self._jobs)} jobs match {self.filter.value!r} —"
-        else:
-            head = f"— choose one of {len(self._jobs)} jobs (newest first) —"
-        current = self.job.value
-        self._set_options(self.job, [(head, ALL), *options], current)
-        if self.job.value != current:
-            self._job_changed()
-
-    def _on_filter(self, change: Mapping[str, Any]) -> None:
-        if self._jobs:
-            self._apply_filter()
-            self._update_value()
-
-    def _on_job(self, change: Mapping[str, Any]) -> None:
-        if not self._quiet:
-            self._job_changed()
-            self._update_value()
-
-    def _clear_job_details(self) -> None:
-        self._set_options(self.step, [("all steps", ALL)])
-        self._set_options(self.session, [("all sessions", ALL)])
-
-    def _job_changed(self) -> None:
-        self._clear_job_details()
-        farm_id, queue_id, job_id = self.farm.value, self.queue.value, self.job.value
-        if not (farm_id and queue_id and job_id):
-            return
-        steps = self._list(
-            self.step, "steps", lambda: fetch_steps(farm_id, queue_id, job_id, client=self.client)
-        )
-        if steps is not None:
-            self._set_options(
-                self.step,
-                [
-                    (f"all steps ({len(steps)})", ALL),
-                    *[
-                        (
-                            f"{s.get('name', s['stepId'])} · {s.get('taskRunStatus', '?')}",
-                            s["stepId"],
-                        )
-                        for s in steps
-                    ],
-                ],
-            )
-        else:
-            return
-        sessions = self._list(
-            self.session,
-            "sessions",
-            lambda: fetch_sessions(farm_id, queue_id, job_id, client=self.client),
-        )
-        if sessions is not None:
-            sessions = sorted(sessions, key=lambda s: (str(s.get("startedAt")), s["sessionId"]))
-            self._set_options(
-                self.session,
-                [
-                    (f"all sessions ({len(sessions)})", ALL),
-                    *[(self.session_label(s), str(s["sessionId"])) for s in sessions],
-                ],
-            )
-
-    def _on_detail(self, change: Mapping[str, Any]) -> None:
-        if not self._quiet:
-            self._update_value()
-
-    # ---- labels
-
-    @staticmethod
-    def job_label(job: Mapping[str, Any]) -> str:
-        """Return a job's label: name, status, submitter and submission time (UTC).
-
-        Parameters
-        ----------
-        job
-            A ListJobs summary (or a GetJob response).
-
-        Returns
-        -------
-        str
-
-        Examples
-        --------
-        >>> from datetime import datetime, timezone
-        >>> from deadline_nb.widgets import JobPicker
-        >>> JobPicker.job_label({"jobId": "job-1", "name": "sq010_lighting", "taskRunStatus":
-        ...     "FAILED", "createdBy": "arn:aws:sts::1:assumed-role/Artist/noor",
-        ...     "createdAt": datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)})
-        'sq010_lighting · FAILED · noor · 2026-03-02 09:30 UTC'
-        """
-        return " · ".join(
-            [
-                str(job.get("name") or job.get("jobId")),
-                str(job.get("taskRunStatus") or job.get("lifecycleStatus") or "?"),
-                _who(job.get("createdBy")),
-                f"{_time_text(job.get('createdAt'))} UTC",
-            ]
-        )
-
-    @staticmethod
-    def session_label(session: Mapping[str, Any]) -> str:
-        """Return a session's label: worker, start and end times (UTC), lifecycle status.
-
-        Parameters
-        ----------
-        session
-            A ListSessions summary.
-
-        Returns
-        -------
-        str
-
-        Examples
-        --------
-        >>> from datetime import datetime, timezone
-        >>> from deadline_nb.widgets import JobPicker
-        >>> JobPicker.session_label({"sessionId": "session-1", "workerId": "worker-2",
-        ...     "lifecycleStatus": "ENDED",
-        ...     "startedAt": datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc),
-        ...     "endedAt": datetime(2026, 3, 2, 10, 5, tzinfo=timezone.utc)})
-        'worker-2 · 03-02 09:30–10:05 · ENDED'
-        """
-        start = _time_text(session.get("startedAt"), "%m-%d %H:%M")
-        end = _time_text(session.get("endedAt"), "%H:%M") if session.get("endedAt") else "…"
-        return " · ".join(
-            [
-                str(session.get("workerId") or session["sessionId"]),
-                f"{start}–{end}",
-                str(session.get("lifecycleStatus") or "?"),
-            ]
-        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -870,7 +188,7 @@ class Explorer(widgets.VBox):
         elif job_or_frame is None:
             frame = job = None
             if client is None:
-                from .aws import client as make_client
+                from ..aws import client as make_client
 
                 client = self._client = make_client()
         else:
@@ -1078,7 +396,7 @@ class Explorer(widgets.VBox):
             frame = self._filtered()
             written: list[Path] = []
             skipped: list[str] = []
-            for name in CHARTS:
+            for name in EXPLORER_CHARTS:
                 drawn = self._draw(name, frame)
                 if not isinstance(drawn, Figure):
                     skipped.append(f"{dict(TABS)[name]} ({drawn})")
@@ -1137,9 +455,7 @@ class Explorer(widgets.VBox):
         """
         if every is not None:
             if every <= 0:
-                raise ValueError(
-                    f"The value for `every` must be positive, but {every!r} was passed."
-                )
+                raise bad_argument("every", "be positive", every)
             self.every = float(every)
         if self.job is None:
             raise ValueError("There is no job to watch: pick one, or pass a dnb.Job.")
@@ -1228,7 +544,7 @@ class Explorer(widgets.VBox):
         return found
 
     def _say(self, message: str, *, error: bool = False) -> None:
-        self.message.value = _error_html(message) if error else _note_html(message)
+        self.message.value = error_html(message) if error else note_html(message)
 
     @contextlib.contextmanager
     def _quietly(self) -> Iterator[None]:
@@ -1267,7 +583,7 @@ class Explorer(widgets.VBox):
             self.refresh_button.disabled = self.watch_button.disabled = False
             if previous is None or previous.job_id != job.job_id:  # keep a folder typed in
                 self.folder.value = str(Path("exports") / _slug(job.name))
-            self.progress.value = html.escape(_progress_text(job))
+            self.progress.value = html.escape(progress_text(job))
             self._set_source(job.actions, job.snapshots, job.steps)
         if self._watch_when_loaded:
             self._watch_when_loaded = False
@@ -1356,12 +672,12 @@ class Explorer(widgets.VBox):
     def _show_range(self, change: Mapping[str, Any] | None = None) -> None:
         slider = self.time_range
         if slider.disabled:
-            self.time_label.value = _note_html("no action has started")
+            self.time_label.value = note_html("no action has started")
             return
         lo, hi = (pd.Timestamp(int(v), tz="UTC") for v in slider.value)
         fmt = "%Y-%m-%d %H:%M:%S"
         same_day = lo.date() == hi.date()
-        self.time_label.value = _note_html(
+        self.time_label.value = note_html(
             f"{lo.strftime(fmt)} – {hi.strftime('%H:%M:%S' if same_day else fmt)} UTC"
         )
 
@@ -1505,39 +821,24 @@ class Explorer(widgets.VBox):
 
     def _draw(self, name: str, frame: pd.DataFrame) -> Figure | str:
         """One chart of ``frame`` on a figure of its own, or the sentence saying why not."""
+        chart = CHARTS[name]
+        # Against the job's task count only when nothing is filtered out.
+        whole = self.job if frame is self._source else None
+        data = ChartData(
+            frame,
+            self._snapshots,
+            finished=self.job is not None and self.job.finished,
+            tasks=(sum(task_counts(whole).values()) or None) if whole is not None else None,
+            lanes=timeline_lanes(frame),
+        )
         try:
-            if name == "timeline":
-                by_worker = "workerId" in frame.columns and frame["workerId"].notna().any()
-                lanes = "worker" if by_worker else "session"
-                count = (
-                    frame["workerId" if by_worker else "sessionId"].nunique() if len(frame) else 0
-                )
-                fig = _figure((11.0, min(max(2.0 + 0.16 * count, 4.0), 16.0)))
-                plot_timeline(frame, lanes=lanes, ax=fig.add_subplot())
-            elif name == "frame_times":
-                params = [c for c in frame.columns if c.startswith(schema.PARAMETER_PREFIX)]
-                if not params:
-                    return "No task parameters in these actions: nothing to put on the x axis."
-                column = "param.Frame" if "param.Frame" in params else params[0]
-                fig = _figure((11.0, 5.0))
-                plot_frame_times(
-                    frame, parameter=column[len(schema.PARAMETER_PREFIX) :], ax=fig.add_subplot()
-                )
-            elif name == "durations":
-                fig = _figure((11.0, 5.0))
-                plot_durations(frame, ax=fig.add_subplot())
-            elif name == "progress":
-                # Against the job's task count only when nothing is filtered out.
-                whole = self.job if frame is self._source else None
-                fig = _progress_figure(frame, self._snapshots, whole)
-            else:  # pragma: no cover - TABS and this function change together
-                raise ValueError(f"No chart is named {name!r}.")
+            fig = chart.on_screen(data)
         except DeadlineNbError as error:
             return str(error)
         except Exception as error:  # one chart that cannot draw must not break the others
             logger.exception("%s: drawing failed", name)
             return f"This chart could not be drawn: {type(error).__name__}: {error}"
-        return fig
+        return chart.missing_selection if fig is None else fig
 
 
 def _slowest_and_failed(frame: pd.DataFrame, slowest: int = _SLOWEST) -> pd.DataFrame:
@@ -1649,120 +950,3 @@ def explore(
         queue_id=queue_id,
         job_id=job_id,
     )
-
-
-def watch(
-    job: Job,
-    *,
-    every: float = schema.HEARTBEAT_SECONDS,
-    polls: int | None = None,
-    timeout: float | None = None,
-    display: bool = True,
-    progress: bool = False,
-) -> Job:
-    """Follow a running job: refresh it every ``every`` seconds and redraw its progress in place.
-
-    Each poll is :meth:`deadline_nb.Job.refresh`: through the cache, so only what changed is
-    fetched and the progress snapshots accumulate (``job.snapshots``). In a notebook the
-    progress plot and a line with the ETA are drawn once and updated in place; elsewhere the
-    line is printed at each poll. Interrupting the kernel (or Ctrl+C) stops the watch and
-    returns the last job.
-
-    Parameters
-    ----------
-    job
-        The job, from :func:`deadline_nb.load_job`.
-    every
-        Seconds between polls (15: the worker agent reports progress on its heartbeat).
-    polls
-        Stop after this many polls; ``None`` for no limit.
-    timeout
-        Stop after this many seconds; ``None`` for no limit.
-    display
-        Draw (or print) the progress; ``False`` to only poll.
-    progress
-        Show the fetches' progress bars.
-
-    Returns
-    -------
-    Job
-        The last job seen: finished, or as of the last poll.
-
-    Examples
-    --------
-    >>> import deadline_nb as dnb
-    >>> from deadline_nb.localfarm import LocalFarm
-    >>> with LocalFarm(speedup=60) as farm:
-    ...     j = farm.job_by_name("running")
-    ...     job = dnb.load_job(farm.farm_id, j.queue_id, j.job_id, client=farm.client(),
-    ...                        cache=False, progress=False)
-    ...     later = dnb.watch(job, every=0.1, polls=2, display=False)
-    >>> later.job_id == job.job_id and not later.finished
-    True
-    """
-    if every <= 0:
-        raise ValueError(f"The value for `every` must be positive, but {every!r} was passed.")
-    show = _Display(display)
-    started = time.monotonic()
-    done = 0
-    show(job)
-    try:
-        while not job.finished and (polls is None or done < polls):
-            wait = every
-            if timeout is not None:
-                left = timeout - (time.monotonic() - started)
-                if left <= 0:
-                    break
-                wait = min(every, left)
-            time.sleep(wait)
-            job = job.refresh(progress=progress)
-            done += 1
-            show(job)
-    except KeyboardInterrupt:
-        show.note("Interrupted: returning the last job seen.")
-    return job
-
-
-class _Display:
-    """watch()'s output: a plot and a line updated in place in IPython, printed lines elsewhere."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.shell = None
-        self.handles: dict[str, Any] = {}
-        if enabled:
-            from IPython import get_ipython
-
-            self.shell = get_ipython()
-
-    def __call__(self, job: Job) -> None:
-        if not self.enabled:
-            return
-        line = f"{_progress_text(job)} (as of {datetime.now(timezone.utc):%H:%M:%S} UTC)"
-        if self.shell is None:
-            print(line, flush=True)
-            return
-        from IPython.display import HTML, Image
-
-        fig = _progress_figure(job.actions, job.snapshots, job)
-        self._show("line", HTML(f"<b>{html.escape(line)}</b>"))
-        self._show("plot", Image(data=_png(fig), format="png"))
-
-    def note(self, text: str) -> None:
-        if not self.enabled:
-            return
-        if self.shell is None:
-            print(text, flush=True)
-        else:
-            from IPython.display import HTML
-
-            self._show("note", HTML(html.escape(text)))
-
-    def _show(self, key: str, obj: Any) -> None:
-        from IPython.display import display
-
-        handle = self.handles.get(key)
-        if handle is None:
-            self.handles[key] = display(obj, display_id=True)
-        else:
-            handle.update(obj)
