@@ -70,6 +70,7 @@ _EXPORTS: dict[str, str] = {
 _SUBMODULES = (
     "aws",
     "cache",
+    "charts",
     "errors",
     "fetch",
     "frames",
@@ -88,6 +89,7 @@ if TYPE_CHECKING:
     from . import (
         aws,
         cache,
+        charts,
         errors,
         fetch,
         frames,
