@@ -26,6 +26,7 @@ from .errors import (
     NoRegionError,
     NotFoundError,
     ServiceError,
+    bad_argument,
 )
 
 if TYPE_CHECKING:
@@ -179,7 +180,7 @@ def _session(
 
     if boto3_session is not None:
         if profile is not None:
-            raise ValueError("Pass either `boto3_session` or `profile`, not both.")
+            raise bad_argument("profile", "be None when `boto3_session` is given", profile)
         return boto3_session
     if profile is not None:
         try:
@@ -209,6 +210,28 @@ def _session(
         except Exception:  # a deadline install that cannot make a session: boto3's own
             logger.debug("deadline's session is not usable; using boto3's", exc_info=True)
     return boto3.Session(region_name=region)
+
+
+def _parse_timestamps_fast(made: DeadlineCloudClient) -> None:
+    """Make this one client parse timestamps with :func:`parse_timestamp_fast`.
+
+    botocore builds each response's parser from the endpoint's parser factory, which the
+    client's botocore session handed it. Giving this client's endpoint a factory of its own,
+    rather than changing the session's component (or botocore's default parser), leaves the
+    user's session and every other client in the process parsing the stock way. It does not
+    depend on the endpoint: a real AWS client gets it as the local farm's does.
+    """
+    import botocore.parsers
+
+    endpoint = getattr(made, "_endpoint", None)
+    if not isinstance(
+        getattr(endpoint, "_response_parser_factory", None), botocore.parsers.ResponseParserFactory
+    ):  # pragma: no cover - a botocore that moved it: keep the stock parser, still correct
+        logger.debug("botocore's endpoint has no parser factory; timestamps parse the slow way")
+        return
+    factory = botocore.parsers.ResponseParserFactory()
+    factory.set_parser_defaults(timestamp_parser=parse_timestamp_fast)
+    endpoint._response_parser_factory = factory  # type: ignore[union-attr]
 
 
 def client(
@@ -260,7 +283,6 @@ def client(
     ['Studio Farm']
     """
     import botocore.exceptions
-    import botocore.parsers
     from botocore.config import Config
 
     from . import __version__
@@ -288,14 +310,7 @@ def client(
         )
     except botocore.exceptions.NoRegionError as error:
         raise NoRegionError(_NO_REGION) from error
-    try:
-        # The endpoint owns the parser factory; a factory of our own leaves the user's session
-        # (and their other clients) as they were.
-        factory = botocore.parsers.ResponseParserFactory()
-        factory.set_parser_defaults(timestamp_parser=parse_timestamp_fast)
-        made._endpoint._response_parser_factory = factory  # type: ignore[attr-defined]
-    except AttributeError:  # pragma: no cover - a botocore that moved it: keep the stock parser
-        logger.debug("botocore's endpoint has no parser factory; timestamps parse the slow way")
+    _parse_timestamps_fast(made)
     return made
 
 

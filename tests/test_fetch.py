@@ -300,12 +300,68 @@ def test_ids_default_from_the_deadline_config(farm: LocalFarm, deadline_defaults
     assert job.job_id == job_id
 
 
+def test_every_fetch_and_list_takes_its_ids_from_the_deadline_config(
+    farm: LocalFarm, deadline_defaults: Any
+) -> None:
+    farm_id, queue_id, job_id = ids(farm, "simulation")
+    deadline_defaults(farm_id, queue_id, job_id)
+    c = farm.client()
+    # Left out entirely, and given in part (the rest from the config): the same answers.
+    assert dnb.list_queues(client=c) == dnb.list_queues(farm_id, client=c)
+    assert dnb.list_jobs(client=c) == dnb.list_jobs(farm_id, queue_id, client=c)
+    assert dnb.list_jobs(farm_id, client=c) == dnb.list_jobs(farm_id, queue_id, client=c)
+    assert dnb.fetch_job(client=c)["jobId"] == job_id
+    assert dnb.fetch_job(farm_id, queue_id, client=c)["jobId"] == job_id
+    assert dnb.fetch_steps(client=c) == dnb.fetch_steps(farm_id, queue_id, job_id, client=c)
+    assert dnb.fetch_tasks(client=c) == dnb.fetch_tasks(farm_id, queue_id, job_id, client=c)
+    sessions = dnb.fetch_sessions(client=c)
+    assert sessions == dnb.fetch_sessions(farm_id, queue_id, job_id, client=c)
+    assert {s["sessionId"] for s in sessions} == {
+        s["sessionId"] for s in farm.model.view(job_id).sessions
+    }
+    actions = dnb.fetch_session_actions(client=c, cache=False, progress=False)
+    assert len(actions) == len(farm.model.session_actions(job_id))
+    frame = dnb.fetch_session_action_frame(client=c, cache=False, progress=False)
+    assert len(frame) == len(actions)
+
+
+@pytest.mark.parametrize(
+    ("call", "given", "missing"),
+    [
+        (dnb.list_queues, 0, "farm_id"),
+        (dnb.list_jobs, 0, "farm_id"),
+        (dnb.list_jobs, 1, "queue_id"),
+        (dnb.fetch_job, 2, "job_id"),
+        (dnb.fetch_steps, 1, "queue_id"),
+        (dnb.fetch_tasks, 2, "job_id"),
+        (dnb.fetch_sessions, 0, "farm_id"),
+        (dnb.fetch_session_actions, 2, "job_id"),
+        (dnb.fetch_session_action_frame, 1, "queue_id"),
+        (dnb.load_job, 2, "job_id"),
+    ],
+)
 def test_a_missing_id_is_one_sentence(
-    farm: LocalFarm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    farm: LocalFarm,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    call: Any,
+    given: int,
+    missing: str,
 ) -> None:
     monkeypatch.setenv("DEADLINE_CONFIG_FILE_PATH", str(tmp_path / "empty"))
-    with pytest.raises(ValueError, match="No job_id was given"):
-        dnb.load_job(farm.farm_id, "queue-x", client=farm.client(), cache=False)
+    recorder = Recorder(c := farm.client())
+    with pytest.raises(ValueError, match=f"No {missing} was given") as caught:
+        call(*[farm.farm_id, "queue-x"][:given], client=c)
+    assert f"deadline config set defaults.{missing}" in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert recorder.total == 0  # said before any call
+
+
+def test_client_and_boto3_session_together_is_an_argument_error(farm: LocalFarm) -> None:
+    import boto3
+
+    with pytest.raises(ValueError, match="The value for `boto3_session` must be None"):
+        dnb.list_farms(client=farm.client(), boto3_session=boto3.Session(region_name="us-west-2"))
 
 
 # ---- pickers' lists

@@ -1,0 +1,50 @@
+"""Fetch farms, queues and whole jobs from Deadline Cloud in the fewest calls, through the cache.
+
+The rooms of this package:
+
+- :mod:`.resources`: one call's worth: :func:`list_farms`, :func:`list_queues`,
+  :func:`list_jobs` for pickers; :func:`fetch_job`, :func:`fetch_steps`, :func:`fetch_tasks`,
+  :func:`fetch_sessions` for one job.
+- :mod:`.sync`: the sync engine: a job's session actions listed as summaries and fetched in
+  full with ``BatchGetSessionAction``, 100 at a time, in parallel, while the listing goes on;
+  with the cache, a rerun asks only for what can have changed.
+- :mod:`.actions`: :func:`fetch_session_actions` and :func:`fetch_session_action_frame`.
+- :mod:`.job`: :class:`Job` and :func:`load_job`, a whole job as frames.
+- :mod:`.common`: what they share (ids, the client, the cache handle, paging).
+
+Every function takes ids the same way: ``farm_id, queue_id, job_id`` in that order, each left
+out taken from the ``deadline`` CLI's configuration (``defaults.farm_id`` and so on), then
+``client=None, boto3_session=None`` last: a client to use, or a session to make one from (see
+:func:`deadline_nb.client`). The library only reads: it calls ``Get*``, ``List*``,
+``BatchGet*`` and ``Search*`` operations, nothing else.
+"""
+
+from __future__ import annotations
+
+from .actions import fetch_session_action_frame, fetch_session_actions
+from .common import CacheArg
+from .job import Job, load_job
+from .resources import (
+    fetch_job,
+    fetch_sessions,
+    fetch_steps,
+    fetch_tasks,
+    list_farms,
+    list_jobs,
+    list_queues,
+)
+
+__all__ = [
+    "CacheArg",
+    "Job",
+    "fetch_job",
+    "fetch_session_action_frame",
+    "fetch_session_actions",
+    "fetch_sessions",
+    "fetch_steps",
+    "fetch_tasks",
+    "list_farms",
+    "list_jobs",
+    "list_queues",
+    "load_job",
+]

@@ -1,0 +1,202 @@
+"""A job's session actions, in full: as dicts, or as the job's session-action frame.
+
+Both functions run the sync engine (:func:`.sync.sync_actions`) and read the rest from the
+cache. :func:`action_frame` (shared with :mod:`.job`) keeps the job's frame in the cache
+current, so that a rerun converts only the actions fetched since.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..aws import DEFAULT_WORKERS
+from ..cache import Cache
+from .common import CacheArg, CacheHandle, Ids, resolve_client, resolve_ids
+from .sync import Synced, sync_actions
+
+if TYPE_CHECKING:
+    import boto3
+    import pandas as pd
+    from mypy_boto3_deadline import DeadlineCloudClient
+
+__all__ = ["fetch_session_action_frame", "fetch_session_actions"]
+
+
+def _action_key(action_id: str) -> tuple[str, int]:
+    # "sessionaction-<32 hex>-<n>": group by session, then the integer n (never the string).
+    head, _, index = action_id.rpartition("-")
+    return head, int(index) if index.isdigit() else -1
+
+
+def _ordered(actions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(actions, key=lambda a: _action_key(a["sessionActionId"]))
+
+
+def fetch_session_actions(
+    farm_id: str | None = None,
+    queue_id: str | None = None,
+    job_id: str | None = None,
+    *,
+    session_id: str | None = None,
+    cache: CacheArg = True,
+    refresh: bool = False,
+    progress: bool = True,
+    max_workers: int = DEFAULT_WORKERS,
+    client: DeadlineCloudClient | None = None,
+    boto3_session: boto3.Session | None = None,
+) -> list[dict[str, Any]]:
+    """Return every session action of a job (or of one session), with all their fields.
+
+    Parameters
+    ----------
+    farm_id, queue_id, job_id
+        The job. Default: ``defaults.farm_id`` and so on from the ``deadline`` config.
+    session_id
+        Only this session's actions.
+    cache
+        True (default) for the cache at :func:`deadline_nb.cache.default_path`, a path for
+        another file, a :class:`~deadline_nb.cache.Cache`, or False for none.
+    refresh
+        Fetch every action again, even those the cache says cannot have changed.
+    progress
+        Show a progress bar (``tqdm.auto``) when the fetch takes more than a moment.
+    max_workers
+        Calls in flight at once.
+    client, boto3_session
+        A ``deadline`` client, or a session to make one from (default: :func:`client`).
+
+    Returns
+    -------
+    list of dict
+        GetSessionAction fields (exit code, progress message, acquired limits, manifests...)
+        plus ``farmId``, ``queueId``, ``jobId`` and ``sessionId``, ordered by session and
+        then by the action's position in it. Timestamps are aware datetimes.
+
+    Raises
+    ------
+    AccessDeniedError, CredentialsError, NoRegionError, NotFoundError, ServiceError
+        One sentence each; ``error.partial`` holds what was fetched before the failure (and
+        the cache keeps it: the rerun resumes).
+
+    Examples
+    --------
+    >>> import deadline_nb as dnb
+    >>> from deadline_nb.localfarm import LocalFarm
+    >>> with LocalFarm() as farm:
+    ...     j = farm.job_by_name("failing")
+    ...     actions = dnb.fetch_session_actions(
+    ...         farm.farm_id, j.queue_id, j.job_id, client=farm.client(), cache=False)
+    >>> len(actions) == len(farm.model.session_actions(j.job_id))
+    True
+    """
+    c = resolve_client(client, boto3_session)
+    ids = resolve_ids(farm_id, queue_id, job_id)
+    with CacheHandle(cache) as store:
+        synced = sync_actions(
+            c,
+            ids,
+            store,
+            session_id=session_id,
+            refresh=refresh,
+            progress=progress,
+            max_workers=max_workers,
+        )
+        if store is None:
+            return _ordered(synced.fetched.values())
+        if session_id is None and synced.fetched:
+            # Keep the stored frame current while the fetched actions are in memory, so that
+            # a later frame of this job (load_job, a rerun) need not decode them again.
+            action_frame(ids, store, synced)
+        stored = store.actions(*ids.key, session_id=session_id, exclude=synced.fetched)
+        return _ordered([*stored, *synced.fetched.values()])
+
+
+def fetch_session_action_frame(
+    farm_id: str | None = None,
+    queue_id: str | None = None,
+    job_id: str | None = None,
+    *,
+    cache: CacheArg = True,
+    refresh: bool = False,
+    progress: bool = True,
+    max_workers: int = DEFAULT_WORKERS,
+    client: DeadlineCloudClient | None = None,
+    boto3_session: boto3.Session | None = None,
+) -> pd.DataFrame:
+    """Return a job's session actions as a frame: :func:`fetch_session_actions`, then the frame.
+
+    With the cache, the frame itself is kept too (as Parquet), so a rerun does not rebuild it
+    from a million responses: only the actions fetched since are converted and merged.
+
+    Parameters
+    ----------
+    farm_id, queue_id, job_id, cache, refresh, progress, max_workers, client, boto3_session
+        As in :func:`fetch_session_actions`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`deadline_nb.session_action_frame`, ordered by session and action index.
+
+    Examples
+    --------
+    >>> import deadline_nb as dnb
+    >>> from deadline_nb.localfarm import LocalFarm
+    >>> with LocalFarm() as farm:
+    ...     j = farm.job_by_name("failing")
+    ...     df = dnb.fetch_session_action_frame(
+    ...         farm.farm_id, j.queue_id, j.job_id, client=farm.client(), cache=False)
+    >>> int((df["processExitCode"] == 137).sum()) > 0
+    True
+    """
+    c = resolve_client(client, boto3_session)
+    ids = resolve_ids(farm_id, queue_id, job_id)
+    with CacheHandle(cache) as store:
+        synced = sync_actions(
+            c,
+            ids,
+            store,
+            session_id=None,
+            refresh=refresh,
+            progress=progress,
+            max_workers=max_workers,
+        )
+        return action_frame(ids, store, synced)
+
+
+def action_frame(ids: Ids, store: Cache | None, synced: Synced) -> pd.DataFrame:
+    """The job's session-action frame: the stored frame, merged with what changed since.
+
+    Shared with :mod:`.job`; ``synced`` is what :func:`.sync.sync_actions` just did.
+    """
+    from ..frames import concat_frames, session_action_frame, sort_actions
+
+    fetched = list(synced.fetched.values())
+    if store is None:
+        return sort_actions(session_action_frame(fetched, **ids.frame_ids))
+    seq = store.seq
+    kept = store.frame(*ids.key)
+    if kept is not None and kept[0] == seq:
+        return kept[1]
+    if kept is None:
+        if fetched and len(fetched) == store.count("action", *ids.key):
+            # All of the job's actions are in memory (a first fetch): no need to decode them.
+            frame = session_action_frame(fetched, **ids.frame_ids)
+        else:
+            frame = session_action_frame(store.actions(*ids.key), **ids.frame_ids)
+    else:
+        kept_seq, frame = kept
+        # What was written since the stored frame: this fetch's actions, already in memory,
+        # unless another process (another notebook) wrote too.
+        newer = (
+            fetched if kept_seq == synced.seq_before else store.actions_since(*ids.key, kept_seq)
+        )
+        if newer:
+            replaced = frame["sessionActionId"].isin([a["sessionActionId"] for a in newer])
+            frame = concat_frames(
+                [frame[~replaced.to_numpy()], session_action_frame(newer, **ids.frame_ids)]
+            )
+    frame = sort_actions(frame)
+    store.put_frame(*ids.key, seq, frame)
+    return frame

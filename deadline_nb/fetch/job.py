@@ -1,0 +1,263 @@
+"""A whole job as frames: :class:`Job` and :func:`load_job`.
+
+:func:`load_job` runs the sync engine for the session actions (:mod:`.sync`), lists steps and
+tasks (again only where a step's counts moved) and sessions, and joins them into the frames
+of :mod:`deadline_nb.frames`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from .. import schema
+from ..aws import DEFAULT_WORKERS
+from ..cache import Cache
+from .actions import action_frame
+from .common import CacheArg, CacheHandle, Ids, is_finished, job_token, resolve_client, resolve_ids
+from .resources import fetch_steps, fetch_tasks
+from .sync import sync_actions
+
+if TYPE_CHECKING:
+    import boto3
+    import pandas as pd
+    from mypy_boto3_deadline import DeadlineCloudClient
+
+__all__ = ["Job", "load_job"]
+
+
+@dataclasses.dataclass
+class Job:
+    """A job and its steps, tasks, sessions and session actions, as frames.
+
+    Attributes
+    ----------
+    job
+        The GetJob response (with ``farmId`` and ``queueId``).
+    steps
+        :func:`deadline_nb.step_frame` of the job's steps.
+    tasks
+        :func:`deadline_nb.task_frame` of its tasks, with ``param.<Name>`` columns.
+    sessions
+        :func:`deadline_nb.session_frame` of its sessions.
+    actions
+        :func:`deadline_nb.session_action_frame` of its session actions, joined with the step
+        names and the sessions' workers and fleets (:func:`deadline_nb.job_action_frame`).
+    snapshots
+        Progress snapshots the cache kept (columns of ``schema.SNAPSHOT_COLUMNS``); empty
+        without the cache.
+    """
+
+    job: dict[str, Any]
+    steps: pd.DataFrame
+    tasks: pd.DataFrame
+    sessions: pd.DataFrame
+    actions: pd.DataFrame
+    snapshots: pd.DataFrame
+    _options: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+
+    @property
+    def farm_id(self) -> str:
+        """The farm's id."""
+        return str(self.job["farmId"])
+
+    @property
+    def queue_id(self) -> str:
+        """The queue's id."""
+        return str(self.job["queueId"])
+
+    @property
+    def job_id(self) -> str:
+        """The job's id."""
+        return str(self.job["jobId"])
+
+    @property
+    def name(self) -> str:
+        """The job's name."""
+        return str(self.job.get("name", self.job_id))
+
+    @property
+    def finished(self) -> bool:
+        """Whether no task will run again unless someone requeues the job."""
+        return is_finished(self.job)
+
+    def refresh(self, **options: Any) -> Job:
+        """Load the job again, fetching only what changed (through the cache).
+
+        Parameters
+        ----------
+        **options
+            Options of :func:`load_job` to change, such as ``progress=False``.
+
+        Returns
+        -------
+        Job
+            A new object; this one is unchanged.
+
+        Examples
+        --------
+        >>> import deadline_nb as dnb
+        >>> from deadline_nb.localfarm import LocalFarm
+        >>> with LocalFarm() as farm:
+        ...     j = farm.job_by_name("running")
+        ...     job = dnb.load_job(farm.farm_id, j.queue_id, j.job_id,
+        ...                        client=farm.client(), cache=False, progress=False)
+        ...     later = job.refresh()
+        >>> later.job_id == job.job_id
+        True
+        """
+        return load_job(self.farm_id, self.queue_id, self.job_id, **{**self._options, **options})
+
+    def _repr_html_(self) -> str:
+        # A notebook shows this when a cell ends with `job`: who, what, how it went.
+        import html
+
+        actions = self.actions
+        failed = int((actions["status"] == "FAILED").sum()) if len(actions) else 0
+        rows = [
+            ("job", f"{self.name} ({self.job_id})"),
+            ("status", str(self.job.get("taskRunStatus", "?"))),
+            ("submitted by", str(self.job.get("createdBy", "?"))),
+            (
+                "steps / tasks / sessions",
+                f"{len(self.steps)} / {len(self.tasks)} / {len(self.sessions)}",
+            ),
+            ("session actions", f"{len(actions)} ({failed} failed)"),
+        ]
+        cells = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
+            for k, v in rows
+        )
+        return f"<table>{cells}</table>"
+
+    def __repr__(self) -> str:
+        status = self.job.get("taskRunStatus", "?")
+        return (
+            f"<Job {self.name!r} ({self.job_id}) {status}: {len(self.steps)} steps, "
+            f"{len(self.tasks)} tasks, {len(self.sessions)} sessions, "
+            f"{len(self.actions)} session actions>"
+        )
+
+
+def load_job(
+    farm_id: str | None = None,
+    queue_id: str | None = None,
+    job_id: str | None = None,
+    *,
+    cache: CacheArg = True,
+    refresh: bool = False,
+    progress: bool = True,
+    max_workers: int = DEFAULT_WORKERS,
+    client: DeadlineCloudClient | None = None,
+    boto3_session: boto3.Session | None = None,
+) -> Job:
+    """Fetch a job with its steps, tasks, sessions and session actions, as frames.
+
+    Parameters
+    ----------
+    farm_id, queue_id, job_id
+        The job. Default: ``defaults.farm_id`` and so on from the ``deadline`` config.
+    cache, refresh, progress, max_workers, client, boto3_session
+        As in :func:`fetch_session_actions`. A finished job that the cache holds costs one
+        ``GetJob`` call.
+
+    Returns
+    -------
+    Job
+        ``.job``, ``.steps``, ``.tasks``, ``.sessions``, ``.actions``, ``.snapshots``.
+
+    Examples
+    --------
+    >>> import deadline_nb as dnb
+    >>> from deadline_nb.localfarm import LocalFarm
+    >>> with LocalFarm() as farm:
+    ...     j = farm.job_by_name("failing")
+    ...     job = dnb.load_job(farm.farm_id, j.queue_id, j.job_id,
+    ...                        client=farm.client(), cache=False, progress=False)
+    >>> job.actions[["stepName", "workerId"]].notna().any().tolist()
+    [True, True]
+    """
+    from ..frames import job_action_frame, session_frame, step_frame, task_frame
+
+    c = resolve_client(client, boto3_session)
+    ids = resolve_ids(farm_id, queue_id, job_id)
+    options = {
+        "cache": cache if not isinstance(cache, Cache) else cache.path,
+        "refresh": False,
+        "progress": progress,
+        "max_workers": max_workers,
+        "client": c,
+    }
+    with CacheHandle(cache) as store:
+        synced = sync_actions(
+            c,
+            ids,
+            store,
+            session_id=None,
+            refresh=refresh,
+            progress=progress,
+            max_workers=max_workers,
+        )
+        job = synced.job
+        assert job is not None  # a whole job's sync always reads it (GetJob)
+        sessions = synced.sessions
+        if sessions is None:  # the finished job came from the cache
+            sessions = store.items("session", *ids.key) if store is not None else []
+        steps, tasks = _steps_and_tasks(c, ids, store, job, refresh, max_workers)
+        actions = action_frame(ids, store, synced)
+        snapshots = (
+            store.snapshots(*ids.key)
+            if store is not None
+            else schema.empty_frame(schema.SNAPSHOT_COLUMNS)
+        )
+    frame_ids = ids.frame_ids
+    step_df = step_frame(steps, **frame_ids)
+    session_df = session_frame(sessions, **frame_ids)
+    return Job(
+        job=job,
+        steps=step_df,
+        tasks=task_frame(tasks, **frame_ids),
+        sessions=session_df,
+        actions=job_action_frame(actions, steps=step_df, sessions=session_df),
+        snapshots=snapshots,
+        _options=options,
+    )
+
+
+def _steps_and_tasks(
+    c: DeadlineCloudClient,
+    ids: Ids,
+    store: Cache | None,
+    job: Mapping[str, Any],
+    refresh: bool,
+    max_workers: int,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Steps and their tasks; a finished step whose counts have not moved is not listed again."""
+    finished = store is not None and not refresh and is_finished(job)
+    if finished and store is not None and store.listing(*ids.key, "steps") == job_token(job):
+        return store.items("step", *ids.key), store.items("task", *ids.key)
+    steps = fetch_steps(*ids.key, client=c)
+    done = store.listings(*ids.key) if store is not None and not refresh else {}
+    stale = [s for s in steps if done.get(s["stepId"]) != job_token(s) or not is_finished(s)]
+    fresh: list[dict[str, Any]] = []
+    if stale:
+        step_ids = [s["stepId"] for s in stale]
+        with ThreadPoolExecutor(min(max_workers, len(step_ids)), "deadline-nb-fetch") as pool:
+            for tasks in pool.map(
+                lambda step: fetch_tasks(*ids.key, step_id=step, client=c), step_ids
+            ):
+                fresh.extend(tasks)
+    if store is None:
+        return steps, fresh
+    store.put("step", *ids.key, steps, "stepId")
+    store.put("task", *ids.key, fresh, "taskId", parent_field="stepId")
+    store.set_listings(*ids.key, {s["stepId"]: job_token(s) for s in stale if is_finished(s)})
+    store.set_listing(*ids.key, "steps", job_token(job) if is_finished(job) else None)
+    # Tasks of steps listed at different times: put them back in the steps' order.
+    position = {s["stepId"]: n for n, s in enumerate(steps)}
+    tasks = store.items("task", *ids.key)
+    tasks.sort(key=lambda t: position.get(t.get("stepId", ""), len(position)))
+    return steps, tasks

@@ -1,0 +1,384 @@
+"""The sync engine: bring the cache up to date with a job's session actions in the fewest calls.
+
+The loop one writes first (ListSessions, ListSessionActions per session, GetSessionAction per
+action) costs a round trip per action. Here a job's session actions are listed as summaries,
+session by session in parallel (or page by page for the whole job, when that is fewer calls),
+and each summary that shows something the cache does not know is fetched in full with
+``BatchGetSessionAction``, 100 at a time, in parallel, while the listing goes on. Items a batch
+reports in its ``errors`` are retried; ``GetSessionAction`` is used only where the batch call is
+not available. Throttling is waited out by the client's adaptive retries
+(:func:`deadline_nb.client`).
+
+With the cache (:mod:`deadline_nb.cache`), a rerun asks only for what can have changed: one
+``GetJob`` for a finished job; for a running one, the sessions that have not ended and the
+actions whose summaries moved.
+
+:func:`sync_actions` is the entry point, used by :mod:`.actions` and :mod:`.job`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final
+
+from .. import schema
+from ..cache import Cache, action_state
+from ..errors import AwsError, NotFoundError, Problems, ServiceError
+from .common import Ids, clean, is_finished, job_token, pages
+from .resources import fetch_job, fetch_sessions
+
+if TYPE_CHECKING:
+    from mypy_boto3_deadline import DeadlineCloudClient
+
+logger = logging.getLogger("deadline_nb")
+
+_SESSION_FACTOR = 2  # see sync_actions: per-session listing while it costs at most this many
+_BATCH: Final = 100  # the API's limit on identifiers per BatchGet* call
+_PAGE: Final = 100  # and on maxResults per List* page
+_ITEM_ATTEMPTS: Final = 6  # rounds of retry for items a batch reports in `errors`
+# An error code of BatchGetSessionAction that means "use GetSessionAction instead".
+_NO_BATCH: Final = frozenset(
+    {"UnknownOperationException", "AccessDeniedException", "InvalidAction", "NotImplemented"}
+)
+# Item errors that retrying cannot cure.
+_ITEM_FINAL: Final = frozenset({"ResourceNotFoundException", "ValidationException"})
+
+
+def _progress_bar(progress: bool, description: str) -> Any:
+    from tqdm.auto import tqdm
+
+    # `delay`: a fetch that is over in a moment (a warm cache) shows no bar at all.
+    return tqdm(
+        total=0, unit="action", desc=description, disable=not progress, delay=0.5, leave=False
+    )
+
+
+class _Sync:
+    """One fetch of a job's (or a session's) session actions, pipelined and through the cache.
+
+    Worker threads list and batch-get; they put what they got on ``self.events``; the calling
+    thread alone writes to the cache and decides what to fetch next, so the cache needs no
+    locking of its own and every batch is committed the moment it arrives.
+    """
+
+    def __init__(
+        self,
+        c: DeadlineCloudClient,
+        ids: Ids,
+        cache: Cache | None,
+        *,
+        refresh: bool,
+        progress: bool,
+        max_workers: int,
+        label: str = "",
+    ) -> None:
+        self.label = label or ids.job_id
+        self.c = c
+        self.ids = ids
+        self.cache = cache
+        self.refresh = refresh
+        self.progress = progress
+        self.max_workers = max_workers
+        self.events: queue.Queue[tuple[str, Any, Any]] = queue.Queue()
+        self.fetched: dict[str, dict[str, Any]] = {}
+        self.pending: list[str] = []
+        self.outstanding = 0
+        self.use_batch = hasattr(c, "batch_get_session_action")
+        self.stop = threading.Event()
+        self.missing: list[str] = []
+
+    # -- worker side: everything here runs in the pool and reports through self.events
+
+    def _run(self, kind: str, work: Callable[[], Any], payload: Any = None) -> None:
+        try:
+            if self.stop.is_set():
+                raise _Stopped
+            self.events.put((kind, payload, work()))
+        except BaseException as error:
+            self.events.put(("error", payload, error))
+
+    def _list_scope(self, session_id: str | None) -> None:
+        extra = {"sessionId": session_id} if session_id else {}
+        with self.ids.errors("ListSessionActions"):
+            for page in pages(
+                self.c.list_session_actions,
+                "sessionActions",
+                **self.ids.params,
+                **extra,
+                maxResults=_PAGE,
+            ):
+                if self.stop.is_set():
+                    raise _Stopped
+                self.events.put(("summaries", session_id, page))
+
+    def _batch(self, action_ids: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        identifiers = [{**self.ids.params, "sessionActionId": a} for a in action_ids]
+        with self.ids.errors("BatchGetSessionAction"):
+            response = self.c.batch_get_session_action(identifiers=identifiers)  # type: ignore[arg-type]
+        items: list[dict[str, Any]] = [dict(i) for i in response.get("sessionActions", [])]
+        errors: list[dict[str, Any]] = [dict(e) for e in response.get("errors", [])]
+        return items, errors
+
+    def _get(self, action_id: str) -> dict[str, Any]:
+        with self.ids.errors("GetSessionAction"):
+            response = self.c.get_session_action(**self.ids.params, sessionActionId=action_id)
+        return clean(response)
+
+    # -- calling thread
+
+    def submit(
+        self, pool: ThreadPoolExecutor, kind: str, work: Callable[[], Any], payload: Any
+    ) -> None:
+        self.outstanding += 1
+        pool.submit(self._run, kind, work, payload)
+
+    def send(self, pool: ThreadPoolExecutor, chunk: list[str], attempt: int) -> None:
+        """Fetch up to 100 actions in full: one batch call, or one call each without batches."""
+        if self.use_batch:
+            self.submit(pool, "batch", partial(self._batch, chunk), (chunk, attempt))
+        else:
+            for action_id in chunk:
+                self.submit(pool, "get", partial(self._get, action_id), (action_id, attempt))
+
+    def flush(self, pool: ThreadPoolExecutor, everything: bool) -> None:
+        while len(self.pending) >= _BATCH or (everything and self.pending):
+            chunk, self.pending = self.pending[:_BATCH], self.pending[_BATCH:]
+            self.send(pool, chunk, 0)
+
+    def run(self, scopes: Sequence[str | None], known: Mapping[str, tuple[bool, str]]) -> None:
+        """List every scope (a session id, or None for the whole job) and fetch what changed."""
+        bar = _progress_bar(self.progress, self.label)
+        # Items a batch reported in `errors`, waiting for their next attempt: (when, id, attempt).
+        retry: list[tuple[float, str, int]] = []
+        seen: set[str] = set()
+        listing = len(scopes)
+        try:
+            with ThreadPoolExecutor(self.max_workers, "deadline-nb-fetch") as pool:
+                try:
+                    for scope in scopes:
+                        self.submit(pool, "listed", partial(self._list_scope, scope), scope)
+                    while self.outstanding or retry:
+                        now = time.monotonic()
+                        if retry and not self.outstanding:
+                            time.sleep(max(0.0, min(r[0] for r in retry) - now))
+                            now = time.monotonic()
+                        due = [r for r in retry if r[0] <= now]
+                        if due:
+                            retry = [r for r in retry if r[0] > now]
+                            self._resubmit(pool, due)
+                        try:
+                            kind, payload, result = self.events.get(timeout=0.05 if retry else None)
+                        except queue.Empty:
+                            continue
+                        if kind == "summaries":
+                            fresh = self._changed(result, known, seen)
+                            self.pending.extend(fresh)
+                            bar.total += len(result)
+                            bar.update(len(result) - len(fresh))
+                            self.flush(pool, everything=False)
+                            continue  # one page; the listing task goes on
+                        self.outstanding -= 1
+                        if kind == "listed":
+                            listing -= 1
+                        elif kind == "batch":
+                            items, errors = result
+                            self._store(items)
+                            bar.update(len(items))
+                            retry.extend(self._failed(errors, payload[1]))
+                        elif kind == "get":
+                            self._store([result])
+                            bar.update(1)
+                        else:
+                            self._error(payload, result)
+                        # While listing goes on, only full batches go out: fewer calls.
+                        self.flush(pool, everything=listing == 0)
+                finally:
+                    self.stop.set()
+        finally:
+            bar.close()
+        if self.missing:
+            # The shared way of naming dropped items: one warning, the first few ids by name.
+            problems = Problems("session action")
+            for action_id in self.missing:
+                problems.add("listed but could not be fetched (not found)", action_id)
+            problems.emit(stacklevel=5)
+
+    def _changed(
+        self, summaries: list[dict[str, Any]], known: Mapping[str, tuple[bool, str]], seen: set[str]
+    ) -> list[str]:
+        out = []
+        for summary in summaries:
+            action_id = summary["sessionActionId"]
+            if action_id in seen:
+                continue
+            seen.add(action_id)
+            stored = known.get(action_id)
+            if self.refresh or stored is None:
+                out.append(action_id)
+            elif stored[0]:
+                continue  # terminal: it cannot have changed
+            elif stored[1] != action_state(summary):
+                out.append(action_id)
+        return out
+
+    def _resubmit(self, pool: ThreadPoolExecutor, due: list[tuple[float, str, int]]) -> None:
+        by_attempt: dict[int, list[str]] = {}
+        for _, action_id, attempt in due:
+            by_attempt.setdefault(attempt, []).append(action_id)
+        for attempt, action_ids in by_attempt.items():
+            for start in range(0, len(action_ids), _BATCH):
+                self.send(pool, action_ids[start : start + _BATCH], attempt)
+
+    def _failed(self, errors: list[dict[str, Any]], attempt: int) -> list[tuple[float, str, int]]:
+        out = []
+        for error in errors:
+            action_id = error.get("sessionActionId")
+            if not isinstance(action_id, str):
+                continue
+            code = str(error.get("code", ""))
+            if code in _ITEM_FINAL:
+                self.missing.append(action_id)
+                continue
+            if attempt + 1 >= _ITEM_ATTEMPTS:
+                raise ServiceError(
+                    f"BatchGetSessionAction kept failing for {action_id} ({code}: "
+                    f"{error.get('message')}) after {_ITEM_ATTEMPTS} attempts.",
+                    operation="BatchGetSessionAction",
+                    code=code,
+                    **self.ids.fields,
+                )
+            # Exponential backoff with jitter, as botocore does for whole calls.
+            wait = min(10.0, 0.1 * 2**attempt) * (0.5 + random.random())
+            out.append((time.monotonic() + wait, action_id, attempt + 1))
+        return out
+
+    def _error(self, payload: Any, error: BaseException) -> None:
+        code = getattr(error, "code", None)
+        one = isinstance(payload, tuple) and isinstance(payload[0], str)
+        if one and isinstance(error, NotFoundError):  # one GetSessionAction: that action is gone
+            self.missing.append(payload[0])
+            return
+        if (
+            isinstance(payload, tuple)
+            and isinstance(payload[0], list)
+            and isinstance(error, AwsError)
+            and error.operation == "BatchGetSessionAction"
+            and code in _NO_BATCH
+        ):
+            # This endpoint or role has no BatchGetSessionAction: one call per action instead.
+            if self.use_batch:  # batches already in flight fail the same way: say it once
+                logger.info("BatchGetSessionAction unavailable (%s); using GetSessionAction", code)
+            self.use_batch = False
+            self.pending.extend(payload[0])
+            return
+        raise error
+
+    def _store(self, items: list[dict[str, Any]]) -> None:
+        if not items:
+            return
+        complete = []
+        for item in items:
+            action_id = item["sessionActionId"]
+            full = {
+                **self.ids.params,
+                "sessionId": item.get("sessionId") or schema.session_of(action_id),
+                **item,
+            }
+            complete.append(full)
+            self.fetched[action_id] = full
+        if self.cache is not None:
+            self.cache.put_actions(*self.ids.key, complete)
+
+
+class _Stopped(Exception):
+    """Raised in a worker when the fetch has already failed elsewhere."""
+
+
+@dataclasses.dataclass
+class Synced:
+    """What :func:`sync_actions` did: the actions it fetched in full, and what it read."""
+
+    fetched: dict[str, dict[str, Any]]
+    job: dict[str, Any] | None = None
+    sessions: list[dict[str, Any]] | None = None
+    from_cache: bool = False
+    seq_before: int = 0  # the cache's write number before this fetch wrote anything
+
+
+def sync_actions(
+    c: DeadlineCloudClient,
+    ids: Ids,
+    cache: Cache | None,
+    *,
+    session_id: str | None,
+    refresh: bool,
+    progress: bool,
+    max_workers: int,
+) -> Synced:
+    """Bring the cache up to date with the service (or, without one, fetch everything)."""
+    known = cache.action_states(*ids.key) if cache is not None else {}
+    seq_before = cache.seq if cache is not None else 0
+    sync = _Sync(c, ids, cache, refresh=refresh, progress=progress, max_workers=max_workers)
+    try:
+        if session_id is not None:
+            synced = _sync_session(c, ids, cache, sync, session_id, known, refresh)
+            synced.seq_before = seq_before
+            return synced
+        job = fetch_job(*ids.key, client=c)
+        sync.label = str(job.get("name") or ids.job_id)
+        token = job_token(job)
+        if cache is not None:
+            cache.put("job", *ids.key, [job], "jobId")
+            unchanged = cache.listing(*ids.key) == token
+            if not refresh and unchanged and is_finished(job) and all(t for t, _ in known.values()):
+                return Synced({}, job, None, from_cache=True, seq_before=seq_before)
+        sessions = fetch_sessions(*ids.key, client=c)
+        if cache is not None:
+            cache.put("session", *ids.key, sessions, "sessionId")
+        done = cache.listings(*ids.key) if cache is not None and not refresh else {}
+        to_list = [s["sessionId"] for s in sessions if done.get(s["sessionId"]) != "ended"]
+        # Session by session runs in parallel but costs a call per session; page by page for
+        # the whole job costs a call per 100 actions, one after another. Take the first unless
+        # it would make many more calls.
+        counts = job.get("taskRunStatusCounts") or {}
+        estimate = max(len(known), int(sum(counts.values()) * 1.2))
+        job_pages = -(-estimate // _PAGE) + 1
+        per_session = len(to_list) <= _SESSION_FACTOR * job_pages + 2 * max_workers
+        scopes: list[str | None] = list(to_list) if per_session else [None]
+        if scopes:
+            sync.run(scopes, known)
+        if cache is not None and not sync.missing:
+            ended = [s["sessionId"] for s in sessions if s.get("lifecycleStatus") == "ENDED"]
+            cache.set_listings(*ids.key, dict.fromkeys(ended, "ended"))
+            cache.set_listing(*ids.key, "", token if is_finished(job) else None)
+        return Synced(sync.fetched, job, sessions, seq_before=seq_before)
+    except AwsError as error:
+        error.partial = list(sync.fetched.values())
+        raise
+
+
+def _sync_session(
+    c: DeadlineCloudClient,
+    ids: Ids,
+    cache: Cache | None,
+    sync: _Sync,
+    session_id: str,
+    known: Mapping[str, tuple[bool, str]],
+    refresh: bool,
+) -> Synced:
+    if cache is not None and not refresh and cache.listing(*ids.key, session_id) == "ended":
+        return Synced({}, from_cache=True)
+    with ids.errors("GetSession"):
+        session = clean(c.get_session(**ids.params, sessionId=session_id))
+    sync.run([session_id], known)
+    if cache is not None and not sync.missing and session.get("lifecycleStatus") == "ENDED":
+        cache.set_listing(*ids.key, session_id, "ended")
+    return Synced(sync.fetched)
