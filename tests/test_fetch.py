@@ -13,7 +13,7 @@ import pytest
 
 import deadline_nb as dnb
 from deadline_nb import errors, schema
-from deadline_nb.localfarm import JOBS, LocalFarm
+from deadline_nb.localfarm import JOBS, LocalFarm, ManualClock
 
 from .fetch_helpers import READ_PREFIXES, Recorder, by_id, changed_between
 
@@ -47,8 +47,6 @@ def test_every_action_once_with_the_fields_of_the_truth(
 
 
 def test_the_running_job_matches_the_truth_at_the_same_instant(farm: LocalFarm) -> None:
-    from deadline_nb.localfarm import ManualClock
-
     with LocalFarm(seed=0, clock=ManualClock()) as frozen:
         fetched = dnb.fetch_session_actions(
             *ids(frozen, "running"), client=frozen.client(), cache=False, progress=False
@@ -149,8 +147,6 @@ def test_a_finished_job_costs_one_call_the_second_time(
 
 
 def test_a_running_job_refetches_only_what_changed(cache_path: Path) -> None:
-    from deadline_nb.localfarm import ManualClock
-
     clock = ManualClock()
     with LocalFarm(seed=0, clock=clock) as farm:
         job_id = farm.job_by_name("running").job_id
@@ -177,8 +173,6 @@ def test_a_running_job_refetches_only_what_changed(cache_path: Path) -> None:
 
 
 def test_progress_snapshots_accumulate_for_running_actions(cache_path: Path) -> None:
-    from deadline_nb.localfarm import ManualClock
-
     clock = ManualClock()
     with LocalFarm(seed=0, clock=clock) as farm:
         c = farm.client()
