@@ -5,8 +5,14 @@ on ``ax`` (or on a new figure), returns the Axes, never calls ``plt.show()``, ne
 draws an empty, labelled Axes for a frame with no rows (or nothing to show) instead of raising.
 ``**kwargs`` go to the main artist (the collection, the bars, the lines).
 
-* Colours come from :mod:`deadline_nb.schema` (``STATUS_COLORS``, ``ACTION_TYPE_COLORS``), the same
-  in every plot; steps take a qualitative colormap in the order they first appear in the frame.
+* Colour options keep seaborn's names and meanings: ``hue=`` colours by a column (``"status"``,
+  ``"actionType"``, ``"step"``), ``color=`` is one matplotlib colour (everything in it without
+  ``hue``; shades of it for the hue's groups with ``hue``), ``palette=`` gives the groups' colours
+  (a colormap name, a list, or a mapping of hue values to colours) and wins over ``color``.
+  ``lanes=`` picks a timeline's rows. A wrong value raises
+  :func:`deadline_nb.errors.bad_argument`'s error, which names the argument.
+* Default colours come from :mod:`deadline_nb.schema` (``STATUS_COLORS``, ``ACTION_TYPE_COLORS``),
+  the same in every plot; steps take a qualitative colormap in the order they first appear.
 * Times: ``tz="UTC"`` (the default), ``"local"`` (this machine's zone) or an IANA name such as
   ``"Europe/London"``; the frame's times may be in any zone (or naive, read as UTC).
 * Big frames are drawn as collections (one ``PolyCollection`` of rectangles for a timeline, not
@@ -41,6 +47,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, Locator
 
 from . import schema
+from .errors import bad_argument, check_one_of
 from .frames.access import (
     NAT,
     action_lanes,
@@ -65,10 +72,12 @@ __all__ = [
     "save_figure",
 ]
 
+#: What each plot can colour by (``hue=``), its default first.
 _LANES: Final = ("worker", "session", "step")
-_COLOR_BY: Final = ("status", "actionType", "step")
-_DURATIONS_BY: Final = ("step", "actionType")
-_CONCURRENCY_BY: Final = ("actionType", "status", "step")
+_TIMELINE_HUES: Final = ("status", "actionType", "step")
+_DURATIONS_HUES: Final = ("step", "actionType")
+_CONCURRENCY_HUES: Final = ("actionType", "status", "step")
+_HUE_TITLES: Final[Mapping[str, str]] = {"status": "Status", "actionType": "Action", "step": "Step"}
 _PROGRESS_KINDS: Final = ("auto", "running", "completed", "snapshots")
 
 #: Rectangle height of each action type in a timeline lane: task runs fill the lane, syncs and
@@ -102,13 +111,6 @@ _JOBS_ON: weakref.WeakKeyDictionary[Axes, tuple[str, ...]] = weakref.WeakKeyDict
 # arguments, axes, times
 
 
-def _check_choice(name: str, value: object, options: Sequence[str]) -> None:
-    if value not in options:
-        raise ValueError(
-            f"The value for `{name}` must be one of {list(options)}, but {value!r} was passed."
-        )
-
-
 def _tzinfo(tz: str | tzinfo) -> tuple[tzinfo, str]:
     """``tz`` -> (tzinfo, the name shown on the axis)."""
     if isinstance(tz, tzinfo):
@@ -125,9 +127,8 @@ def _tzinfo(tz: str | tzinfo) -> tuple[tzinfo, str]:
             return zoneinfo.ZoneInfo(tz), tz
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             pass
-    raise ValueError(
-        "The value for `tz` must be 'UTC', 'local' or an IANA time zone name such as "
-        f"'Europe/London', but {tz!r} was passed."
+    raise bad_argument(
+        "tz", "be 'UTC', 'local' or an IANA time zone name such as 'Europe/London'", tz
     )
 
 
@@ -218,18 +219,107 @@ def _rgba(codes: np.ndarray, palette: Sequence[str]) -> np.ndarray:
     return table[np.where(codes < 0, len(palette), codes)]
 
 
-def _color_codes(df: pd.DataFrame, color: str) -> tuple[np.ndarray, list[str], list[str]]:
-    """Per-action colour codes, the names they stand for, and their colours."""
-    if color == "status":
+#: A palette as seaborn takes it: a colormap name, colours in the hue's order, or value -> colour.
+Palette = str | Sequence[Any] | Mapping[str, Any]
+
+
+class _Hue:
+    """Each action's colour group (``codes``, -1 for missing), the groups' names and colours."""
+
+    def __init__(
+        self, codes: np.ndarray, names: list[str], colors: list[Any], title: str | None
+    ) -> None:
+        self.codes = codes
+        self.names = names
+        self.colors = colors
+        self.title = title  # None: one colour for everything, no hue legend
+
+
+def _one_color(color: object) -> tuple[float, float, float, float]:
+    try:
+        return mpl.colors.to_rgba(color)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        raise bad_argument(
+            "color",
+            "be one matplotlib colour such as 'C0' or '#1f77b4' (`hue` colours by a column)",
+            color,
+        ) from None
+
+
+def _shades(color: tuple[float, float, float, float], count: int) -> list[Any]:
+    """``count`` shades of ``color``, light to full, as seaborn's categorical plots make them."""
+    rgb = np.array(color[:3])
+    weights = np.linspace(0.35, 1.0, count) if count > 1 else np.ones(1)
+    return [(*(1.0 - w * (1.0 - rgb)), color[3]) for w in weights]
+
+
+def _palette_colors(palette: Palette, names: Sequence[str], default: Sequence[Any]) -> list[Any]:
+    """``palette`` applied to the hue's ``names``; a mapping keeps the default for what it lacks."""
+    must = "be a colormap name, a list of colours, or a mapping of hue values to colours"
+    if isinstance(palette, Mapping):
+        colors = [palette.get(name, default[i]) for i, name in enumerate(names)]
+    elif isinstance(palette, str):
+        if palette not in mpl.colormaps:
+            raise bad_argument("palette", must, palette)
+        cmap = mpl.colormaps[palette]
+        # a qualitative map (tab10...) by its entries; a continuous one spread over its range
+        if cmap.N <= 32:
+            colors = [cmap(i % cmap.N) for i in range(len(names))]
+        else:
+            colors = [cmap(v) for v in np.linspace(0.0, 1.0, max(len(names), 1))][: len(names)]
+    elif isinstance(palette, Sequence) and len(palette):
+        colors = [palette[i % len(palette)] for i in range(len(names))]
+    else:
+        raise bad_argument("palette", must, palette)
+    for c in colors:
+        if not mpl.colors.is_color_like(c):
+            raise bad_argument("palette", f"{must}; {c!r} is not a colour, so", palette)
+    return colors
+
+
+def _hue(
+    df: pd.DataFrame,
+    hue: str | None,
+    color: object,
+    palette: Palette | None,
+    options: Sequence[str],
+) -> _Hue:
+    """How a plot colours its actions: seaborn's ``hue``, ``color`` and ``palette``.
+
+    ``hue`` unset: by ``options[0]``, unless ``color`` is given, which then colours everything.
+    Both given: the hue's groups in shades of ``color``. ``palette`` beats ``color`` for the groups.
+    """
+    if hue is not None:
+        check_one_of("hue", hue, options)
+    one = _one_color(color) if color is not None else None
+    if hue is None and one is not None:
+        return _Hue(np.zeros(len(df), dtype=np.int64), ["actions"], [one], None)
+    hue = hue or options[0]
+    if hue == "status":
         codes, names = column_codes(df, "status", schema.STATUSES)
-        return codes, names, _status_palette(names)
-    if color == "actionType":
+        default = _status_palette(names)
+    elif hue == "actionType":
         codes, names = column_codes(df, "actionType", schema.ACTION_TYPES)
-        return codes, names, _type_palette(names)
-    steps = step_labels(df)
-    step_codes, uniques = pd.factorize(steps, use_na_sentinel=True)
-    names = [str(u) for u in uniques]
-    return np.asarray(step_codes, dtype=np.int64), names, _step_palette(names)
+        default = _type_palette(names)
+    else:
+        step_codes, uniques = pd.factorize(step_labels(df), use_na_sentinel=True)
+        codes, names = np.asarray(step_codes, dtype=np.int64), [str(u) for u in uniques]
+        default = _step_palette(names)
+    return _Hue(codes, names, _group_colors(names, default, one, palette), _HUE_TITLES[hue])
+
+
+def _group_colors(
+    names: Sequence[str],
+    default: Sequence[Any],
+    one: tuple[float, float, float, float] | None,
+    palette: Palette | None,
+) -> list[Any]:
+    """Colours of a hue's groups: ``palette``, else shades of the one ``color``, else default."""
+    if palette is not None:
+        return _palette_colors(palette, names, default)
+    if one is not None:
+        return _shades(one, len(names))
+    return list(default)
 
 
 def _seconds_unit(seconds: np.ndarray) -> tuple[float, str]:
@@ -280,7 +370,9 @@ def plot_timeline(
     df: pd.DataFrame,
     *,
     lanes: str = "worker",
-    color: str = "status",
+    hue: str | None = None,
+    color: Any = None,
+    palette: Palette | None = None,
     tz: str | tzinfo = "UTC",
     ax: Axes | None = None,
     **kwargs: Any,
@@ -300,8 +392,16 @@ def plot_timeline(
     lanes
         ``"worker"``, ``"session"`` or ``"step"``. Without ``workerId``, worker lanes fall back to
         session lanes with one :class:`~deadline_nb.errors.DataWarning`.
+    hue
+        Colour rectangles by ``"status"`` (the default), ``"actionType"`` or ``"step"``.
     color
-        Colour rectangles by ``"status"``, ``"actionType"`` or ``"step"``.
+        One matplotlib colour. Without ``hue``, every rectangle is drawn in it; with ``hue``,
+        the hue's groups are drawn in shades of it, light to full (as seaborn's categorical
+        plots do). Failed and running marks keep their status colours.
+    palette
+        Colours of the hue's groups: a colormap name, a list of colours in the legend's order,
+        or a mapping of hue values to colours (values it does not name keep their usual colour).
+        Wins over ``color``.
     tz
         Time zone of the time axis: ``"UTC"``, ``"local"`` or an IANA name.
     ax
@@ -327,12 +427,13 @@ def plot_timeline(
     >>> rectangles = next(c for c in ax.collections if c.get_gid() == "actions")
     >>> len(rectangles.get_paths()) == int(df["startedAt"].notna().sum())
     True
+    >>> ax = plot_timeline(df, lanes="session", color="tab:gray")  # everything in one colour
     >>> plt.close("all")
     """
-    _check_choice("lanes", lanes, _LANES)
-    _check_choice("color", color, _COLOR_BY)
+    check_one_of("lanes", lanes, _LANES)
+    coloring = _hue(df, hue, color, palette, _TIMELINE_HUES)
     zone, zone_name = _tzinfo(tz)
-    data = _timeline_data(df, lanes, color)
+    data = _timeline_data(df, lanes, coloring)
     ax = _axes(ax, (11.0, min(max(2.0 + 0.16 * len(data.labels), 4.0), 40.0)))
     _remember_jobs(ax, df)
     return _draw_timeline(ax, data, zone, zone_name, kwargs)
@@ -351,12 +452,12 @@ class _Timeline:
         self.colors = np.zeros((0, 4))
         self.failed = np.zeros(0, dtype=bool)
         self.open = np.zeros(0, dtype=bool)
-        self.legend: list[tuple[str, str]] = []
-        self.legend_title = ""
+        self.legend: list[tuple[str, Any]] = []
+        self.legend_title: str | None = None
         self.bands = np.zeros((0, 3))  # lane, x0, x1 of each session
 
 
-def _timeline_data(df: pd.DataFrame, lanes: str, color: str) -> _Timeline:
+def _timeline_data(df: pd.DataFrame, lanes: str, coloring: _Hue) -> _Timeline:
     out = _Timeline()
     # user -> plot_timeline -> here -> lane_codes -> warn: the warning points at the user's line
     lane_codes, lane_names, out.kind = action_lanes(df, lanes, stacklevel=4)
@@ -369,26 +470,29 @@ def _timeline_data(df: pd.DataFrame, lanes: str, color: str) -> _Timeline:
         # actions whose worker (or step) is unknown get a lane of their own rather than vanish
         lane_codes = np.where(lane_codes < 0, len(lane_names), lane_codes)
         lane_names = [*lane_names, "(unknown)"]
-    # Lanes in order of their first action, like a task stream: the job's ramp-up reads top down.
+    # Lanes in order of their first action, like a task stream: the job's ramp-up reads top down;
+    # ties by name. Vectorised: a frame with thousands of session lanes sorts in milliseconds.
     first = pd.Series(start[rows]).groupby(lane_codes).min()
     used = first.index.to_numpy()
-    order = sorted(range(len(used)), key=lambda i: (first.iloc[i], lane_names[used[i]]))
+    used_names = np.array([lane_names[u] for u in used], dtype=object)
+    order = np.lexsort((np.argsort(np.argsort(used_names, kind="stable")), first.to_numpy()))
     position = np.full(len(lane_names), -1, dtype=np.int64)
     position[used[order]] = np.arange(len(order))
     out.lane = position[lane_codes]
-    out.labels = short_labels([lane_names[used[i]] for i in order])
+    out.labels = short_labels(used_names[order].tolist())
     out.x0 = _datenum(start[rows])
     out.x1 = _datenum(end[rows])
     types, type_names = column_codes(df, "actionType", schema.ACTION_TYPES)
     heights = np.array([_HEIGHTS.get(t, 0.5) for t in type_names] + [0.5])
     out.height = heights[np.where(types[rows] < 0, len(type_names), types[rows])]
-    color_codes, names, palette = _color_codes(df, color)
-    out.colors = _rgba(color_codes[rows], palette)
-    present = np.unique(color_codes[rows])
-    out.legend = [(names[c], palette[c]) for c in present if c >= 0]
-    out.legend_title = {"status": "Status", "actionType": "Action", "step": "Step"}[color]
-    status = column_strings(df, "status").to_numpy()[rows]
-    out.failed = status == "FAILED"
+    out.colors = _rgba(coloring.codes[rows], coloring.colors)
+    if coloring.title is not None:
+        present = np.unique(coloring.codes[rows])
+        out.legend = [(coloring.names[c], coloring.colors[c]) for c in present if c >= 0]
+        out.legend_title = coloring.title
+    status_codes, status_names = column_codes(df, "status")
+    failed_code = status_names.index("FAILED") if "FAILED" in status_names else -2
+    out.failed = status_codes[rows] == failed_code
     out.open = open_end[rows]
     if out.kind != "step":
         sessions = column_codes(df, "sessionId")[0][rows]
@@ -581,10 +685,7 @@ def plot_frame_times(
             for c in df.columns
             if c.startswith(schema.PARAMETER_PREFIX)
         )
-        raise ValueError(
-            f"The value for `parameter` must be one of the frame's task parameters {names}, "
-            f"but {parameter!r} was passed."
-        )
+        raise bad_argument("parameter", f"be one of the frame's task parameters {names}", parameter)
     ax = _axes(ax)
     _remember_jobs(ax, df)
     return _draw_frame_times(ax, df, runs, column, parameter, kwargs)
@@ -738,7 +839,9 @@ def _draw_frame_times(
 def plot_durations(
     df: pd.DataFrame,
     *,
-    by: str = "step",
+    hue: str | None = None,
+    color: Any = None,
+    palette: Palette | None = None,
     ax: Axes | None = None,
     **kwargs: Any,
 ) -> Axes:
@@ -753,8 +856,15 @@ def plot_durations(
     ----------
     df
         A session-action frame.
-    by
-        ``"step"``: task runs grouped by step; ``"actionType"``: every action by type.
+    hue
+        ``"step"`` (the default): task runs, one box per step; ``"actionType"``: every action,
+        one box per type.
+    color
+        One matplotlib colour. Without ``hue``, every box (one per step) is drawn in it; with
+        ``hue``, the boxes are drawn in shades of it, light to full.
+    palette
+        Colours of the boxes: a colormap name, a list of colours in the boxes' order, or a
+        mapping of steps (or action types) to colours. Wins over ``color``.
     ax
         The Axes to draw on, or ``None`` for a new figure.
     **kwargs
@@ -774,18 +884,33 @@ def plot_durations(
     >>> model = FarmModel(seed=0)
     >>> df = dnb.session_action_frame(
     ...     model.session_actions(model.job_by_name(JOBS["render"]).job_id))
-    >>> ax = plot_durations(df, by="actionType")
+    >>> ax = plot_durations(df, hue="actionType")
     >>> [t.get_text().split("\\n")[0] for t in ax.get_yticklabels()]
     ['envEnter (n=70)', 'envExit (n=70)', 'taskRun (n=240)', 'syncInputJobAttachments (n=35)']
     >>> plt.close("all")
     """
-    _check_choice("by", by, _DURATIONS_BY)
+    if hue is not None:
+        check_one_of("hue", hue, _DURATIONS_HUES)
+    one = _one_color(color) if color is not None else None
+    if palette is not None:
+        _palette_colors(palette, [], [])  # a wrong palette is named even with nothing to draw
     ax = _axes(ax)
     _remember_jobs(ax, df)
-    return _draw_durations(ax, df, by, kwargs)
+    by = hue or _DURATIONS_HUES[0]
+    # colour by the groups unless only `color` was given: then every box is drawn in it
+    grouped = hue is not None or one is None
+    return _draw_durations(ax, df, by, one, palette, grouped, kwargs)
 
 
-def _draw_durations(ax: Axes, df: pd.DataFrame, by: str, kwargs: Mapping[str, Any]) -> Axes:
+def _draw_durations(
+    ax: Axes,
+    df: pd.DataFrame,
+    by: str,
+    one: tuple[float, float, float, float] | None,
+    palette: Palette | None,
+    grouped: bool,
+    kwargs: Mapping[str, Any],
+) -> Axes:
     title = "Task-run durations by step" if by == "step" else "Durations by action type"
     start = utc_ns(df, "startedAt")
     end = utc_ns(df, "endedAt")
@@ -794,16 +919,17 @@ def _draw_durations(ax: Axes, df: pd.DataFrame, by: str, kwargs: Mapping[str, An
         finished &= column_strings(df, "actionType").to_numpy() == "taskRun"
         keys = step_labels(df).to_numpy()
         names = [str(k) for k in pd.unique(keys[finished]) if k is not None]
-        palette = _step_palette(names)
+        default = _step_palette(names)
     else:
         codes, all_names = column_codes(df, "actionType", schema.ACTION_TYPES)
         keys = np.array([*all_names, None], dtype=object)[codes]  # -1 (missing) -> None
         names = [n for n in all_names if (keys[finished] == n).any()]
-        palette = _type_palette(names)
+        default = _type_palette(names)
     if not names:
         return _empty(
             ax, title, "Duration", "Step" if by == "step" else "Action type", "No finished actions"
         )
+    colors = _group_colors(names, default, one, palette) if grouped else [one] * len(names)
     seconds = (end - start) / 1e9
     groups = [seconds[finished & (keys == name)] for name in names]
     every = np.concatenate(groups)
@@ -831,7 +957,7 @@ def _draw_durations(ax: Axes, df: pd.DataFrame, by: str, kwargs: Mapping[str, An
     )
     for line in boxes["medians"]:
         line.set_gid("median")
-    for patch, color in zip(boxes["boxes"], palette, strict=True):
+    for patch, color in zip(boxes["boxes"], colors, strict=True):
         patch.set_facecolor(color)
         patch.set_alpha(0.75)
     p95 = np.array([np.percentile(g, 95) for g in scaled])
@@ -947,7 +1073,7 @@ def plot_progress(
     True
     >>> plt.close("all")
     """
-    _check_choice("kind", kind, _PROGRESS_KINDS)
+    check_one_of("kind", kind, _PROGRESS_KINDS)
     zone, zone_name = _tzinfo(tz)
     open_end = effective_ends(df)[2]
     if kind == "auto":
@@ -1190,7 +1316,9 @@ def _draw_snapshots(
 def plot_concurrency(
     df: pd.DataFrame,
     *,
-    by: str = "actionType",
+    hue: str | None = None,
+    color: Any = None,
+    palette: Palette | None = None,
     tz: str | tzinfo = "UTC",
     ax: Axes | None = None,
     **kwargs: Any,
@@ -1205,8 +1333,15 @@ def plot_concurrency(
     ----------
     df
         A session-action frame.
-    by
-        Stack by ``"actionType"``, ``"status"`` or ``"step"``.
+    hue
+        Stack by ``"actionType"`` (the default), ``"status"`` or ``"step"``.
+    color
+        One matplotlib colour. Without ``hue``, one area of all actions is drawn in it; with
+        ``hue``, the stacked areas are drawn in shades of it, light to full.
+    palette
+        Colours of the stacked areas: a colormap name, a list of colours in the legend's order,
+        or a mapping of hue values to colours (values it does not name keep their usual
+        colour). Wins over ``color``.
     tz
         Time zone of the time axis.
     ax
@@ -1231,13 +1366,14 @@ def plot_concurrency(
     >>> ax = plot_concurrency(df)
     >>> "utilisation" in ax.get_title()
     True
+    >>> ax = plot_concurrency(df, hue="status", palette={"SUCCEEDED": "tab:green"})
     >>> plt.close("all")
     """
-    _check_choice("by", by, _CONCURRENCY_BY)
+    coloring = _hue(df, hue, color, palette, _CONCURRENCY_HUES)
     zone, zone_name = _tzinfo(tz)
     ax = _axes(ax)
     _remember_jobs(ax, df)
-    return _draw_concurrency(ax, df, by, zone, zone_name, kwargs)
+    return _draw_concurrency(ax, df, coloring, zone, zone_name, kwargs)
 
 
 def _running_counts(
@@ -1257,14 +1393,19 @@ def _running_counts(
 
 
 def _draw_concurrency(
-    ax: Axes, df: pd.DataFrame, by: str, tz: tzinfo, tz_name: str, kwargs: Mapping[str, Any]
+    ax: Axes,
+    df: pd.DataFrame,
+    coloring: _Hue,
+    tz: tzinfo,
+    tz_name: str,
+    kwargs: Mapping[str, Any],
 ) -> Axes:
     title = "Actions running at once"
     start, end, _ = effective_ends(df)
     rows = np.flatnonzero(start != NAT)
     if not len(rows):
         return _empty(ax, title, f"Time ({tz_name})", "Actions running", "No attempted actions")
-    codes, names, palette = _color_codes(df, by)
+    codes, names, palette = coloring.codes, coloring.names, coloring.colors
     codes = codes[rows]
     if (codes < 0).any():
         codes = np.where(codes < 0, len(names), codes)
@@ -1292,11 +1433,7 @@ def _draw_concurrency(
         f"{title} (peak {peak:,}) · worker utilisation {util:.1%} "
         f"(busy {format_seconds(busy / 1e9)} of {format_seconds(session / 1e9)} in sessions)"
     )
-    _legend(
-        ax,
-        ax.get_legend_handles_labels()[0],
-        {"actionType": "Action", "status": "Status", "step": "Step"}[by],
-    )
+    _legend(ax, ax.get_legend_handles_labels()[0], coloring.title)
     return ax
 
 
@@ -1549,10 +1686,7 @@ def save_figure(
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in _FORMATS:
-        raise ValueError(
-            f"The value for `path` must end in one of {list(_FORMATS)}, but {str(path)!r} was "
-            "passed."
-        )
+        raise bad_argument("path", f"end in one of {list(_FORMATS)}", str(path))
     fig = fig_or_ax.get_figure() if isinstance(fig_or_ax, Axes) else fig_or_ax
     if isinstance(fig, SubFigure):
         fig = fig.figure
