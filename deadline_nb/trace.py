@@ -16,12 +16,13 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
 from . import schema
+from .errors import check_one_of
 from .frames.access import (
     NAT,
     action_lanes,
@@ -32,6 +33,8 @@ from .frames.access import (
 )
 
 __all__ = ["to_chrome_trace"]
+
+_LANES: Final = ("worker", "session", "step")
 
 # The viewers' reserved colour names (Chrome's tracing only; Perfetto colours by name).
 _CNAME = {"FAILED": "terrible", "CANCELED": "bad", "INTERRUPTED": "bad", "RECLAIMED": "bad"}
@@ -79,11 +82,7 @@ def to_chrome_trace(
     >>> sum(e["ph"] == "X" for e in events) == int(df["startedAt"].notna().sum())
     True
     """
-    if lanes not in ("worker", "session", "step"):
-        raise ValueError(
-            "The value for `lanes` must be one of ['worker', 'session', 'step'], "
-            f"but {lanes!r} was passed."
-        )
+    check_one_of("lanes", lanes, _LANES)
     path = Path(path)
     events = _events(df, lanes)
     opener: Any = gzip.open if path.suffix == ".gz" else open

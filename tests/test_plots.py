@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 import subprocess
 import sys
 import warnings
@@ -27,6 +28,7 @@ from PIL import Image
 from deadline_nb import plots, schema
 from deadline_nb.errors import DataWarning
 from deadline_nb.plots import save_figure
+from deadline_nb.summary import exit_code_name
 from tests import helpers as h
 from tests import plot_data
 
@@ -153,7 +155,11 @@ def test_timeline_draws_one_rectangle_per_attempted_action_as_one_collection() -
     df = plot_data.job_frame("failing")
     ax = plot_timeline(df)
     rects = gid(ax, "actions")
-    assert len(rects.get_paths()) == len(attempted(df)) == 170
+    assert (
+        len(rects.get_paths())
+        == len(attempted(df))
+        == plot_data.truth("failing").count(attempted=True)
+    )
     assert len(df) > len(attempted(df))  # the never-attempted ones are not drawn
     assert len(ax.patches) == 0  # a collection, not an artist per action
 
@@ -163,15 +169,16 @@ def test_timeline_colours_rectangles_by_status_from_the_schema() -> None:
     rects = gid(plot_timeline(df), "actions")
     expected = np.array([rgba(schema.STATUS_COLORS[s]) for s in attempted(df)["status"]])
     np.testing.assert_allclose(rects.get_facecolors(), expected)
-    assert (attempted(df)["status"] == "FAILED").sum() == 9
+    truth = plot_data.truth("failing")
+    assert (attempted(df)["status"] == "FAILED").sum() == truth.count(status="FAILED") > 0
 
 
 def test_timeline_colours_by_action_type_and_by_step() -> None:
     df = plot_data.job_frame("simulation")
-    by_type = gid(plot_timeline(df, color="actionType"), "actions")
+    by_type = gid(plot_timeline(df, hue="actionType"), "actions")
     expected = [rgba(schema.ACTION_TYPE_COLORS[t]) for t in attempted(df)["actionType"]]
     np.testing.assert_allclose(by_type.get_facecolors(), expected)
-    by_step = gid(plot_timeline(df, color="step"), "actions").get_facecolors()
+    by_step = gid(plot_timeline(df, hue="step"), "actions").get_facecolors()
     tab10 = mpl.colormaps["tab10"]
     # steps in order of first appearance: Simulate, then Mesh; env actions take their session's
     steps = attempted(df)["stepName"].astype(object)
@@ -211,7 +218,7 @@ def test_timeline_rectangles_span_start_to_end_in_their_worker_lane() -> None:
 def test_timeline_marks_failed_attempts() -> None:
     df = plot_data.job_frame("failing")
     failed = attempted(df)[attempted(df)["status"] == "FAILED"]
-    marks = gid(plot_timeline(df, color="actionType"), "failed")
+    marks = gid(plot_timeline(df, hue="actionType"), "failed")
     assert len(marks.get_offsets()) == len(failed)
     np.testing.assert_allclose(
         sorted(marks.get_offsets()[:, 0]), sorted(day_number(t) for t in failed["endedAt"])
@@ -221,7 +228,7 @@ def test_timeline_marks_failed_attempts() -> None:
 def test_timeline_draws_running_actions_to_their_last_update_with_an_open_end() -> None:
     df = plot_data.job_frame("running")
     running = attempted(df)[df["endedAt"].isna()]
-    assert len(running) == 8
+    assert len(running) == plot_data.truth("running").count(running=True) > 0
     ax = plot_timeline(df)
     rects = gid(ax, "actions").get_paths()
     positions = np.flatnonzero(attempted(df)["endedAt"].isna().to_numpy())
@@ -229,7 +236,7 @@ def test_timeline_draws_running_actions_to_their_last_update_with_an_open_end() 
         assert rects[i].vertices[:, 0].max() == pytest.approx(
             day_number(row["workerUpdatedAt"]), abs=1e-9
         )
-    assert len(gid(ax, "open").get_offsets()) == 8
+    assert len(gid(ax, "open").get_offsets()) == len(running)
 
 
 def test_timeline_shades_session_spans_so_idle_gaps_show() -> None:
@@ -246,7 +253,7 @@ def test_timeline_lanes_by_session_and_by_step() -> None:
     by_session = plot_timeline(df, lanes="session")
     assert len(drawn_labels(by_session)) == df["sessionId"].nunique()
     by_step = plot_timeline(df, lanes="step")
-    assert drawn_labels(by_step) == ["Simulate", "Mesh"]
+    assert drawn_labels(by_step) == list(plot_data.truth("simulation").steps)
     assert by_step.get_ylabel() == "Step"
 
 
@@ -257,7 +264,7 @@ def test_timeline_without_worker_ids_falls_back_to_sessions_with_one_warning() -
     assert len(record) == 1
     assert record[0].filename == __file__  # points at the caller's line
     assert ax.get_ylabel() == "Session"
-    assert len(gid(ax, "actions").get_paths()) == 170
+    assert len(gid(ax, "actions").get_paths()) == plot_data.truth("failing").count(attempted=True)
 
 
 @pytest.mark.parametrize(
@@ -269,16 +276,62 @@ def test_timeline_without_worker_ids_falls_back_to_sessions_with_one_warning() -
             "but 'x' was passed.",
         ),
         (
-            {"color": "worker"},
-            "The value for `color` must be one of ['status', 'actionType', 'step'], "
+            {"hue": "worker"},
+            "The value for `hue` must be one of ['status', 'actionType', 'step'], "
             "but 'worker' was passed.",
+        ),
+        (
+            {"color": "status"},
+            "The value for `color` must be one matplotlib colour such as 'C0' or '#1f77b4' "
+            "(`hue` colours by a column), but 'status' was passed.",
+        ),
+        (
+            {"hue": "status", "palette": "no-such-map"},
+            "The value for `palette` must be a colormap name, a list of colours, or a mapping "
+            "of hue values to colours, but 'no-such-map' was passed.",
         ),
         ({"tz": "Mars/Olympus"}, "The value for `tz` must be 'UTC', 'local' or an IANA"),
     ],
 )
 def test_timeline_names_the_wrong_argument(kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         plot_timeline(plot_data.job_frame("failing"), **kwargs)
+
+
+def test_timeline_color_draws_every_rectangle_in_one_colour() -> None:
+    df = plot_data.job_frame("failing")
+    ax = plot_timeline(df, color="tab:purple")  # seaborn's color=: one colour, no hue
+    faces = gid(ax, "actions").get_facecolors()
+    np.testing.assert_allclose(faces, [rgba("tab:purple")] * len(attempted(df)))
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert not set(legend) & set(schema.STATUSES)  # no hue, so no status entries
+    assert "failed attempt" in legend  # the marks keep their own meaning
+    np.testing.assert_allclose(
+        gid(ax, "failed").get_facecolors()[0], rgba(schema.STATUS_COLORS["FAILED"])
+    )
+
+
+def test_timeline_hue_with_color_draws_the_groups_in_shades_of_it() -> None:
+    df = plot_data.job_frame("simulation")
+    faces = gid(plot_timeline(df, hue="actionType", color="tab:blue"), "actions").get_facecolors()
+    types = attempted(df)["actionType"].astype(str).to_numpy()
+    shades = {tuple(np.round(faces[types == t][0], 6)) for t in set(types)}
+    assert len(shades) == len(set(types))  # one shade per group
+    for t in set(types):
+        assert (np.ptp(faces[types == t], axis=0) == 0).all()  # the same within a group
+    # the last group (in the legend's order) is the colour itself; the others are lighter
+    assert any(np.allclose(f, rgba("tab:blue")) for f in faces)
+    assert all(np.all(f[:3] >= np.array(rgba("tab:blue")[:3]) - 1e-9) for f in faces)
+
+
+def test_timeline_palette_maps_hue_values_to_colours() -> None:
+    df = plot_data.job_frame("failing")
+    rects = gid(plot_timeline(df, palette={"FAILED": "black"}), "actions")
+    status = attempted(df)["status"].astype(str).to_numpy()
+    expected = [rgba("black" if s == "FAILED" else schema.STATUS_COLORS[s]) for s in status]
+    np.testing.assert_allclose(rects.get_facecolors(), expected)
+    listed = gid(plot_timeline(df, hue="actionType", palette=["red", "blue"]), "actions")
+    assert {mpl.colors.to_hex(c) for c in listed.get_facecolors()} == {"#ff0000", "#0000ff"}
 
 
 def test_timeline_of_one_action() -> None:
@@ -388,9 +441,11 @@ def test_frame_times_shows_every_attempt_with_retries_apart() -> None:
     runs = df[(df["actionType"] == "taskRun") & df["endedAt"].notna()]
     ax = plot_frame_times(df)
     offsets, colors = _points(ax)
-    assert len(offsets) == len(runs) == 67
+    truth = plot_data.truth("failing")
+    assert len(offsets) == len(runs) == truth.count(kind="taskRun", finished=True)
     retries = runs.groupby("taskId").size().sub(1).sum()
-    assert len(gid(ax, "retries").get_offsets()) == retries == 7
+    expected = sum(n - 1 for n in truth.attempts_per_task(finished=True).values())
+    assert len(gid(ax, "retries").get_offsets()) == retries == expected > 0
     failed = rgba(schema.STATUS_COLORS["FAILED"])
     assert sum(np.allclose(c, failed) for c in colors) == (runs["status"] == "FAILED").sum()
     assert ax.get_xlabel() == "Frame"
@@ -459,42 +514,52 @@ def test_durations_by_step_gives_medians_and_p95() -> None:
     df = plot_data.job_frame("simulation")
     ax = plot_durations(df)
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert [label.split(" (")[0] for label in labels] == ["Simulate", "Mesh"]
+    steps = list(plot_data.truth("simulation").steps)
+    assert [label.split(" (")[0] for label in labels] == steps
     runs = df[df["actionType"] == "taskRun"]
-    for label, name in zip(labels, ["Simulate", "Mesh"], strict=True):
+    for label, name in zip(labels, steps, strict=True):
         seconds = runs[runs["stepName"] == name]["duration"].dt.total_seconds()
         assert f"n={len(seconds)}" in label
         assert "median " in label and "p95 " in label
     minutes = runs.groupby("stepName", observed=True, sort=False)["duration"].quantile(0.95)
     p95 = gid(ax, "p95").get_offsets()[:, 0]
-    np.testing.assert_allclose(p95, [minutes[n].total_seconds() / 60 for n in ["Simulate", "Mesh"]])
+    np.testing.assert_allclose(p95, [minutes[n].total_seconds() / 60 for n in steps])
     medians = [ln.get_xdata()[0] for ln in ax.lines if ln.get_gid() == "median"]
     np.testing.assert_allclose(
         medians,
-        [
-            runs[runs["stepName"] == n]["duration"].median().total_seconds() / 60
-            for n in ["Simulate", "Mesh"]
-        ],
+        [runs[runs["stepName"] == n]["duration"].median().total_seconds() / 60 for n in steps],
     )
 
 
 def test_durations_by_action_type_uses_a_log_axis_for_seconds_next_to_minutes() -> None:
     df = plot_data.job_frame("render")
-    ax = plot_durations(df, by="actionType")
+    ax = plot_durations(df, hue="actionType")
     assert ax.get_xscale() == "log"
     assert ax.get_xlabel() == "Duration (s)"
     boxes = [p for p in ax.patches if p.get_facecolor()[3] > 0]
-    assert len(boxes) == 4
+    kinds = plot_data.truth("render").kinds(finished=True)
     faces = [mpl.colors.to_hex(p.get_facecolor()[:3]) for p in boxes]
-    assert faces == [
-        schema.ACTION_TYPE_COLORS[t]
-        for t in ("envEnter", "envExit", "taskRun", "syncInputJobAttachments")
-    ]
+    assert faces == [schema.ACTION_TYPE_COLORS[t] for t in schema.ACTION_TYPES if t in kinds]
+    assert len(boxes) == len(kinds) > 1
 
 
-def test_durations_names_a_wrong_by() -> None:
-    with pytest.raises(ValueError, match=r"`by` must be one of \['step', 'actionType'\], but 'x'"):
-        plot_durations(plot_data.job_frame("render"), by="x")
+def test_durations_names_a_wrong_hue_color_or_palette() -> None:
+    df = plot_data.job_frame("render")
+    with pytest.raises(ValueError, match=r"`hue` must be one of \['step', 'actionType'\], but 'x'"):
+        plot_durations(df, hue="x")
+    with pytest.raises(ValueError, match=r"`color` must be one matplotlib colour .* 'step' was"):
+        plot_durations(df, color="step")
+    with pytest.raises(ValueError, match=r"`palette` must be .*, but 3 was passed"):
+        plot_durations(df, palette=3)
+
+
+def test_durations_color_draws_every_box_in_it() -> None:
+    df = plot_data.job_frame("simulation")
+    boxes = [p for p in plot_durations(df, color="tab:olive").patches if p.get_facecolor()[3] > 0]
+    assert len(boxes) == len(plot_data.truth("simulation").steps) == 2  # still one box per step
+    assert {mpl.colors.to_hex(p.get_facecolor()[:3]) for p in boxes} == {
+        mpl.colors.to_hex("tab:olive")
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -514,7 +579,7 @@ def test_progress_of_running_actions_shows_percent_and_an_eta() -> None:
         [b.get_width() for b in bars], running["progressPercent"].to_numpy(float)
     )
     texts = [t.get_text() for t in ax.texts]
-    assert len(texts) == len(running) == 8
+    assert len(texts) == len(running) == plot_data.truth("running").count(running=True)
     row = running.iloc[0]
     elapsed = row["workerUpdatedAt"] - row["startedAt"]
     eta = row["workerUpdatedAt"] + elapsed * (100 - row["progressPercent"]) / row["progressPercent"]
@@ -539,7 +604,7 @@ def test_progress_completed_counts_tasks_and_projects_an_eta_while_running() -> 
 
 def test_progress_completed_counts_against_the_jobs_tasks_when_given() -> None:
     df = plot_data.job_frame("running")
-    total = sum(len(t) for t in plot_data.view("running").tasks.values())
+    total = plot_data.truth("running").tasks
     taken = df.loc[df["actionType"] == "taskRun", "taskId"].nunique()
     assert taken < total  # a running job's frame has only the tasks a worker has taken
     ax = plot_progress(df, kind="completed", tasks=total)
@@ -554,7 +619,8 @@ def test_progress_of_a_finished_job_has_no_projection() -> None:
     ax = plot_progress(plot_data.job_frame("failing"))  # auto: nothing running
     assert [ln.get_gid() for ln in ax.lines if ln.get_gid()] == ["completed", "failed"]
     (failed,) = [ln for ln in ax.lines if ln.get_gid() == "failed"]
-    assert max(failed.get_ydata()) == 8
+    truth = plot_data.truth("failing")
+    assert max(failed.get_ydata()) == truth.count(kind="taskRun", status="FAILED", finished=True)
 
 
 def _snapshots(df: pd.DataFrame) -> pd.DataFrame:
@@ -585,13 +651,14 @@ def test_progress_with_snapshots_draws_each_action_over_time() -> None:
     lines = gid(ax, "snapshots")
     assert isinstance(lines, LineCollection)
     segments = lines.get_segments()
-    assert len(segments) == 8
+    running_count = plot_data.truth("running").count(running=True)
+    assert len(segments) == running_count
     # each line starts at 0% when the action started, and ends at its last snapshot
     first = df[df["sessionActionId"] == sorted(snaps["sessionActionId"])[0]].iloc[0]
     seg = segments[0]
     assert seg[0, 1] == 0 and seg[0, 0] == pytest.approx(day_number(first["startedAt"]), abs=1e-9)
     assert seg[-1, 1] == pytest.approx(first["progressPercent"])
-    running = np.array([rgba(schema.STATUS_COLORS["RUNNING"])] * 8)
+    running = np.array([rgba(schema.STATUS_COLORS["RUNNING"])] * running_count)
     np.testing.assert_allclose(np.asarray(lines.get_colors()), running)
 
 
@@ -632,26 +699,42 @@ def test_concurrency_counts_actions_running_at_once_and_utilisation() -> None:
 
 def test_concurrency_stacks_one_area_per_group_in_schema_colours() -> None:
     df = plot_data.job_frame("render")
-    ax = plot_concurrency(df, by="actionType")
+    ax = plot_concurrency(df, hue="actionType")
+    kinds = plot_data.truth("render").kinds(attempted=True)
+    in_order = [t for t in schema.ACTION_TYPES if t in kinds]
     faces = [mpl.colors.to_hex(c.get_facecolor()[0][:3]) for c in ax.collections]
-    assert faces == [
-        schema.ACTION_TYPE_COLORS[t]
-        for t in ("envEnter", "envExit", "taskRun", "syncInputJobAttachments")
+    assert faces == [schema.ACTION_TYPE_COLORS[t] for t in in_order]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == in_order
+    by_status = plot_concurrency(plot_data.job_frame("failing"), hue="status")
+    statuses = plot_data.truth("failing").statuses(attempted=True)
+    assert [t.get_text() for t in by_status.get_legend().get_texts()] == [
+        s for s in schema.STATUSES if s in statuses
     ]
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
-        "envEnter",
-        "envExit",
-        "taskRun",
-        "syncInputJobAttachments",
-    ]
-    by_status = plot_concurrency(plot_data.job_frame("failing"), by="status")
-    assert [t.get_text() for t in by_status.get_legend().get_texts()] == ["SUCCEEDED", "FAILED"]
+
+
+def test_concurrency_color_draws_one_area_of_all_actions() -> None:
+    df = plot_data.job_frame("render")
+    stacked = plot_concurrency(df)
+    ax = plot_concurrency(df, color="0.3")
+    (area,) = ax.collections
+    np.testing.assert_allclose(area.get_facecolor()[0], rgba("0.3"))
+    assert ax.get_title() == stacked.get_title()  # the same counts, in one colour
+    shaded = plot_concurrency(df, hue="status", color="C1")
+    assert len(shaded.collections) == 1  # the render's actions all succeeded: one shade
+    np.testing.assert_allclose(shaded.collections[0].get_facecolor()[0], rgba("C1"))
+
+
+def test_concurrency_names_a_wrong_hue() -> None:
+    with pytest.raises(
+        ValueError, match=r"`hue` must be one of \['actionType', 'status', 'step'\]"
+    ):
+        plot_concurrency(plot_data.job_frame("render"), hue="worker")
 
 
 def test_concurrency_peak_matches_the_worker_count_of_a_busy_job() -> None:
     df = plot_data.job_frame("render")
     ax = plot_concurrency(df)
-    assert f"(peak {df['workerId'].nunique()})" in ax.get_title()
+    assert f"(peak {plot_data.truth('render').workers})" in ax.get_title()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -668,25 +751,32 @@ def test_status_counts_task_runs_per_step_by_status() -> None:
         (bar,) = container
         assert bar.get_width() == counts[status]
         assert mpl.colors.to_hex(bar.get_facecolor()) == schema.STATUS_COLORS[status]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["Crowd Sim"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(plot_data.truth("failing").steps)
 
 
 def test_status_draws_one_bar_per_step() -> None:
     ax = plot_status(plot_data.job_frame("simulation"))
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["Simulate", "Mesh"]
+    truth = plot_data.truth("simulation")
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(truth.steps)
     (succeeded,) = ax.containers
-    assert [b.get_width() for b in succeeded] == [24, 12]
+    assert [b.get_width() for b in succeeded] == [
+        truth.count(kind="taskRun", status="SUCCEEDED", step=s) for s in truth.steps
+    ]
 
 
 def test_exit_codes_are_counted_and_named() -> None:
     df = plot_data.job_frame("failing")
     ax = plot_exit_codes(df)
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert labels[1] == "-1073741819 · 0xC0000005 access violation"
-    assert labels[2].startswith("137 · SIGKILL")
+    counts = plot_data.truth("failing").exit_codes()
+    order = sorted(counts, key=lambda c: (-counts[c], c))  # most frequent first
+    assert {-1073741819, 137} <= set(order)  # the crash codes the failing job is made with
+    assert labels == [f"{c} · {exit_code_name(c)}" for c in order]
+    assert "-1073741819 · 0xC0000005 access violation" in labels
+    assert any(label.startswith("137 · SIGKILL") for label in labels)
     (failed,) = ax.containers
     assert failed.get_label() == "FAILED"
-    assert [b.get_width() for b in failed] == [4, 3, 2]
+    assert [b.get_width() for b in failed] == [counts[c] for c in order]
 
 
 def test_exit_codes_of_a_job_with_none_is_an_empty_axes() -> None:

@@ -38,7 +38,7 @@ def test_trace_has_one_slice_per_attempted_action_on_its_worker_track(tmp_path: 
     df = plot_data.job_frame("failing")
     events = read(to_chrome_trace(df, tmp_path / "job.json"))
     done = df[df["startedAt"].notna()]
-    assert len(slices(events)) == len(done) == 170
+    assert len(slices(events)) == len(done) == plot_data.truth("failing").count(attempted=True)
     threads = names(events, "thread_name")
     assert sorted(set(threads.values())) == sorted(df["workerId"].astype(str).unique())
     processes = {e["pid"]: e["args"]["name"] for e in events if e["name"] == "process_name"}
@@ -57,7 +57,7 @@ def test_trace_names_task_runs_by_step_and_parameters_and_flags_failures(tmp_pat
     df = plot_data.job_frame("failing")
     events = slices(read(to_chrome_trace(df, tmp_path / "job.json")))
     failed = [e for e in events if e["args"]["status"] == "FAILED"]
-    assert len(failed) == 9
+    assert len(failed) == plot_data.truth("failing").count(status="FAILED", attempted=True) > 0
     assert all(e["cname"] == "terrible" for e in failed)
     codes = sorted(e["args"]["processExitCode"] for e in failed)
     assert codes == sorted(df.loc[df["status"] == "FAILED", "processExitCode"].tolist())
