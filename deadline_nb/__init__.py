@@ -14,6 +14,8 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
+from .version import __version__
+
 # Silent unless the application configures logging: a library never prints on its own.
 logging.getLogger("deadline_nb").addHandler(logging.NullHandler())
 
@@ -22,7 +24,6 @@ if "IPython" in sys.modules:  # a notebook: errors read as one sentence (see err
 
     short_tracebacks()
 
-__version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {

@@ -285,7 +285,7 @@ def client(
     import botocore.exceptions
     from botocore.config import Config
 
-    from . import __version__
+    from .version import __version__
 
     local = is_local_endpoint(endpoint_url)
     if region is None and boto3_session is None and profile is None and not local:

@@ -412,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     >>> build_parser().parse_args(["localfarm", "--port", "0"]).port
     0
     """
-    from . import __version__
+    from .version import __version__
 
     parser = argparse.ArgumentParser(
         prog="deadline-nb",

@@ -551,7 +551,7 @@ def _slowest(df: pd.DataFrame) -> str:
 
 
 def _document(job: Job, heading: str, figures: Sequence[_Figure], files: str) -> str:
-    from . import __version__
+    from .version import __version__
 
     df = job.actions
     table = summarize(df)

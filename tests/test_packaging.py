@@ -52,13 +52,21 @@ def test_runtime_dependencies_are_the_ones_the_design_names() -> None:
     } <= set(lower_bounds())
 
 
-def test_ci_runs_make_test_and_the_lowest_bounds() -> None:
-    ci = (ROOT / ".ci" / "run").read_text()
-    assert "make test" in ci and "make test-lowest" in ci
+def test_make_test_runs_the_lowest_bounds_too() -> None:
     makefile = (ROOT / "Makefile").read_text()
+    # .ci/run is `make test` alone (test_demo checks it): the lowest-bounds run is part of it.
+    assert re.search(r"^test: .*\btest-lowest\b", makefile, re.MULTILINE)
     for name in ("tests/test_frames.py", "tests/test_schema.py", "tests/test_frames_properties.py"):
         assert name in makefile and (ROOT / name).exists()
 
 
 def test_package_ships_its_type_marker() -> None:
     assert (ROOT / "deadline_nb" / "py.typed").exists()
+
+
+def test_the_package_version_is_pyproject_version() -> None:
+    import deadline_nb
+    from deadline_nb.version import __version__
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert __version__ == project["version"] == deadline_nb.__version__

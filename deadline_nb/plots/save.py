@@ -137,7 +137,7 @@ def _metadata(
     suffix: str, title: str | None, jobs: Sequence[str], extra: dict[str, str]
 ) -> dict[str, Any]:
     """The metadata dict each backend accepts: PNG any text keys; SVG Dublin Core; PDF its info."""
-    from .. import __version__
+    from ..version import __version__
 
     now = datetime.now(timezone.utc).replace(microsecond=0)
     software = f"deadline_nb {__version__} (matplotlib {mpl.__version__})"
