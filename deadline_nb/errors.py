@@ -22,6 +22,7 @@ __all__ = [
     "Problems",
     "ServiceError",
     "bad_argument",
+    "bad_argument_type",
     "check_one_of",
     "short_tracebacks",
 ]
@@ -143,6 +144,33 @@ def bad_argument(name: str, must: str, value: object) -> ValueError:
     'The value for `every` must be positive, but -1 was passed.'
     """
     return ValueError(f"The value for `{name}` must {must}, but {value!r} was passed.")
+
+
+def bad_argument_type(name: str, must: str, value: object) -> TypeError:
+    """The error for an argument of a wrong type, in the same wording as :func:`bad_argument`.
+
+    Parameters
+    ----------
+    name
+        The argument, as the caller spells it.
+    must
+        What it must be, completing "must be ...": ``"a matplotlib Figure or Axes"``.
+    value
+        What was passed; the message names its type.
+
+    Returns
+    -------
+    TypeError
+        To be raised by the caller.
+
+    Examples
+    --------
+    >>> str(bad_argument_type("fig_or_ax", "a matplotlib Figure or Axes", 3))
+    'The value for `fig_or_ax` must be a matplotlib Figure or Axes, but int was passed.'
+    """
+    return TypeError(
+        f"The value for `{name}` must be {must}, but {type(value).__name__} was passed."
+    )
 
 
 def check_one_of(name: str, value: _V, options: Iterable[_V]) -> _V:

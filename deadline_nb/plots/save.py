@@ -11,7 +11,7 @@ import matplotlib as mpl
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
-from ..errors import bad_argument
+from ..errors import bad_argument, bad_argument_type
 from .shared import (
     jobs_drawn,
 )
@@ -115,10 +115,7 @@ def save_figure(
     if isinstance(fig, SubFigure):
         fig = fig.figure
     if not isinstance(fig, Figure):
-        raise TypeError(
-            "The value for `fig_or_ax` must be a matplotlib Figure or Axes, "
-            f"but {type(fig_or_ax).__name__} was passed."
-        )
+        raise bad_argument_type("fig_or_ax", "a matplotlib Figure or Axes", fig_or_ax)
     if title is not None:
         fig.suptitle(title)
     jobs = jobs_drawn(fig)

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import ipywidgets as widgets
 import numpy as np
@@ -34,12 +34,15 @@ from matplotlib.figure import Figure
 
 from .. import schema
 from ..charts import CHARTS, ChartData, timeline_lanes
-from ..errors import DeadlineNbError, bad_argument
+from ..errors import DeadlineNbError, bad_argument, bad_argument_type
 from ..fetch import CacheArg, Job, load_job
 from ..plots import save_figure
 from ..summary import exit_code_name
 from .picker import JobPicker
 from .shared import ALL, DPI, error_html, note_html, png, progress_text, task_counts
+
+if TYPE_CHECKING:
+    from mypy_boto3_deadline import DeadlineCloudClient
 
 __all__ = ["EXPLORER_CHARTS", "TABS", "Explorer", "explore"]
 
@@ -153,7 +156,7 @@ class Explorer(widgets.VBox):
         self,
         job_or_frame: Job | pd.DataFrame | None = None,
         *,
-        client: Any = None,
+        client: DeadlineCloudClient | None = None,
         cache: CacheArg = True,
         farm_id: str | None = None,
         queue_id: str | None = None,
@@ -192,9 +195,10 @@ class Explorer(widgets.VBox):
 
                 client = self._client = make_client()
         else:
-            raise TypeError(
-                "The value for `job_or_frame` must be a Job (dnb.load_job), a DataFrame of "
-                f"session actions, or None, but {type(job_or_frame).__name__} was passed."
+            raise bad_argument_type(
+                "job_or_frame",
+                "a Job (dnb.load_job), a DataFrame of session actions, or None",
+                job_or_frame,
             )
 
         if frame is None and client is not None:
@@ -892,7 +896,7 @@ def _slowest_and_failed(frame: pd.DataFrame, slowest: int = _SLOWEST) -> pd.Data
 def explore(
     job_or_frame: Job | pd.DataFrame | None = None,
     *,
-    client: Any = None,
+    client: DeadlineCloudClient | None = None,
     cache: CacheArg = True,
     watch: bool = False,
     every: float = schema.HEARTBEAT_SECONDS,

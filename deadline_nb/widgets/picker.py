@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import ipywidgets as widgets
 import traitlets
@@ -19,6 +19,9 @@ from ..errors import DeadlineNbError
 from ..fetch import fetch_sessions, fetch_steps, list_farms, list_jobs, list_queues
 from . import shared
 from .shared import ALL, error_html, note_html, time_text
+
+if TYPE_CHECKING:
+    from mypy_boto3_deadline import DeadlineCloudClient
 
 __all__ = ["JobPicker"]
 
@@ -94,7 +97,7 @@ class JobPicker(widgets.VBox):
 
     def __init__(
         self,
-        client: Any = None,
+        client: DeadlineCloudClient | None = None,
         *,
         farm_id: str | None = None,
         queue_id: str | None = None,
