@@ -18,7 +18,7 @@ import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 import deadline_nb as dnb
-from deadline_nb.aws import parse_timestamp_fast
+from deadline_nb.timestamps import parse_timestamp
 
 # The shapes timestamps come in: what Deadline Cloud sends (ISO 8601 in UTC, with or without
 # milliseconds), other offsets and precisions, and epoch numbers (JSON numbers and text).
@@ -97,7 +97,7 @@ def test_a_client_for_aws_parses_timestamps_fast_and_leaves_other_clients_alone(
     assert ours.meta.endpoint_url == AWS_ENDPOINT  # a real AWS endpoint, not the local farm
     # The parser that ours builds for Deadline's protocol uses the fast timestamp parser...
     parser: Any = ours._endpoint._response_parser_factory.create_parser("rest-json")  # type: ignore[attr-defined]
-    assert parser._timestamp_parser is parse_timestamp_fast
+    assert parser._timestamp_parser is parse_timestamp
     # ...and so does the answer it gives; botocore's dateutil path gives a dateutil tzinfo.
     assert _started_at(ours, "2026-03-02T08:00:00.250Z").tzinfo is dt.timezone.utc
     # The user's session, boto3's default session and botocore stay as they were.
@@ -123,7 +123,7 @@ def test_a_client_for_aws_parses_timestamps_fast_and_leaves_other_clients_alone(
 @pytest.mark.parametrize("value", TIMESTAMPS)
 def test_fast_timestamps_are_the_instants_botocore_gives(value: Any) -> None:
     stock = botocore.utils.parse_timestamp(value)
-    fast = parse_timestamp_fast(value)
+    fast = parse_timestamp(value)
     assert fast == stock
     assert fast.utcoffset() == stock.utcoffset()
     # The same through whole clients: ours for AWS, and a stock boto3 client.
@@ -137,4 +137,4 @@ def test_fast_timestamps_are_the_instants_botocore_gives(value: Any) -> None:
 def test_a_local_farm_client_parses_timestamps_fast_too(farm: Any) -> None:
     c = dnb.client(endpoint_url=farm.endpoint_url)
     parser: Any = c._endpoint._response_parser_factory.create_parser("rest-json")  # type: ignore[attr-defined]
-    assert parser._timestamp_parser is parse_timestamp_fast
+    assert parser._timestamp_parser is parse_timestamp

@@ -19,7 +19,6 @@ from deadline_nb.localfarm.shapes import (
     ResponseShapeError,
     check_responses,
     operation_model,
-    parse_datetime,
 )
 
 
@@ -700,13 +699,11 @@ def test_a_response_that_breaks_the_model_is_caught(farm: LocalFarm) -> None:
 def test_the_farm_clients_timestamp_parser_gives_botocores_datetimes(value: Any) -> None:
     import botocore.utils
 
-    from deadline_nb.aws import parse_timestamp_fast
+    from deadline_nb.timestamps import parse_timestamp
 
-    parsed = parse_datetime(value)
+    parsed = parse_timestamp(value)
     assert parsed == botocore.utils.parse_timestamp(value)
     assert parsed.utcoffset() == botocore.utils.parse_timestamp(value).utcoffset()
-    # The client side's parser, which the farm no longer borrows, gives the same.
-    assert parsed == parse_timestamp_fast(value)
 
 
 def test_fast_and_stock_clients_read_the_same_timestamps(farm: LocalFarm) -> None:

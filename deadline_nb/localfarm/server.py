@@ -34,13 +34,14 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from ..errors import bad_argument
+from ..timestamps import parse_timestamp
 from .clock import Clock
 from .exceptions import ApiError
 from .ids import ACCOUNT, REGION
 from .model import FarmModel
 from .responses import OPERATIONS, FarmResponses
 from .routes import find_route, parse_request, route_table
-from .shapes import parse_datetime, to_wire
+from .shapes import to_wire
 from .simulation import JobSpec
 
 if TYPE_CHECKING:
@@ -396,7 +397,7 @@ class LocalFarm:
         core = botocore.session.Session()
         if fast_timestamps:
             parsers = core.get_component("response_parser_factory")
-            parsers.set_parser_defaults(timestamp_parser=parse_datetime)
+            parsers.set_parser_defaults(timestamp_parser=parse_timestamp)
         session = boto3.session.Session(
             aws_access_key_id="localfarm",
             aws_secret_access_key="localfarm",

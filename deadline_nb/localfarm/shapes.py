@@ -26,7 +26,6 @@ __all__ = [
     "format_timestamp",
     "operation_model",
     "output_shape",
-    "parse_datetime",
     "parse_timestamp",
     "service_model",
     "to_wire",
@@ -172,45 +171,6 @@ def parse_timestamp(value: str | float) -> float | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=_dt.timezone.utc)
     return parsed.timestamp()
-
-
-def parse_datetime(value: Any) -> _dt.datetime:
-    """Parse a response's timestamp into an aware datetime: a ``timestamp_parser`` for botocore.
-
-    ISO 8601 text with a time zone (what the service and the local farm send) is parsed with
-    :meth:`datetime.datetime.fromisoformat`, about 200 times faster than botocore's ``dateutil``
-    path; anything else (epoch seconds, other text) goes to botocore's own parser, so the result
-    is always what botocore would give. :meth:`LocalFarm.client` installs it.
-
-    Parameters
-    ----------
-    value
-        ISO 8601 text such as ``"2026-03-02T08:00:00.000Z"``, or epoch seconds.
-
-    Returns
-    -------
-    datetime.datetime
-        An aware datetime.
-
-    Examples
-    --------
-    >>> from deadline_nb.localfarm.shapes import parse_datetime
-    >>> parse_datetime("2026-03-02T08:00:00.250Z").isoformat()
-    '2026-03-02T08:00:00.250000+00:00'
-    """
-    # The local farm is a stand-in for the service, so it does not borrow the client's parser;
-    # this one gives the same datetimes as botocore's for every form botocore accepts.
-    import botocore.utils
-
-    if isinstance(value, str):
-        try:
-            parsed = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
-        if parsed is not None and parsed.tzinfo is not None:
-            return parsed
-    stock: _dt.datetime = botocore.utils.parse_timestamp(value)
-    return stock
 
 
 @functools.lru_cache(maxsize=65536)
