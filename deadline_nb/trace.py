@@ -16,7 +16,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ import pandas as pd
 from . import schema
 from .errors import check_one_of
 from .frames.access import (
+    LANES,
     NAT,
     action_lanes,
     column_codes,
@@ -34,7 +35,6 @@ from .frames.access import (
 
 __all__ = ["to_chrome_trace"]
 
-_LANES: Final = ("worker", "session", "step")
 
 # The viewers' reserved colour names (Chrome's tracing only; Perfetto colours by name).
 _CNAME = {"FAILED": "terrible", "CANCELED": "bad", "INTERRUPTED": "bad", "RECLAIMED": "bad"}
@@ -82,7 +82,7 @@ def to_chrome_trace(
     >>> sum(e["ph"] == "X" for e in events) == int(df["startedAt"].notna().sum())
     True
     """
-    check_one_of("lanes", lanes, _LANES)
+    check_one_of("lanes", lanes, LANES)
     path = Path(path)
     events = _events(df, lanes)
     opener: Any = gzip.open if path.suffix == ".gz" else open

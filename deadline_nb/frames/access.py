@@ -19,6 +19,7 @@ import pandas as pd
 from ..errors import DataWarning
 
 __all__ = [
+    "LANES",
     "NAT",
     "action_lanes",
     "column_codes",
@@ -29,6 +30,9 @@ __all__ = [
     "step_labels",
     "utc_ns",
 ]
+
+#: What a lane can be, for :func:`action_lanes` and so for timelines and traces.
+LANES: Final[tuple[str, ...]] = ("worker", "session", "step")
 
 #: A missing time, in the int64 nanoseconds the functions here return.
 NAT: Final[int] = int(np.iinfo(np.int64).min)

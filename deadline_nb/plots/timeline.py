@@ -18,6 +18,7 @@ from matplotlib.ticker import FuncFormatter, Locator
 from .. import schema
 from ..errors import check_one_of
 from ..frames.access import (
+    LANES,
     NAT,
     action_lanes,
     column_codes,
@@ -40,7 +41,6 @@ from .shared import (
 
 __all__ = ["plot_timeline"]
 
-_LANES: Final = ("worker", "session", "step")
 #: What a timeline can colour by (``hue=``), the default first.
 _TIMELINE_HUES: Final = ("status", "actionType", "step")
 
@@ -155,7 +155,7 @@ def plot_timeline(
     >>> ax = plot_timeline(df, lanes="session", color="tab:gray")  # everything in one colour
     >>> plt.close("all")
     """
-    check_one_of("lanes", lanes, _LANES)
+    check_one_of("lanes", lanes, LANES)
     coloring = hue_groups(df, hue, color, palette, _TIMELINE_HUES)
     zone, zone_name = time_zone(tz)
     data = _timeline_data(df, lanes, coloring)
