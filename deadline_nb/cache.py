@@ -24,6 +24,7 @@ and a writer waits (up to 60 s) for the other rather than failing.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -39,11 +40,13 @@ from typing import Any, Final
 
 from . import schema
 
-__all__ = ["Cache", "default_path"]
+__all__ = ["Cache", "FrameBasis", "default_path"]
 
 # Bumped when the tables change; a file of another version is set aside, not misread.
 _VERSION: Final = 2
 _TIMEOUT: Final = 60.0
+# Actions remembered per job between a write and the frame built from it (see put_actions).
+_MEMO_LIMIT: Final = 200_000
 
 _TABLES: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -270,6 +273,39 @@ def action_state(item: Mapping[str, Any]) -> str:
     )
 
 
+def _read_frame(blob: bytes) -> Any:
+    """A stored frame, or None when it cannot be read (it is then rebuilt from raw)."""
+    from .frames import read_parquet
+
+    try:
+        return read_parquet(io.BytesIO(blob))
+    except Exception:  # a file from another pyarrow, a torn blob: rebuild from raw
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameBasis:
+    """What a job's session-action frame is built from, all read at one instant.
+
+    ``frame`` (the stored frame, or None) with ``changed`` merged over it is exactly what the
+    stored raw responses said at write number ``seq``: a frame built from them may be stored
+    with that number (:meth:`Cache.put_frame`).
+
+    Examples
+    --------
+    >>> from deadline_nb.cache import FrameBasis
+    >>> FrameBasis(seq=0, frame=None, changed=[]).seq
+    0
+    """
+
+    seq: int
+    """The cache's write number when this was read."""
+    frame: Any
+    """The stored frame (covering writes up to its own number), or None: none or unreadable."""
+    changed: list[dict[str, Any]]
+    """The actions written after the stored frame's number; every action when ``frame`` is None."""
+
+
 class Cache:
     """The local response store: one SQLite file, safe across threads and processes.
 
@@ -298,6 +334,9 @@ class Cache:
         os.close(fd)
         self._lock = threading.RLock()
         self._keys: dict[tuple[str, str, str], int] = {}
+        # job key -> {action id: (seq, the dict packed into that row)}: what this object wrote,
+        # so that a frame built right after a fetch need not decode what it just encoded.
+        self._written: dict[int, dict[str, tuple[int, Mapping[str, Any]]]] = {}
         self._db = sqlite3.connect(
             self.path, timeout=_TIMEOUT, isolation_level=None, check_same_thread=False
         )
@@ -357,6 +396,7 @@ class Cache:
         ...     Cache(pathlib.Path(tmp) / "c.sqlite3").close()
         """
         with self._lock:
+            self._written.clear()
             self._db.close()
 
     class _Transaction:
@@ -650,6 +690,10 @@ class Cache:
                 "INSERT OR REPLACE INTO items VALUES (?, 'action', ?, ?, ?, ?, ?, 0, ?)", rows
             )
             db.executemany("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?)", snapshots)
+            memo = self._written.setdefault(key, {})
+            if len(memo) > _MEMO_LIMIT:  # nobody built a frame for a long while: let it go
+                memo.clear()
+            memo.update((a["sessionActionId"], (seq, a)) for a in actions)
         return len(snapshots)
 
     @staticmethod
@@ -922,29 +966,110 @@ class Cache:
         ...     c.frame("f", "q", "j") is None
         True
         """
-        from .frames import read_parquet
-
         rows = self._select(
             (farm_id, queue_id, job_id), "SELECT seq, parquet FROM frames WHERE job=?"
         )
         if not rows:
             return None
-        try:
-            return int(rows[0][0]), read_parquet(io.BytesIO(rows[0][1]))
-        except Exception:  # a file from another pyarrow, a torn blob: rebuild from raw
-            return None
+        frame = _read_frame(rows[0][1])
+        return None if frame is None else (int(rows[0][0]), frame)
 
-    def put_frame(self, farm_id: str, queue_id: str, job_id: str, seq: int, frame: Any) -> None:
-        """Store a job's session-action frame, covering every action written up to ``seq``.
+    def frame_basis(
+        self,
+        farm_id: str,
+        queue_id: str,
+        job_id: str,
+        *,
+        in_memory: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> FrameBasis:
+        """Read, in one transaction, the stored frame and the actions written since it.
+
+        Everything comes from one instant of the file, whoever else writes meanwhile: a frame
+        built from it agrees with the raw responses stored at :attr:`FrameBasis.seq`.
+
+        Parameters
+        ----------
+        farm_id, queue_id, job_id
+            Whose.
+        in_memory
+            Actions the caller fetched through this object (``sessionActionId`` -> dict). A
+            stored row that is exactly one of them (this object wrote that very dict, and nobody
+            wrote the row since) is taken from here instead of being decoded again.
+
+        Returns
+        -------
+        FrameBasis
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from deadline_nb.cache import Cache
+        >>> action = {"sessionActionId": "sessionaction-0123456789abcdef0123456789abcdef-0",
+        ...           "status": "SUCCEEDED"}
+        >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
+        ...     _ = c.put_actions("f", "q", "j", [action])
+        ...     basis = c.frame_basis("f", "q", "j")
+        >>> basis.seq, basis.frame, [a["status"] for a in basis.changed]
+        (1, None, ['SUCCEEDED'])
+        """
+        ids = (farm_id, queue_id, job_id)
+        key = self._key(*ids)
+        if key is None:
+            return FrameBasis(self.seq, None, [])
+        with self._lock:
+            memo = self._written.pop(key, {})
+            db = self._db
+            # One read transaction: in WAL mode every SELECT in it sees the same snapshot, so
+            # the write number, the stored frame and the rows all describe one instant.
+            db.execute("BEGIN")
+            try:
+                row = db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
+                seq = 0 if row is None else int(row[0])
+                kept = db.execute("SELECT seq, parquet FROM frames WHERE job=?", (key,)).fetchone()
+                frame = None if kept is None else _read_frame(kept[1])
+                since = int(kept[0]) if frame is not None else -1
+                rows = db.execute(
+                    "SELECT id, seq, body FROM items WHERE job=? AND kind='action' AND seq>?",
+                    (key, since),
+                ).fetchall()
+            finally:
+                db.execute("COMMIT")
+        mine = in_memory or {}
+        changed = []
+        for action_id, row_seq, body in rows:
+            written = memo.get(action_id)
+            if (
+                written is not None
+                and written[0] == row_seq
+                and mine.get(action_id) is written[1]
+            ):
+                changed.append(dict(written[1]))
+            else:
+                changed.append(_unpack(body, ids))
+        return FrameBasis(seq, frame, changed)
+
+    def put_frame(
+        self, farm_id: str, queue_id: str, job_id: str, seq: int, frame: Any
+    ) -> bool:
+        """Store a job's session-action frame, if it still covers every write up to ``seq``.
+
+        The frame is stored only when nothing was written to the file after ``seq`` (checked
+        in the same transaction as the write): a frame is never stored under a number newer
+        than the responses it was built from.
 
         Parameters
         ----------
         farm_id, queue_id, job_id
             Whose.
         seq
-            :attr:`seq` when the actions it holds were read.
+            :attr:`FrameBasis.seq` of what the frame was built from.
         frame
             The frame.
+
+        Returns
+        -------
+        bool
+            Whether it was stored (False: someone wrote since; the next build merges it).
 
         Examples
         --------
@@ -953,15 +1078,20 @@ class Cache:
         >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
         ...     c.put_frame("f", "q", "j", 0, dnb.session_action_frame([]))
         ...     len(c.frame("f", "q", "j")[1])
+        True
         0
         """
         buffer = io.BytesIO()
         frame.to_parquet(buffer, compression="zstd")
         with self._write() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
+            if (0 if row is None else int(row[0])) != seq:
+                return False
             key = self._key(farm_id, queue_id, job_id, db)
             db.execute(
                 "INSERT OR REPLACE INTO frames VALUES (?, ?, ?)", (key, seq, buffer.getvalue())
             )
+        return True
 
     @property
     def seq(self) -> int:
@@ -1008,6 +1138,9 @@ class Cache:
                 args.append(value)
         clause = (" WHERE " + " AND ".join(where)) if where else ""
         with self._write() as db:
+            # A new write number: a frame built from what was read before this is not stored.
+            self._next_seq(db)
+            self._written.clear()
             keys = f"SELECT key FROM jobs{clause}"
             for table in ("items", "listings", "snapshots", "frames"):
                 db.execute(f"DELETE FROM {table} WHERE job IN ({keys})", args)

@@ -169,34 +169,24 @@ def action_frame(ids: Ids, store: Cache | None, synced: Synced) -> pd.DataFrame:
     """The job's session-action frame: the stored frame, merged with what changed since.
 
     Shared with :mod:`.job`; ``synced`` is what :func:`.sync.sync_actions` just did.
+
+    With a cache, the frame is what the cache's raw responses say at one instant (another
+    notebook may have written newer responses while this fetch ran: those win, since they are
+    what is stored), and it is stored only if nothing was written after that instant.
     """
     from ..frames import concat_frames, session_action_frame, sort_actions
 
-    fetched = list(synced.fetched.values())
     if store is None:
-        return sort_actions(session_action_frame(fetched, **ids.frame_ids))
-    seq = store.seq
-    kept = store.frame(*ids.key)
-    if kept is not None and kept[0] == seq:
-        return kept[1]
-    if kept is None:
-        if fetched and len(fetched) == store.count("action", *ids.key):
-            # All of the job's actions are in memory (a first fetch): no need to decode them.
-            frame = session_action_frame(fetched, **ids.frame_ids)
-        else:
-            frame = session_action_frame(store.actions(*ids.key), **ids.frame_ids)
+        return sort_actions(session_action_frame(list(synced.fetched.values()), **ids.frame_ids))
+    basis = store.frame_basis(*ids.key, in_memory=synced.fetched)
+    if basis.frame is not None and not basis.changed:
+        return basis.frame
+    newer = session_action_frame(basis.changed, **ids.frame_ids)
+    if basis.frame is None:
+        frame = newer
     else:
-        kept_seq, frame = kept
-        # What was written since the stored frame: this fetch's actions, already in memory,
-        # unless another process (another notebook) wrote too.
-        newer = (
-            fetched if kept_seq == synced.seq_before else store.actions_since(*ids.key, kept_seq)
-        )
-        if newer:
-            replaced = frame["sessionActionId"].isin([a["sessionActionId"] for a in newer])
-            frame = concat_frames(
-                [frame[~replaced.to_numpy()], session_action_frame(newer, **ids.frame_ids)]
-            )
+        replaced = basis.frame["sessionActionId"].isin(newer["sessionActionId"])
+        frame = concat_frames([basis.frame[~replaced.to_numpy()], newer])
     frame = sort_actions(frame)
-    store.put_frame(*ids.key, seq, frame)
+    store.put_frame(*ids.key, basis.seq, frame)
     return frame
