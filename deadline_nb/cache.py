@@ -1038,19 +1038,13 @@ class Cache:
         changed = []
         for action_id, row_seq, body in rows:
             written = memo.get(action_id)
-            if (
-                written is not None
-                and written[0] == row_seq
-                and mine.get(action_id) is written[1]
-            ):
+            if written is not None and written[0] == row_seq and mine.get(action_id) is written[1]:
                 changed.append(dict(written[1]))
             else:
                 changed.append(_unpack(body, ids))
         return FrameBasis(seq, frame, changed)
 
-    def put_frame(
-        self, farm_id: str, queue_id: str, job_id: str, seq: int, frame: Any
-    ) -> bool:
+    def put_frame(self, farm_id: str, queue_id: str, job_id: str, seq: int, frame: Any) -> bool:
         """Store a job's session-action frame, if it still covers every write up to ``seq``.
 
         The frame is stored only when nothing was written to the file after ``seq`` (checked

@@ -99,7 +99,8 @@ def test_a_frame_stored_while_another_notebook_wrote_is_not_stale(
                 frames[name] = frame()
             except BaseException as error:  # reported by the main thread
                 failures.append(error)
-                a_synced.set(), b_synced.set(), a_stored.set()
+                for event in (a_synced, b_synced, a_stored):
+                    event.set()
 
         return run
 
@@ -129,7 +130,9 @@ def test_a_frame_stored_while_another_notebook_wrote_is_not_stale(
         raw = store.actions(*ids)
         kept = store.frame(*ids)
     assert kept is not None
-    rebuilt = sort_actions(session_action_frame(raw, farm_id=ids[0], queue_id=ids[1], job_id=ids[2]))
+    rebuilt = sort_actions(
+        session_action_frame(raw, farm_id=ids[0], queue_id=ids[1], job_id=ids[2])
+    )
     pd.testing.assert_frame_equal(
         sort_actions(kept[1]).reset_index(drop=True), rebuilt.reset_index(drop=True)
     )
