@@ -24,7 +24,9 @@ and a writer waits (up to 60 s) for the other rather than failing.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import io
 import json
 import os
@@ -32,19 +34,34 @@ import sqlite3
 import sys
 import threading
 import time
+import warnings
 import zlib
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from . import schema
+from .errors import DataWarning
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks between processes (see _FileLock)
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["Cache", "FrameBasis", "default_path"]
 
 # Bumped when the tables change; a file of another version is set aside, not misread.
 _VERSION: Final = 2
 _TIMEOUT: Final = 60.0
+# How long a Cache that found its file damaged waits for the others that have it open to let go
+# of it before it sets it aside; past that it works in memory rather than pull the file from
+# under them.
+_ASIDE_WAIT: Final = 5.0
+# SQLite's primary result codes for a damaged file: SQLITE_CORRUPT, SQLITE_NOTADB.
+_DAMAGE_CODES: Final = frozenset({11, 26})
+_DAMAGE_WORDS: Final = ("file is not a database", "malformed", "corrupt")
+_SIDE_FILES: Final = ("", "-wal", "-shm")
 # Actions remembered per job between a write and the frame built from it (see put_actions).
 _MEMO_LIMIT: Final = 200_000
 
@@ -273,6 +290,122 @@ def action_state(item: Mapping[str, Any]) -> str:
     )
 
 
+class _ForeignFormat(sqlite3.DatabaseError):
+    """The file is an SQLite database, but not one this version of deadline_nb can read."""
+
+
+def _is_damage(error: sqlite3.DatabaseError) -> bool:
+    """Whether an error means the file is unreadable (not: busy, locked, full, read-only)."""
+    if isinstance(error, _ForeignFormat):
+        return True
+    code = getattr(error, "sqlite_errorcode", None)  # Python 3.11+
+    if isinstance(code, int):
+        return code & 0xFF in _DAMAGE_CODES
+    return any(word in str(error).lower() for word in _DAMAGE_WORDS)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+_warned_modes: set[str] = set()
+
+
+def _make_private(path: Path) -> None:
+    """Tighten a cache file (and its -wal and -shm) to 0600; warn once per file if we cannot.
+
+    The file is created 0600, but one made by an older version, copied, or restored from a
+    backup may be readable by others: it holds job names, paths and messages from the farm.
+    """
+    if sys.platform == "win32":  # no POSIX modes: the user's profile folder is private
+        return
+    for name in (str(path) + suffix for suffix in _SIDE_FILES):
+        try:
+            st = os.stat(name)
+        except FileNotFoundError:
+            continue
+        if st.st_mode & 0o077 == 0:
+            continue
+        try:
+            if st.st_uid != os.getuid():
+                raise PermissionError(f"owned by user {st.st_uid}")
+            os.chmod(name, st.st_mode & 0o700)
+        except OSError as error:
+            if name not in _warned_modes:
+                _warned_modes.add(name)
+                warnings.warn(
+                    f"The cache file {name} is readable by other users (mode "
+                    f"{st.st_mode & 0o777:04o}) and could not be made private ({error}).",
+                    DataWarning,
+                    stacklevel=4,
+                )
+
+
+class _FileLock:
+    """A lock file beside the cache: shared while a Cache has the file open, exclusive to set it
+    aside.
+
+    Setting a damaged file aside must wait until nobody has it open: SQLite deletes a database's
+    ``-wal`` file by name when its last connection closes, so a connection still open on the old
+    file would later delete the new file's ``-wal``. Without ``fcntl`` (Windows) this does
+    nothing; there a file in use cannot be renamed anyway.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if fcntl is not None else -1
+
+    def _take(self, how: int, timeout: float) -> bool:
+        if fcntl is None:
+            return True
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(self.fd, how | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.01)
+
+    def shared(self) -> bool:
+        return self._take(fcntl.LOCK_SH if fcntl is not None else 0, _TIMEOUT)
+
+    def exclusive(self, timeout: float) -> bool:
+        return self._take(fcntl.LOCK_EX if fcntl is not None else 0, timeout)
+
+    def release(self) -> None:
+        if fcntl is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # releases the lock too
+            self.fd = -1
+
+
+_R = TypeVar("_R")
+
+
+def _recovering(method: Callable[..., _R]) -> Callable[..., _R]:
+    """Run a Cache method; if the file turns out damaged, set it aside and run it again."""
+
+    @functools.wraps(method)
+    def run(self: Cache, *args: Any, **kwargs: Any) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as error:
+            if not _is_damage(error):
+                raise
+            self._recover(error)
+            return method(self, *args, **kwargs)
+
+    return run
+
+
 def _read_frame(blob: bytes) -> Any:
     """A stored frame, or None when it cannot be read (it is then rebuilt from raw)."""
     from .frames import read_parquet
@@ -328,17 +461,40 @@ class Cache:
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Create the file owner-only before SQLite opens it; SQLite gives its -wal and -shm
-        # files the same permissions.
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        os.close(fd)
         self._lock = threading.RLock()
         self._keys: dict[tuple[str, str, str], int] = {}
         # job key -> {action id: (seq, the dict packed into that row)}: what this object wrote,
         # so that a frame built right after a fetch need not decode what it just encoded.
         self._written: dict[int, dict[str, tuple[int, Mapping[str, Any]]]] = {}
+        self._identity: tuple[int, int] | None = None
+        self.restarts = 0
+        """How many times this object found its file damaged and started afresh (a reader that
+        read before a restart may have read what is gone)."""
+        self._file_lock = _FileLock(self.path.with_name(self.path.name + ".lock"))
+        self._file_lock.shared()
+        try:
+            self._connect()
+        except sqlite3.DatabaseError as error:
+            if not _is_damage(error):
+                self._file_lock.close()
+                raise
+            self._recover(error)
+
+    def _connect(self, memory: bool = False) -> None:
+        """Open the file (or, ``memory``, a database in memory) and make it ready to use."""
+        if memory:
+            self._identity = None
+            target = ":memory:"
+        else:
+            # Create the file owner-only before SQLite opens it; SQLite gives its -wal and -shm
+            # files the same permissions.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.close(fd)
+            _make_private(self.path)
+            self._identity = _identity(self.path)
+            target = str(self.path)
         self._db = sqlite3.connect(
-            self.path, timeout=_TIMEOUT, isolation_level=None, check_same_thread=False
+            target, timeout=_TIMEOUT, isolation_level=None, check_same_thread=False
         )
         self._wal()
         # NORMAL in WAL mode: a killed process loses nothing committed; only a power cut could
@@ -349,12 +505,75 @@ class Cache:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
             if row is None:
                 self._db.execute("INSERT INTO meta VALUES ('version', ?)", (str(_VERSION),))
-            elif int(row[0]) != _VERSION:
-                raise RuntimeError(
-                    f"The cache {self.path} was written by another version of deadline_nb "
-                    f"(format {row[0]}, this is {_VERSION}); remove it or set "
-                    "DEADLINE_NB_CACHE to another file."
+            elif str(row[0]) != str(_VERSION):
+                raise _ForeignFormat(f"written in cache format {row[0]}, this is {_VERSION}")
+        if not memory:
+            _make_private(self.path)  # the -wal and -shm SQLite just made or found
+
+    def _recover(self, error: sqlite3.DatabaseError) -> None:
+        """Set the damaged file aside (with its -wal and -shm) and start a fresh one.
+
+        Waits (briefly) until every other Cache on the file has let go of it; when another
+        process keeps it open, works in memory instead (nothing kept) rather than rename a file
+        in use. If another Cache set it aside first, just opens the fresh one.
+        """
+        with self._lock:
+            self.restarts += 1
+            self._written.clear()
+            self._keys.clear()
+            # AttributeError: it never opened.
+            with contextlib.suppress(sqlite3.Error, AttributeError):
+                self._db.close()
+            old = self._identity
+            self._file_lock.release()
+            if old is None or _identity(self.path) != old:
+                self._file_lock.shared()  # someone already started a fresh file: use it
+                self._connect()
+                return
+            reason = str(error) or type(error).__name__
+            if not self._file_lock.exclusive(_ASIDE_WAIT):
+                if _identity(self.path) != old:  # set aside meanwhile by the one we waited for
+                    self._file_lock.shared()
+                    self._connect()
+                    return
+                warnings.warn(
+                    f"The cache file {self.path} cannot be read ({reason}) and is in use "
+                    "elsewhere, so this Cache keeps nothing; close the other notebooks using "
+                    "it and it will be set aside.",
+                    DataWarning,
+                    stacklevel=5,
                 )
+                self._file_lock.shared()
+                self._connect(memory=True)
+                return
+            try:
+                aside = None
+                if _identity(self.path) == old:
+                    aside = self._set_aside()
+                self._connect()
+            finally:
+                # Nobody else can have the fresh file open yet; from now on it is shared.
+                self._file_lock.shared()
+            if aside is not None:
+                warnings.warn(
+                    f"The cache file {self.path} could not be read ({reason}); it was moved to "
+                    f"{aside} and a new cache was started there.",
+                    DataWarning,
+                    stacklevel=5,
+                )
+
+    def _set_aside(self) -> Path:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        n = 1
+        while aside.exists():  # two in the same second
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
+            n += 1
+        for suffix in _SIDE_FILES:
+            source = Path(str(self.path) + suffix)
+            if source.exists():
+                os.replace(source, Path(str(aside) + suffix))
+        return aside
 
     # ---- plumbing
 
@@ -398,6 +617,7 @@ class Cache:
         with self._lock:
             self._written.clear()
             self._db.close()
+            self._file_lock.close()
 
     class _Transaction:
         def __init__(self, cache: Cache) -> None:
@@ -405,14 +625,28 @@ class Cache:
 
         def __enter__(self) -> sqlite3.Connection:
             self.cache._lock.acquire()
-            # IMMEDIATE takes the write lock now, so two processes queue up instead of one
-            # failing with "database is locked" halfway through.
-            self.cache._db.execute("BEGIN IMMEDIATE")
+            try:
+                # IMMEDIATE takes the write lock now, so two processes queue up instead of one
+                # failing with "database is locked" halfway through.
+                self.cache._db.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self.cache._lock.release()
+                raise
             return self.cache._db
 
         def __exit__(self, exc_type: object, *rest: object) -> None:
+            db = self.cache._db
             try:
-                self.cache._db.execute("ROLLBACK" if exc_type else "COMMIT")
+                if exc_type is None:
+                    db.execute("COMMIT")
+                elif db.in_transaction:
+                    db.execute("ROLLBACK")
+            except sqlite3.Error:
+                if db.in_transaction:  # a failed COMMIT: leave no transaction open behind
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                if exc_type is None:
+                    raise
             finally:
                 self.cache._lock.release()
 
@@ -460,6 +694,7 @@ class Cache:
 
     # ---- raw items
 
+    @_recovering
     def put(
         self,
         kind: str,
@@ -519,6 +754,7 @@ class Cache:
             )
         return len(rows)
 
+    @_recovering
     def items(
         self,
         kind: str,
@@ -564,6 +800,7 @@ class Cache:
         rows = self._select(ids, query + " ORDER BY ord, id", *args)
         return [_unpack(body, ids) for item_id, body in rows if item_id not in exclude]
 
+    @_recovering
     def count(self, kind: str, farm_id: str, queue_id: str, job_id: str) -> int:
         """Return how many responses of one kind are stored for a job.
 
@@ -593,6 +830,7 @@ class Cache:
 
     # ---- session actions
 
+    @_recovering
     def action_states(
         self, farm_id: str, queue_id: str, job_id: str
     ) -> dict[str, tuple[bool, str]]:
@@ -622,6 +860,7 @@ class Cache:
         )
         return {row[0]: (bool(row[1]), row[2]) for row in rows}
 
+    @_recovering
     def put_actions(
         self,
         farm_id: str,
@@ -750,6 +989,7 @@ class Cache:
         """
         return self.items("action", farm_id, queue_id, job_id, parent=session_id, exclude=exclude)
 
+    @_recovering
     def actions_since(
         self, farm_id: str, queue_id: str, job_id: str, seq: int
     ) -> list[dict[str, Any]]:
@@ -780,6 +1020,7 @@ class Cache:
         )
         return [_unpack(body, ids) for (body,) in rows]
 
+    @_recovering
     def snapshots(self, farm_id: str, queue_id: str, job_id: str) -> Any:
         """Return a job's progress snapshots as a frame of ``schema.SNAPSHOT_COLUMNS``.
 
@@ -827,6 +1068,7 @@ class Cache:
 
     # ---- listings and frames
 
+    @_recovering
     def listing(self, farm_id: str, queue_id: str, job_id: str, scope: str = "") -> str | None:
         """Return the token stored when a job (``scope=""``) or session was completely listed.
 
@@ -857,6 +1099,7 @@ class Cache:
         )
         return str(rows[0][0]) if rows else None
 
+    @_recovering
     def listings(self, farm_id: str, queue_id: str, job_id: str) -> dict[str, str]:
         """Return every stored listing token of a job, by scope.
 
@@ -882,6 +1125,7 @@ class Cache:
         )
         return {str(scope): str(token) for scope, token in rows}
 
+    @_recovering
     def set_listing(
         self, farm_id: str, queue_id: str, job_id: str, scope: str, token: str | None
     ) -> None:
@@ -916,6 +1160,7 @@ class Cache:
                     (key, scope, token, time.time()),
                 )
 
+    @_recovering
     def set_listings(
         self, farm_id: str, queue_id: str, job_id: str, tokens: Mapping[str, str]
     ) -> None:
@@ -945,6 +1190,7 @@ class Cache:
                 [(key, scope, t, now) for scope, t in tokens.items()],
             )
 
+    @_recovering
     def frame(self, farm_id: str, queue_id: str, job_id: str) -> tuple[int, Any] | None:
         """Return ``(seq, frame)``: the stored session-action frame and the writes it covers.
 
@@ -974,6 +1220,7 @@ class Cache:
         frame = _read_frame(rows[0][1])
         return None if frame is None else (int(rows[0][0]), frame)
 
+    @_recovering
     def frame_basis(
         self,
         farm_id: str,
@@ -1044,6 +1291,7 @@ class Cache:
                 changed.append(_unpack(body, ids))
         return FrameBasis(seq, frame, changed)
 
+    @_recovering
     def put_frame(self, farm_id: str, queue_id: str, job_id: str, seq: int, frame: Any) -> bool:
         """Store a job's session-action frame, if it still covers every write up to ``seq``.
 
@@ -1088,6 +1336,7 @@ class Cache:
         return True
 
     @property
+    @_recovering
     def seq(self) -> int:
         """The number of the latest write to the file (by any process).
 
@@ -1103,6 +1352,7 @@ class Cache:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
         return 0 if row is None else int(row[0])
 
+    @_recovering
     def clear(
         self, farm_id: str | None = None, queue_id: str | None = None, job_id: str | None = None
     ) -> None:

@@ -6,7 +6,12 @@ left to timing luck.
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import stat
+import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +22,7 @@ import pytest
 import deadline_nb as dnb
 from deadline_nb import schema
 from deadline_nb.cache import Cache
+from deadline_nb.errors import DataWarning
 from deadline_nb.fetch import actions as fetch_actions
 from deadline_nb.frames import session_action_frame, sort_actions
 from deadline_nb.localfarm import LocalFarm, ManualClock
@@ -145,3 +151,160 @@ def test_a_frame_stored_while_another_notebook_wrote_is_not_stale(
     assert {x: _statuses(job.actions)[x] for x in succeeded} == dict.fromkeys(
         succeeded, "SUCCEEDED"
     )
+
+
+# ---- 2. a damaged cache file is set aside, and the fetch goes on from the server
+
+
+def _fetch(farm: LocalFarm, path: Path) -> list[dict[str, Any]]:
+    return dnb.fetch_session_actions(
+        *_ids(farm, "failing"), client=farm.client(), cache=path, progress=False
+    )
+
+
+def _truth(farm: LocalFarm) -> set[str]:
+    return {a["sessionActionId"] for a in farm.model.session_actions(_ids(farm, "failing")[2])}
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(b"this is not a deadline_nb cache, nor any database\n" * 200)
+
+
+def _damaged_pages(path: Path) -> None:
+    with Cache(path) as store:
+        pass
+    del store
+    size = path.stat().st_size
+    page = 4096
+    pages = size // page
+    assert pages > 8, pages
+    with path.open("r+b") as f:  # pages in the middle of the file, none of the first
+        for n in range(pages // 4, 3 * pages // 4):
+            f.seek(n * page)
+            f.write(bytes([0xA5]) * page)
+
+
+def _other_version(path: Path) -> None:
+    with Cache(path):
+        pass
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'version'")
+    db.close()
+
+
+@pytest.mark.parametrize("damage", [_garbage, _damaged_pages, _other_version])
+def test_a_damaged_cache_is_set_aside_and_the_fetch_succeeds(
+    farm: LocalFarm, cache_path: Path, damage: Callable[[Path], None]
+) -> None:
+    _fetch(farm, cache_path)  # a cache full of this job
+    damage(cache_path)
+    before = cache_path.read_bytes()
+    with pytest.warns(DataWarning) as caught:
+        actions = _fetch(farm, cache_path)
+    assert {a["sessionActionId"] for a in actions} == _truth(farm)
+    [aside] = list(cache_path.parent.glob(cache_path.name + ".corrupt-*[0-9]"))
+    messages = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
+    assert len(messages) == 1
+    assert str(cache_path) in messages[0] and str(aside) in messages[0]
+    assert aside.read_bytes() == before  # kept as it was, for whoever wants to look
+    # The fresh cache works: the rerun is complete and quiet.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = _fetch(farm, cache_path)
+    assert {a["sessionActionId"] for a in again} == _truth(farm)
+
+
+def test_an_empty_file_is_a_new_cache(farm: LocalFarm, cache_path: Path) -> None:
+    cache_path.touch()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        actions = _fetch(farm, cache_path)
+    assert {a["sessionActionId"] for a in actions} == _truth(farm)
+    assert not list(cache_path.parent.glob("*.corrupt-*"))
+
+
+def test_a_page_damaged_after_opening_is_set_aside_at_first_use(
+    farm: LocalFarm, cache_path: Path
+) -> None:
+    _fetch(farm, cache_path)
+    with Cache(cache_path) as store:
+        _damaged_pages_under(store, cache_path)
+        with pytest.warns(DataWarning, match="could not be read"):
+            actions = dnb.fetch_session_actions(
+                *_ids(farm, "failing"), client=farm.client(), cache=store, progress=False
+            )
+        assert store.restarts == 1
+    # Everything, although the damage showed only after the fetch had read what it had.
+    assert {a["sessionActionId"] for a in actions} == _truth(farm)
+
+
+def _damaged_pages_under(store: Cache, path: Path) -> None:
+    store.close()  # let go of the file, damage it, and open it again: nothing is read yet
+    _damaged_pages(path)
+    store.__init__(path)  # type: ignore[misc]
+
+
+def test_two_caches_opening_one_damaged_file_at_once_do_not_crash(
+    farm: LocalFarm, cache_path: Path
+) -> None:
+    _fetch(farm, cache_path)
+    _damaged_pages(cache_path)
+    start = threading.Barrier(2)
+    failures: list[BaseException] = []
+    results: list[set[str]] = []
+
+    def notebook() -> None:
+        try:
+            start.wait(_WAIT)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DataWarning)
+                results.append({a["sessionActionId"] for a in _fetch(farm, cache_path)})
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=notebook) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(_WAIT)
+    assert not failures, failures
+    assert results == [_truth(farm)] * 2
+    assert len(list(cache_path.parent.glob(cache_path.name + ".corrupt-*[0-9]"))) == 1
+    with Cache(cache_path) as store:  # the fresh file is sound
+        assert store._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert store.count("action", *_ids(farm, "failing")) == len(_truth(farm))
+
+
+# ---- 3. the file is private, even one that was not
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
+def test_an_existing_cache_file_is_made_private(cache_path: Path) -> None:
+    with Cache(cache_path) as store:
+        store.put("job", "f", "q", "j", [{"jobId": "j"}], "jobId")
+        for suffix in ("", "-wal", "-shm"):
+            os.chmod(str(cache_path) + suffix, 0o644)
+        with Cache(cache_path):
+            for suffix in ("", "-wal", "-shm"):
+                assert stat.S_IMODE(os.stat(str(cache_path) + suffix).st_mode) == 0o600, suffix
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
+def test_a_cache_file_that_cannot_be_made_private_warns_once(
+    cache_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Cache(cache_path).close()
+    os.chmod(cache_path, 0o644)
+
+    def refuse(path: Any, mode: int) -> None:
+        raise PermissionError(1, "Operation not permitted", str(path))
+
+    monkeypatch.setattr(os, "chmod", refuse)
+    with pytest.warns(DataWarning, match="readable by other users") as caught:
+        Cache(cache_path).close()
+        Cache(cache_path).close()
+    messages = [str(w.message) for w in caught]
+    # One warning per file (its -wal and -shm, which SQLite makes with its mode, have their own).
+    assert sum(f"{cache_path} is readable" in m for m in messages) == 1
+    assert len(messages) == len(set(messages))
