@@ -42,14 +42,14 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from . import schema
-from .errors import DataWarning
+from .errors import DataWarning, DeadlineNbError
 
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks between processes (see _FileLock)
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["Cache", "FrameBasis", "default_path"]
+__all__ = ["Cache", "CacheFormatError", "FrameBasis", "default_path"]
 
 # Bumped when the tables change; a file of another version is set aside, not misread.
 _VERSION: Final = 2
@@ -290,6 +290,17 @@ def action_state(item: Mapping[str, Any]) -> str:
     )
 
 
+class CacheFormatError(DeadlineNbError, RuntimeError):
+    """The cache file was written by a newer version of deadline_nb: it is left alone.
+
+    Examples
+    --------
+    >>> from deadline_nb.cache import CacheFormatError
+    >>> issubclass(CacheFormatError, RuntimeError)
+    True
+    """
+
+
 class _ForeignFormat(sqlite3.DatabaseError):
     """The file is an SQLite database, but not one this version of deadline_nb can read."""
 
@@ -476,9 +487,18 @@ class Cache:
             self._connect()
         except sqlite3.DatabaseError as error:
             if not _is_damage(error):
-                self._file_lock.close()
+                self._abandon()
                 raise
             self._recover(error)
+        except BaseException:
+            self._abandon()
+            raise
+
+    def _abandon(self) -> None:
+        """Let go of the file after a failed open."""
+        with contextlib.suppress(sqlite3.Error, AttributeError):
+            self._db.close()
+        self._file_lock.close()
 
     def _connect(self, memory: bool = False) -> None:
         """Open the file (or, ``memory``, a database in memory) and make it ready to use."""
@@ -506,6 +526,14 @@ class Cache:
             if row is None:
                 self._db.execute("INSERT INTO meta VALUES ('version', ?)", (str(_VERSION),))
             elif str(row[0]) != str(_VERSION):
+                if str(row[0]).isdigit() and int(row[0]) > _VERSION:
+                    # A newer deadline_nb's cache (two environments sharing the file): refuse
+                    # rather than move the newer tool's data out of its way.
+                    raise CacheFormatError(
+                        f"The cache {self.path} was written by a newer version of deadline_nb "
+                        f"(format {row[0]}, this is {_VERSION}); upgrade, or set "
+                        "DEADLINE_NB_CACHE to another file."
+                    )
                 raise _ForeignFormat(f"written in cache format {row[0]}, this is {_VERSION}")
         if not memory:
             _make_private(self.path)  # the -wal and -shm SQLite just made or found
