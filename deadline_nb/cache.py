@@ -20,6 +20,11 @@ Durability: the file is in WAL mode and each batch of results is committed as it
 fetch killed at any moment (even with SIGKILL) leaves a readable cache, and the rerun resumes
 from what was stored. Two processes may use the same file at once: SQLite serialises writers,
 and a writer waits (up to 60 s) for the other rather than failing.
+
+A damaged file (not a database, damaged pages, an older format), found when opened or at first
+use, is set aside as ``<name>.corrupt-<UTC time>`` (with its -wal and -shm), one
+:class:`~deadline_nb.errors.DataWarning` names both paths, and a fresh cache takes its place. An
+existing file readable by others is made private (0600) when opened, or one warning says why not.
 """
 
 from __future__ import annotations
