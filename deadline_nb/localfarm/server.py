@@ -33,11 +33,11 @@ import traceback
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from ..errors import bad_argument
 from ..timestamps import parse_timestamp
 from .clock import Clock
 from .exceptions import ApiError
 from .ids import ACCOUNT, REGION
+from .knobs import check_port, check_positive, check_seconds, check_share
 from .model import FarmModel
 from .responses import OPERATIONS, FarmResponses
 from .routes import find_route, parse_request, route_table
@@ -148,10 +148,11 @@ class LocalFarm:
         When positive, add the job ``sq900_big_render`` with about this many session actions
         (built on first access, in a few seconds for 100,000).
     latency
-        Seconds each request waits before it is answered.
+        Seconds each request waits before it is answered (finite, 0 or more).
     throttle_rate
         Requests per second allowed for each operation (a token bucket with one second of
-        burst); past it, 429 ``ThrottlingException``. ``None`` never throttles.
+        burst); past it, 429 ``ThrottlingException``. ``None`` never throttles; otherwise a
+        positive finite number.
     fault_rate
         Share of requests answered with a 500 ``InternalServerErrorException``, drawn from a
         generator seeded with ``seed``.
@@ -159,13 +160,14 @@ class LocalFarm:
         Share of the items of a BatchGet* call that come back in its ``errors`` with the code
         ``InternalServerErrorException`` (a transient failure of one item, to be retried).
     speedup
-        How much faster than the wall clock the running job advances (with the default clock).
+        How much faster than the wall clock the running job advances (with the default clock):
+        a positive finite number.
     clock
         What "now" is for the running job; see :class:`FarmModel`. By default the wall clock
         from now, ``speedup`` times faster; a :class:`~deadline_nb.localfarm.clock.ManualClock`
         stands still until moved.
     port
-        TCP port on 127.0.0.1; 0 picks a free one (see :attr:`endpoint_url`).
+        TCP port on 127.0.0.1, from 0 to 65535; 0 picks a free one (see :attr:`endpoint_url`).
     host
         Address to listen on. Keep the loopback address: the farm has no authentication.
 
@@ -202,20 +204,18 @@ class LocalFarm:
         host: str = "127.0.0.1",
         clock: Clock | None = None,
     ) -> None:
-        if latency < 0:
-            raise bad_argument("latency", "be 0 or more", latency)
-        if throttle_rate is not None and throttle_rate <= 0:
-            raise bad_argument("throttle_rate", "be positive or None", throttle_rate)
-        if not 0.0 <= fault_rate <= 1.0:
-            raise bad_argument("fault_rate", "be between 0 and 1", fault_rate)
+        # Every knob is checked before anything is built: a bad one is a sentence now, not
+        # an OverflowError at start() or a 500 on every request later.
+        self.latency = check_seconds("latency", latency)
+        self.throttle_rate = (
+            None
+            if throttle_rate is None
+            else check_positive("throttle_rate", throttle_rate, or_none=True)
+        )
+        self.fault_rate = check_share("fault_rate", fault_rate)
+        self.item_fault_rate = check_share("item_fault_rate", item_fault_rate)
+        self.port = check_port("port", port)
         self.model = FarmModel(seed, size=size, speedup=speedup, clock=clock)
-        self.latency = float(latency)
-        self.throttle_rate = throttle_rate
-        if not 0.0 <= item_fault_rate <= 1.0:
-            raise bad_argument("item_fault_rate", "be between 0 and 1", item_fault_rate)
-        self.fault_rate = float(fault_rate)
-        self.item_fault_rate = float(item_fault_rate)
-        self.port = port
         self.host = host
         #: Queue ids whose requests are answered ``403 AccessDeniedException``, as AWS answers
         #: a caller whose role cannot read that queue. Set it to show or test that error.
