@@ -42,6 +42,33 @@ class Subparsers(Protocol):
         """Add the parser of subcommand ``name`` and return it."""
 
 
+def _knob(convert: Callable[[str], Any], check: str, name: str) -> Callable[[str], Any]:
+    """An argparse ``type`` for a local-farm knob: convert the text, then run the farm's check.
+
+    ``check`` names a function of :mod:`deadline_nb.localfarm.knobs`, and ``name`` is the farm's
+    keyword for the option, so that the shell and ``LocalFarm(...)`` refuse a knob with the same
+    sentence; argparse prints it on one line after the option's name and exits 2. The checks are
+    imported when an option is parsed: the other subcommands never load the farm.
+    """
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:  # argparse's own wording for a value of the wrong type
+            raise argparse.ArgumentTypeError(
+                f"invalid {convert.__name__} value: {text!r}"
+            ) from None
+        from .localfarm import knobs
+
+        try:
+            return getattr(knobs, check)(name, value)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parse.__name__ = convert.__name__
+    return parse
+
+
 def _add_localfarm(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "localfarm",
@@ -52,42 +79,51 @@ def _add_localfarm(subparsers: Subparsers) -> None:
             "and the deadline CLI at it, then the ids of its jobs."
         ),
     )
-    parser.add_argument("--port", type=int, default=8000, help="TCP port; 0 picks a free one")
+    parser.add_argument(
+        "--port",
+        type=_knob(int, "check_port", "port"),
+        default=8000,
+        help="TCP port; 0 picks a free one",
+    )
     parser.add_argument("--seed", type=int, default=0, help="the farm's seed (default 0)")
     parser.add_argument(
-        "--latency", type=float, default=0.0, metavar="SEC", help="seconds added to each request"
+        "--latency",
+        type=_knob(float, "check_seconds", "latency"),
+        default=0.0,
+        metavar="SEC",
+        help="seconds added to each request",
     )
     parser.add_argument(
         "--throttle-rate",
-        type=float,
+        type=_knob(float, "check_positive", "throttle_rate"),
         default=None,
         metavar="R",
         help="requests per second allowed per operation before 429 ThrottlingException",
     )
     parser.add_argument(
         "--fault-rate",
-        type=float,
+        type=_knob(float, "check_share", "fault_rate"),
         default=0.0,
         metavar="F",
         help="share of requests answered with 500 InternalServerErrorException (0-1)",
     )
     parser.add_argument(
         "--item-fault-rate",
-        type=float,
+        type=_knob(float, "check_share", "item_fault_rate"),
         default=0.0,
         metavar="F",
         help="share of BatchGet* items returned in `errors` as InternalServerErrorException",
     )
     parser.add_argument(
         "--speedup",
-        type=float,
+        type=_knob(float, "check_positive", "speedup"),
         default=1.0,
         metavar="X",
         help="how much faster than the wall clock the running job advances",
     )
     parser.add_argument(
         "--size",
-        type=int,
+        type=_knob(int, "check_count", "size"),
         default=0,
         metavar="N",
         help="add the job sq900_big_render with about N session actions",

@@ -21,7 +21,9 @@ Knobs
     ``LocalFarm(seed=0, size=0, latency=0.0, throttle_rate=None, fault_rate=0.0,
     item_fault_rate=0.0, speedup=1.0, port=0, clock=None)``; the same from the command line as
     ``deadline-nb localfarm --port N --seed S --latency SEC --throttle-rate R --fault-rate F
-    --item-fault-rate F --speedup X --size N``.
+    --item-fault-rate F --speedup X --size N``. Both refuse a knob that makes no sense (a port
+    outside 0-65535; a latency, speedup or rate that is nan, infinite or out of its range) with
+    the same sentence (:mod:`.knobs`).
 
 Clock
     The running job advances with the farm's clock: by default the wall clock, ``speedup``
@@ -31,10 +33,11 @@ Clock
 Layers (as moto lays out a service)
     :mod:`.clock` what "now" is; :mod:`.ids` stable ids; :mod:`.simulation` one job's sessions;
     :mod:`.scenarios` the jobs, one per role; :mod:`.views` what the API shows of a job;
-    :mod:`.model` the farm's state; :mod:`.routes` requests off HTTP; :mod:`.responses` one
-    method per operation; :mod:`.exceptions` the service's errors; :mod:`.server` HTTP and
-    :class:`LocalFarm`; :mod:`.shapes` botocore's model and validation. Nothing here imports
-    the client side of the toolkit (``aws``, ``fetch``, ``cache``, ``frames``...).
+    :mod:`.model` the farm's state; :mod:`.knobs` the checks of its knobs; :mod:`.routes`
+    requests off HTTP; :mod:`.responses` one method per operation; :mod:`.exceptions` the
+    service's errors; :mod:`.server` HTTP and :class:`LocalFarm`; :mod:`.shapes` botocore's
+    model and validation. Nothing here imports the client side of the toolkit (``aws``,
+    ``fetch``, ``cache``, ``frames``...).
 
 Ground truth
     ``farm.model`` (:class:`FarmModel`): ``farm_id``, ``queues``, ``fleets``, ``workers``,

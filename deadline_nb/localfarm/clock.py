@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import Protocol, runtime_checkable
 
-from ..errors import bad_argument
+from .knobs import check_instant, check_positive, check_seconds
 
 __all__ = ["Clock", "ManualClock", "WallClock"]
 
@@ -57,10 +57,8 @@ class WallClock:
     """
 
     def __init__(self, start: float | None = None, *, speedup: float = 1.0) -> None:
-        if speedup <= 0:
-            raise bad_argument("speedup", "be positive", speedup)
-        self.speedup = float(speedup)
-        self._start = time.time() if start is None else float(start)
+        self.speedup = check_positive("speedup", speedup)
+        self._start = time.time() if start is None else check_instant("start", start)
 
     @property
     def start(self) -> float:
@@ -105,7 +103,7 @@ class ManualClock:
     """
 
     def __init__(self, start: float | None = None) -> None:
-        self._start = time.time() if start is None else float(start)
+        self._start = time.time() if start is None else check_instant("start", start)
         self._now = self._start
 
     @property
@@ -145,9 +143,7 @@ class ManualClock:
         >>> clock.now()
         115.0
         """
-        if seconds < 0:
-            raise bad_argument("seconds", "be 0 or more", seconds)
-        self._now += seconds
+        self._now += check_seconds("seconds", seconds)
 
     def set(self, at: float) -> None:
         """Show the instant ``at`` from now on.
@@ -165,7 +161,7 @@ class ManualClock:
         >>> clock.now()
         40.0
         """
-        self._now = float(at)
+        self._now = check_instant("at", at)
 
     def __repr__(self) -> str:
         return f"ManualClock(start={self._start!r}, now={self._now!r})"

@@ -33,6 +33,7 @@ from ..errors import bad_argument
 from ..schema import HEARTBEAT_SECONDS
 from .clock import Clock, WallClock
 from .ids import ACCOUNT, REGION, principal_id, stable_hex
+from .knobs import check_count
 from .scenarios import BIG_JOB, JOB_ENVS, JOBS, SCENARIOS, Scenario
 from .simulation import JobBuild, JobSpec, Worker, to_ms
 from .views import JobView, derive_view, running_view
@@ -160,13 +161,11 @@ class FarmModel:
         clock: Clock | None = None,
     ) -> None:
         if clock is None:
-            clock = WallClock(start, speedup=speedup)  # checks speedup
+            clock = WallClock(start, speedup=speedup)  # checks speedup and start
         elif speedup != 1.0 or start is not None:
             raise bad_argument("clock", "be None when `speedup` or `start` is given", clock)
-        if size < 0:
-            raise bad_argument("size", "be 0 or more", size)
         self.seed = seed
-        self.size = size
+        self.size = check_count("size", size)
         self.clock: Clock = clock
         self._lock = threading.RLock()
         self.farm_id = f"farm-{stable_hex(seed, 'farm')}"

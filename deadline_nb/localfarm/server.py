@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import http.server
 import json
+import logging
 import math
 import random
 import socket
@@ -31,13 +32,13 @@ import threading
 import time
 import traceback
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
-from ..errors import bad_argument
 from ..timestamps import parse_timestamp
 from .clock import Clock
 from .exceptions import ApiError
 from .ids import ACCOUNT, REGION
+from .knobs import check_port, check_positive, check_seconds, check_share
 from .model import FarmModel
 from .responses import OPERATIONS, FarmResponses
 from .routes import find_route, parse_request, route_table
@@ -47,7 +48,13 @@ from .simulation import JobSpec
 if TYPE_CHECKING:
     from mypy_boto3_deadline import DeadlineCloudClient
 
-__all__ = ["OPERATIONS", "ApiError", "LocalFarm"]
+__all__ = ["MAX_REQUEST_BODY", "OPERATIONS", "ApiError", "LocalFarm"]
+
+#: The largest request body the farm reads, in bytes: a ``BatchGet*`` call of 100 items is a few
+#: kilobytes; a larger ``Content-Length`` is answered 413 before a byte of the body is read.
+MAX_REQUEST_BODY: Final = 16 * 1024 * 1024
+
+_log = logging.getLogger(__name__)
 
 
 class _Bucket:
@@ -92,9 +99,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.server.connections.pop(self.connection, None)
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        status, headers, payload = self.server.farm.handle(self.command, self.path, body)
+        try:
+            length = _content_length(self.headers.get_all("Content-Length") or [])
+        except ApiError as error:
+            # Where the body ends is unknown, so nothing after it on this connection can be
+            # read as a request: answer, then close.
+            self.close_connection = True
+            status, headers, payload = _error_answer(error)
+            headers["Connection"] = "close"
+        else:
+            body = self.rfile.read(length) if length else b""
+            if len(body) < length:  # the client left mid-body: nobody is there to answer
+                self.close_connection = True
+                return
+            status, headers, payload = self.server.farm.handle(self.command, self.path, body)
         lines = [f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}"]
         lines.extend(f"{k}: {v}" for k, v in headers.items())
         lines.append(f"Content-Length: {len(payload)}")
@@ -110,6 +128,52 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def _content_length(values: list[str]) -> int:
+    """The request body's length from its ``Content-Length`` headers, or the error to answer.
+
+    Read as HTTP does (RFC 9110, 8.6): ASCII digits only, one value; a missing header is an
+    empty body. A length past :data:`MAX_REQUEST_BODY` is refused before a byte of it is read.
+    """
+    if not values:
+        return 0
+    texts = {v.strip() for v in values}
+    # Two different lengths: which one frames the body is anyone's guess (request smuggling).
+    text = texts.pop() if len(texts) == 1 else ", ".join(values)
+    # str.isdigit() alone takes "²" and other digits that int() refuses or that HTTP does not.
+    if texts or not (text.isascii() and text.isdigit()):
+        raise ApiError(
+            "ValidationException",
+            f"The request's Content-Length {text!r} is not a whole number of bytes.",
+            reason="CANNOT_PARSE",
+        )
+    # A length with more digits than the limit is over it, and int() need not read it all.
+    length = int(text) if len(text) <= len(str(MAX_REQUEST_BODY)) else MAX_REQUEST_BODY + 1
+    if length > MAX_REQUEST_BODY:
+        raise ApiError(
+            "ValidationException",
+            f"The request's Content-Length {text} is more than the {MAX_REQUEST_BODY} bytes "
+            "a request may have.",
+            status=413,
+            reason="OTHER",
+        )
+    return length
+
+
+def _request_headers() -> dict[str, str]:
+    """The headers every answer starts with."""
+    return {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
+
+
+def _error_answer(
+    error: ApiError, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """The status, headers and JSON body of an error, as AWS sends them."""
+    headers = _request_headers() if headers is None else headers
+    headers.update(error.headers)
+    headers["x-amzn-ErrorType"] = error.code
+    return error.status, headers, json.dumps(error.body()).encode()
+
+
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -122,6 +186,16 @@ class _Server(http.server.ThreadingHTTPServer):
         # Open keep-alive connections and the threads serving them, so that stop() can end them:
         # a client's pooled connection would otherwise keep its thread waiting for a request.
         self.connections: dict[socket.socket, threading.Thread] = {}
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that leaves mid-request or mid-answer (killed, timed out, reset) is the
+        # client's business: no traceback on the farm's stderr. Anything else is a bug here,
+        # and socketserver prints it.
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            _log.debug("Client %s left: %r", client_address, error)
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self, timeout: float) -> None:
         with self.lock:
@@ -148,10 +222,11 @@ class LocalFarm:
         When positive, add the job ``sq900_big_render`` with about this many session actions
         (built on first access, in a few seconds for 100,000).
     latency
-        Seconds each request waits before it is answered.
+        Seconds each request waits before it is answered (finite, 0 or more).
     throttle_rate
         Requests per second allowed for each operation (a token bucket with one second of
-        burst); past it, 429 ``ThrottlingException``. ``None`` never throttles.
+        burst); past it, 429 ``ThrottlingException``. ``None`` never throttles; otherwise a
+        positive finite number.
     fault_rate
         Share of requests answered with a 500 ``InternalServerErrorException``, drawn from a
         generator seeded with ``seed``.
@@ -159,13 +234,14 @@ class LocalFarm:
         Share of the items of a BatchGet* call that come back in its ``errors`` with the code
         ``InternalServerErrorException`` (a transient failure of one item, to be retried).
     speedup
-        How much faster than the wall clock the running job advances (with the default clock).
+        How much faster than the wall clock the running job advances (with the default clock):
+        a positive finite number.
     clock
         What "now" is for the running job; see :class:`FarmModel`. By default the wall clock
         from now, ``speedup`` times faster; a :class:`~deadline_nb.localfarm.clock.ManualClock`
         stands still until moved.
     port
-        TCP port on 127.0.0.1; 0 picks a free one (see :attr:`endpoint_url`).
+        TCP port on 127.0.0.1, from 0 to 65535; 0 picks a free one (see :attr:`endpoint_url`).
     host
         Address to listen on. Keep the loopback address: the farm has no authentication.
 
@@ -202,20 +278,18 @@ class LocalFarm:
         host: str = "127.0.0.1",
         clock: Clock | None = None,
     ) -> None:
-        if latency < 0:
-            raise bad_argument("latency", "be 0 or more", latency)
-        if throttle_rate is not None and throttle_rate <= 0:
-            raise bad_argument("throttle_rate", "be positive or None", throttle_rate)
-        if not 0.0 <= fault_rate <= 1.0:
-            raise bad_argument("fault_rate", "be between 0 and 1", fault_rate)
+        # Every knob is checked before anything is built: a bad one is a sentence now, not
+        # an OverflowError at start() or a 500 on every request later.
+        self.latency = check_seconds("latency", latency)
+        self.throttle_rate = (
+            None
+            if throttle_rate is None
+            else check_positive("throttle_rate", throttle_rate, or_none=True)
+        )
+        self.fault_rate = check_share("fault_rate", fault_rate)
+        self.item_fault_rate = check_share("item_fault_rate", item_fault_rate)
+        self.port = check_port("port", port)
         self.model = FarmModel(seed, size=size, speedup=speedup, clock=clock)
-        self.latency = float(latency)
-        self.throttle_rate = throttle_rate
-        if not 0.0 <= item_fault_rate <= 1.0:
-            raise bad_argument("item_fault_rate", "be between 0 and 1", item_fault_rate)
-        self.fault_rate = float(fault_rate)
-        self.item_fault_rate = float(item_fault_rate)
-        self.port = port
         self.host = host
         #: Queue ids whose requests are answered ``403 AccessDeniedException``, as AWS answers
         #: a caller whose role cannot read that queue. Set it to show or test that error.
@@ -487,10 +561,7 @@ class LocalFarm:
         >>> status, headers["Content-Type"], farm.calls["GetFarm"]
         (200, 'application/json', 1)
         """
-        headers = {
-            "Content-Type": "application/json",
-            "x-amzn-RequestId": str(uuid.uuid4()),
-        }
+        headers = _request_headers()
         try:
             route, match, query = find_route(self._routes, method, target)
             with self._lock:
@@ -537,9 +608,7 @@ class LocalFarm:
             payload = json.dumps(result, separators=(",", ":")).encode()
             return 200, headers, payload
         except ApiError as error:
-            headers.update(error.headers)
-            headers["x-amzn-ErrorType"] = error.code
-            return error.status, headers, json.dumps(error.body()).encode()
+            return _error_answer(error, headers)
         except Exception as error:  # a bug here must reach the client as AWS would send it
             traceback.print_exc(file=sys.stderr)
             headers["x-amzn-ErrorType"] = "InternalServerErrorException"
