@@ -92,6 +92,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.server.connections.pop(self.connection, None)
 
     def _serve(self) -> None:
+        farm = self.server.farm
+        if farm.silent_after is not None:
+            with farm._lock:
+                farm._heard += 1
+                silent = farm._heard > farm.silent_after
+            if silent:
+                # A hung service: the request is taken and never answered. The connection is
+                # held until the client gives up or stop() shuts it down (recv then ends).
+                with contextlib.suppress(OSError):
+                    while self.connection.recv(65536):
+                        pass
+                self.close_connection = True
+                return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         status, headers, payload = self.server.farm.handle(self.command, self.path, body)
@@ -168,6 +181,10 @@ class LocalFarm:
         TCP port on 127.0.0.1; 0 picks a free one (see :attr:`endpoint_url`).
     host
         Address to listen on. Keep the loopback address: the farm has no authentication.
+    silent_after
+        When set, the farm answers this many requests and then goes silent, as a hung service
+        does: it accepts every later request and never answers it (until :meth:`stop`). To
+        test a client's timeouts, and what a fetch keeps when the service stops answering.
 
     Attributes
     ----------
@@ -201,6 +218,7 @@ class LocalFarm:
         port: int = 0,
         host: str = "127.0.0.1",
         clock: Clock | None = None,
+        silent_after: int | None = None,
     ) -> None:
         if latency < 0:
             raise bad_argument("latency", "be 0 or more", latency)
@@ -226,6 +244,11 @@ class LocalFarm:
         #: Operation names answered ``404 UnknownOperationException``, as an endpoint or
         #: region that lacks them would (to test a client's fallback).
         self.unavailable_operations: set[str] = set()
+        if silent_after is not None and silent_after < 0:
+            raise bad_argument("silent_after", "be 0 or more, or None", silent_after)
+        #: Requests answered before the farm goes silent (None: never); settable while running.
+        self.silent_after = silent_after
+        self._heard = 0  # requests received, while silent_after is set
         self.calls: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
         self._buckets: dict[str, _Bucket] = {}
