@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
@@ -34,7 +35,9 @@ if TYPE_CHECKING:
     from mypy_boto3_deadline import DeadlineCloudClient
 
 __all__ = [
+    "CONNECT_TIMEOUT",
     "DEFAULT_WORKERS",
+    "READ_TIMEOUT",
     "aws_errors",
     "client",
     "config_defaults",
@@ -45,6 +48,16 @@ logger = logging.getLogger("deadline_nb")
 
 #: Threads a fetch uses by default; the client's connection pool is sized for them.
 DEFAULT_WORKERS: Final = 8
+
+#: Seconds a client waits to connect, and for an answer, before it gives up on one attempt.
+#: Deadline Cloud answers in well under a second; botocore's own 60 s, retried ten times, would
+#: hold a notebook for ten minutes on a service that accepts connections and never answers.
+CONNECT_TIMEOUT: Final = 10.0
+READ_TIMEOUT: Final = 30.0
+
+# Attempts of one call that time out: a second try for a hiccup of the network, no more. Other
+# errors (throttling above all) keep the adaptive mode's ten attempts.
+_TIMEOUT_ATTEMPTS: Final = 2
 
 # Any region will do for the local farm, which checks no signature.
 _LOCAL_REGION: Final = "us-west-2"
@@ -203,6 +216,8 @@ def client(
     profile: str | None = None,
     region: str | None = None,
     max_workers: int = DEFAULT_WORKERS,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    read_timeout: float = READ_TIMEOUT,
 ) -> DeadlineCloudClient:
     """Return a boto3 ``deadline`` client set up for fetching whole jobs.
 
@@ -221,12 +236,19 @@ def client(
         ``deadline`` config.
     max_workers
         Threads that will share the client: the connection pool gets room for all of them.
+    connect_timeout
+        Seconds to wait for a connection to the endpoint.
+    read_timeout
+        Seconds to wait for an answer once a request is sent.
 
     Returns
     -------
     DeadlineCloudClient
         A client with adaptive retries (throttling is expected and waited out), a pool of
-        ``max_workers + 2`` connections, and fast timestamp parsing.
+        ``max_workers + 2`` connections, and fast timestamp parsing. A call that times out is
+        tried twice, not ten times: a service that accepts connections and never answers ends
+        the call in about ``2 * read_timeout`` seconds (a minute by default) with a
+        :class:`~deadline_nb.errors.ServiceError` naming the endpoint.
 
     Raises
     ------
@@ -234,6 +256,8 @@ def client(
         When no region is given or configured.
     CredentialsError
         When the profile does not exist.
+    ValueError
+        When a timeout is not positive.
 
     Examples
     --------
@@ -249,6 +273,9 @@ def client(
 
     from .version import __version__
 
+    for name, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
+        if not value > 0:
+            raise bad_argument(name, "be positive", value)
     local = is_local_endpoint(endpoint_url)
     if region is None and boto3_session is None and profile is None and not local:
         region = config_defaults()["region"]
@@ -259,6 +286,8 @@ def client(
         "retries": {"mode": "adaptive", "total_max_attempts": 10},
         "max_pool_connections": max_workers + 2,
         "user_agent_extra": f"deadline-nb/{__version__}",
+        "connect_timeout": connect_timeout,
+        "read_timeout": read_timeout,
     }
     if local:
         # botocore sends Deadline calls to "management.<host>"; management.127.0.0.1 is nowhere.
@@ -273,7 +302,32 @@ def client(
     except botocore.exceptions.NoRegionError as error:
         raise NoRegionError(_NO_REGION) from error
     _parse_timestamps_fast(made)
+    made.meta.events.register_first("needs-retry.deadline", _stop_retrying_timeouts)
     return made
+
+
+def _stop_retrying_timeouts(
+    caught_exception: BaseException | None = None,
+    request_dict: dict[str, Any] | None = None,
+    **_: Any,
+) -> None:
+    """A ``needs-retry`` handler: a call that timed out :data:`_TIMEOUT_ATTEMPTS` times fails.
+
+    botocore's retry modes count a timeout like any transient error (ten attempts in adaptive
+    mode) and offer no setting for timeouts alone; this handler runs before the retry handler
+    and re-raises the timeout once the call has had its attempts, which botocore then raises
+    from the call as it raises any error it will not retry.
+    """
+    import botocore.exceptions as bex
+
+    if not isinstance(caught_exception, (bex.ReadTimeoutError, bex.ConnectTimeoutError)):
+        return
+    context = (request_dict or {}).setdefault("context", {})
+    # The call's own context: counts of different calls (and threads) never mix.
+    timeouts = context.get("deadline_nb_timeouts", 0) + 1
+    context["deadline_nb_timeouts"] = timeouts
+    if timeouts >= _TIMEOUT_ATTEMPTS:
+        raise caught_exception
 
 
 def _ids_text(farm_id: str | None, queue_id: str | None, job_id: str | None) -> str:
@@ -380,12 +434,47 @@ def translate(
             "monitor, then rerun.",
             **fields,
         )
-    if isinstance(error, (bex.EndpointConnectionError, bex.ConnectionError)):
+    network = _network_error_text(error, operation)
+    if network is not None:
+        where_text = f" ({where})" if where else ""
         return ServiceError(
-            f"Cannot reach Deadline Cloud ({error}): check the network, the region and "
-            "endpoint_url.",
+            f"{network}{where_text}: check the network (VPN, proxy), the region and "
+            "endpoint_url, then rerun.",
             **fields,
         )
+    return None
+
+
+def _endpoint_of(error: BaseException) -> str:
+    """The scheme, host and port a botocore network error was about (its URL without the path)."""
+    url = str(getattr(error, "kwargs", {}).get("endpoint_url") or "")
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url or "(unknown endpoint)"
+
+
+def _seconds_waited(error: BaseException, kind: str) -> str:
+    """``" within 30 s"`` from urllib3's "(read timeout=30)" inside the error, or "" without one."""
+    found = re.search(rf"{kind} timeout=([0-9.]+)", str(getattr(error, "kwargs", {}).get("error")))
+    if found is None:
+        return ""
+    seconds = float(found.group(1))
+    return f" within {seconds:g} s"
+
+
+def _network_error_text(error: BaseException, operation: str | None) -> str | None:
+    """What happened on the network, naming the endpoint; None for an error of another kind."""
+    import botocore.exceptions as bex
+
+    endpoint = f"The Deadline Cloud endpoint {_endpoint_of(error)}"
+    call = operation or "the call"
+    if isinstance(error, bex.ReadTimeoutError):
+        return f"{endpoint} did not answer {call}{_seconds_waited(error, 'read')}"
+    if isinstance(error, bex.ConnectTimeoutError):
+        return f"{endpoint} could not be reached{_seconds_waited(error, 'connect')}"
+    if isinstance(error, bex.ConnectionClosedError):
+        return f"{endpoint} closed the connection before answering {call}"
+    if isinstance(error, bex.ConnectionError):  # refused, no such host, TLS, proxy
+        return f"{endpoint} could not be reached for {call} ({type(error).__name__})"
     return None
 
 

@@ -14,6 +14,7 @@ from ..aws import DEFAULT_WORKERS
 from ..cache import Cache
 from .common import CacheArg, CacheHandle, Ids, resolve_client, resolve_ids
 from .sync import Synced, sync_actions
+from .watch import Watch
 
 if TYPE_CHECKING:
     import boto3
@@ -43,6 +44,7 @@ def fetch_session_actions(
     refresh: bool = False,
     progress: bool = True,
     max_workers: int = DEFAULT_WORKERS,
+    timeout: float | None = None,
     client: DeadlineCloudClient | None = None,
     boto3_session: boto3.Session | None = None,
 ) -> list[dict[str, Any]]:
@@ -60,9 +62,16 @@ def fetch_session_actions(
     refresh
         Fetch every action again, even those the cache says cannot have changed.
     progress
-        Show a progress bar (``tqdm.auto``) when the fetch takes more than a moment.
+        Show a progress bar (``tqdm.auto``) when the fetch takes more than half a second,
+        even while its first call still waits for an answer.
     max_workers
         Calls in flight at once.
+    timeout
+        Seconds the whole fetch may take, or None (default) for no limit: a big job can take
+        many minutes, and the bar shows that it moves. A service that stops answering ends
+        the fetch anyway, within about a minute, by the client's own timeouts
+        (:func:`client`'s ``read_timeout``). The deadline is checked between calls: a call
+        in flight may overrun it by up to those timeouts.
     client, boto3_session
         A ``deadline`` client, or a session to make one from (default: :func:`client`).
 
@@ -77,7 +86,8 @@ def fetch_session_actions(
     ------
     AccessDeniedError, CredentialsError, NoRegionError, NotFoundError, ServiceError
         One sentence each; ``error.partial`` holds what was fetched before the failure (and
-        the cache keeps it: the rerun resumes).
+        the cache keeps it: the rerun resumes). A service that does not answer, or a fetch
+        past its ``timeout``, is a ``ServiceError`` naming the endpoint.
 
     Examples
     --------
@@ -92,16 +102,18 @@ def fetch_session_actions(
     """
     c = resolve_client(client, boto3_session)
     ids = resolve_ids(farm_id, queue_id, job_id)
+    watch = Watch(ids, c.meta.endpoint_url, progress=progress, timeout=timeout)
     with CacheHandle(cache) as store:
-        synced = sync_actions(
-            c,
-            ids,
-            store,
-            session_id=session_id,
-            refresh=refresh,
-            progress=progress,
-            max_workers=max_workers,
-        )
+        with watch:
+            synced = sync_actions(
+                c,
+                ids,
+                store,
+                session_id=session_id,
+                refresh=refresh,
+                watch=watch,
+                max_workers=max_workers,
+            )
         if store is None:
             return _ordered(synced.fetched.values())
         if session_id is None and synced.fetched:
@@ -121,6 +133,7 @@ def fetch_session_action_frame(
     refresh: bool = False,
     progress: bool = True,
     max_workers: int = DEFAULT_WORKERS,
+    timeout: float | None = None,
     client: DeadlineCloudClient | None = None,
     boto3_session: boto3.Session | None = None,
 ) -> pd.DataFrame:
@@ -131,7 +144,9 @@ def fetch_session_action_frame(
 
     Parameters
     ----------
-    farm_id, queue_id, job_id, cache, refresh, progress, max_workers, client, boto3_session
+    farm_id, queue_id, job_id, cache, refresh, progress, max_workers, timeout
+        As in :func:`fetch_session_actions`.
+    client, boto3_session
         As in :func:`fetch_session_actions`.
 
     Returns
@@ -152,16 +167,18 @@ def fetch_session_action_frame(
     """
     c = resolve_client(client, boto3_session)
     ids = resolve_ids(farm_id, queue_id, job_id)
+    watch = Watch(ids, c.meta.endpoint_url, progress=progress, timeout=timeout)
     with CacheHandle(cache) as store:
-        synced = sync_actions(
-            c,
-            ids,
-            store,
-            session_id=None,
-            refresh=refresh,
-            progress=progress,
-            max_workers=max_workers,
-        )
+        with watch:
+            synced = sync_actions(
+                c,
+                ids,
+                store,
+                session_id=None,
+                refresh=refresh,
+                watch=watch,
+                max_workers=max_workers,
+            )
         return action_frame(ids, store, synced)
 
 

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 from .. import schema
 from ..aws import DEFAULT_WORKERS
 from ..cache import Cache
+from ..errors import AwsError
 from .actions import action_frame
 from .common import CacheArg, CacheHandle, Ids, is_finished, job_token, resolve_client, resolve_ids
 from .resources import fetch_steps, fetch_tasks
 from .sync import sync_actions
+from .watch import Watch
 
 if TYPE_CHECKING:
     import boto3
@@ -151,6 +153,7 @@ def load_job(
     refresh: bool = False,
     progress: bool = True,
     max_workers: int = DEFAULT_WORKERS,
+    timeout: float | None = None,
     client: DeadlineCloudClient | None = None,
     boto3_session: boto3.Session | None = None,
 ) -> Job:
@@ -163,6 +166,15 @@ def load_job(
     cache, refresh, progress, max_workers, client, boto3_session
         As in :func:`fetch_session_actions`. A finished job that the cache holds costs one
         ``GetJob`` call.
+    timeout
+        Seconds the whole load (actions, steps, tasks, sessions) may take, or None (default)
+        for no limit; as in :func:`fetch_session_actions`.
+
+    Raises
+    ------
+    AccessDeniedError, CredentialsError, NoRegionError, NotFoundError, ServiceError
+        As in :func:`fetch_session_actions`: ``error.partial`` holds the session actions
+        fetched before the failure, also when it came while listing steps or tasks.
 
     Returns
     -------
@@ -189,24 +201,32 @@ def load_job(
         "refresh": False,
         "progress": progress,
         "max_workers": max_workers,
+        "timeout": timeout,
         "client": c,
     }
+    watch = Watch(ids, c.meta.endpoint_url, progress=progress, timeout=timeout)
     with CacheHandle(cache) as store:
-        synced = sync_actions(
-            c,
-            ids,
-            store,
-            session_id=None,
-            refresh=refresh,
-            progress=progress,
-            max_workers=max_workers,
-        )
-        job = synced.job
-        assert job is not None  # a whole job's sync always reads it (GetJob)
-        sessions = synced.sessions
-        if sessions is None:  # the finished job came from the cache
-            sessions = store.items("session", *ids.key) if store is not None else []
-        steps, tasks = _steps_and_tasks(c, ids, store, job, refresh, max_workers)
+        with watch:
+            synced = sync_actions(
+                c,
+                ids,
+                store,
+                session_id=None,
+                refresh=refresh,
+                watch=watch,
+                max_workers=max_workers,
+            )
+            job = synced.job
+            assert job is not None  # a whole job's sync always reads it (GetJob)
+            sessions = synced.sessions
+            if sessions is None:  # the finished job came from the cache
+                sessions = store.items("session", *ids.key) if store is not None else []
+            try:
+                steps, tasks = _steps_and_tasks(c, ids, store, job, refresh, max_workers, watch)
+            except AwsError as error:
+                # The actions are fetched (and stored): a failure listing steps keeps them.
+                error.partial = list(synced.fetched.values())
+                raise
         actions = action_frame(ids, store, synced)
         snapshots = (
             store.snapshots(*ids.key)
@@ -234,12 +254,15 @@ def _steps_and_tasks(
     job: Mapping[str, Any],
     refresh: bool,
     max_workers: int,
+    watch: Watch,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Steps and their tasks; a finished step whose counts have not moved is not listed again."""
     finished = store is not None and not refresh and is_finished(job)
     if finished and store is not None and store.listing(*ids.key, "steps") == job_token(job):
         return store.items("step", *ids.key), store.items("task", *ids.key)
+    watch.check()
     steps = fetch_steps(*ids.key, client=c)
+    watch.check()
     done = store.listings(*ids.key) if store is not None and not refresh else {}
     stale = [s for s in steps if done.get(s["stepId"]) != job_token(s) or not is_finished(s)]
     fresh: list[dict[str, Any]] = []
@@ -250,6 +273,7 @@ def _steps_and_tasks(
                 lambda step: fetch_tasks(*ids.key, step_id=step, client=c), step_ids
             ):
                 fresh.extend(tasks)
+        watch.check()
     if store is None:
         return steps, fresh
     store.put("step", *ids.key, steps, "stepId")

@@ -34,6 +34,7 @@ from ..cache import Cache, action_state
 from ..errors import AwsError, NotFoundError, Problems, ServiceError
 from .common import Ids, clean, is_finished, job_token, pages
 from .resources import fetch_job, fetch_sessions
+from .watch import Watch
 
 if TYPE_CHECKING:
     from mypy_boto3_deadline import DeadlineCloudClient
@@ -52,15 +53,6 @@ _NO_BATCH: Final = frozenset(
 _ITEM_FINAL: Final = frozenset({"ResourceNotFoundException", "ValidationException"})
 
 
-def _progress_bar(progress: bool, description: str) -> Any:
-    from tqdm.auto import tqdm
-
-    # `delay`: a fetch that is over in a moment (a warm cache) shows no bar at all.
-    return tqdm(
-        total=0, unit="action", desc=description, disable=not progress, delay=0.5, leave=False
-    )
-
-
 class _Sync:
     """One fetch of a job's (or a session's) session actions, pipelined and through the cache.
 
@@ -76,16 +68,14 @@ class _Sync:
         cache: Cache | None,
         *,
         refresh: bool,
-        progress: bool,
+        watch: Watch,
         max_workers: int,
-        label: str = "",
     ) -> None:
-        self.label = label or ids.job_id
         self.c = c
         self.ids = ids
         self.cache = cache
         self.refresh = refresh
-        self.progress = progress
+        self.watch = watch
         self.max_workers = max_workers
         self.events: queue.Queue[tuple[str, Any, Any]] = queue.Queue()
         self.fetched: dict[str, dict[str, Any]] = {}
@@ -155,55 +145,61 @@ class _Sync:
 
     def run(self, scopes: Sequence[str | None], known: Mapping[str, tuple[bool, str]]) -> None:
         """List every scope (a session id, or None for the whole job) and fetch what changed."""
-        bar = _progress_bar(self.progress, self.label)
+        watch = self.watch
         # Items a batch reported in `errors`, waiting for their next attempt: (when, id, attempt).
         retry: list[tuple[float, str, int]] = []
         seen: set[str] = set()
         listing = len(scopes)
+        pool = ThreadPoolExecutor(self.max_workers, "deadline-nb-fetch")
+        finished = False
         try:
-            with ThreadPoolExecutor(self.max_workers, "deadline-nb-fetch") as pool:
+            for scope in scopes:
+                self.submit(pool, "listed", partial(self._list_scope, scope), scope)
+            while self.outstanding or retry:
+                watch.check()
+                now = time.monotonic()
+                if retry and not self.outstanding:
+                    until_due = max(0.0, min(r[0] for r in retry) - now)
+                    time.sleep(_wait(watch, until_due) or 0.0)
+                    watch.check()
+                    now = time.monotonic()
+                due = [r for r in retry if r[0] <= now]
+                if due:
+                    retry = [r for r in retry if r[0] > now]
+                    self._resubmit(pool, due)
                 try:
-                    for scope in scopes:
-                        self.submit(pool, "listed", partial(self._list_scope, scope), scope)
-                    while self.outstanding or retry:
-                        now = time.monotonic()
-                        if retry and not self.outstanding:
-                            time.sleep(max(0.0, min(r[0] for r in retry) - now))
-                            now = time.monotonic()
-                        due = [r for r in retry if r[0] <= now]
-                        if due:
-                            retry = [r for r in retry if r[0] > now]
-                            self._resubmit(pool, due)
-                        try:
-                            kind, payload, result = self.events.get(timeout=0.05 if retry else None)
-                        except queue.Empty:
-                            continue
-                        if kind == "summaries":
-                            fresh = self._changed(result, known, seen)
-                            self.pending.extend(fresh)
-                            bar.total += len(result)
-                            bar.update(len(result) - len(fresh))
-                            self.flush(pool, everything=False)
-                            continue  # one page; the listing task goes on
-                        self.outstanding -= 1
-                        if kind == "listed":
-                            listing -= 1
-                        elif kind == "batch":
-                            items, errors = result
-                            self._store(items)
-                            bar.update(len(items))
-                            retry.extend(self._failed(errors, payload[1]))
-                        elif kind == "get":
-                            self._store([result])
-                            bar.update(1)
-                        else:
-                            self._error(payload, result)
-                        # While listing goes on, only full batches go out: fewer calls.
-                        self.flush(pool, everything=listing == 0)
-                finally:
-                    self.stop.set()
+                    kind, payload, result = self.events.get(
+                        timeout=_wait(watch, 0.05 if retry else None)
+                    )
+                except queue.Empty:
+                    continue
+                if kind == "summaries":
+                    fresh = self._changed(result, known, seen)
+                    self.pending.extend(fresh)
+                    watch.grow(len(result), done=len(result) - len(fresh))
+                    self.flush(pool, everything=False)
+                    continue  # one page; the listing task goes on
+                self.outstanding -= 1
+                if kind == "listed":
+                    listing -= 1
+                elif kind == "batch":
+                    items, errors = result
+                    self._store(items)
+                    watch.advance(len(items))
+                    retry.extend(self._failed(errors, payload[1]))
+                elif kind == "get":
+                    self._store([result])
+                    watch.advance(1)
+                else:
+                    self._error(payload, result)
+                # While listing goes on, only full batches go out: fewer calls.
+                self.flush(pool, everything=listing == 0)
+            finished = True
         finally:
-            bar.close()
+            self.stop.set()
+            # A failed fetch returns now: calls still in flight (on a silent service, say) end
+            # by the client's own timeouts, in their threads, and nothing waits for them.
+            pool.shutdown(wait=finished, cancel_futures=True)
         if self.missing:
             # The shared way of naming dropped items: one warning, the first few ids by name.
             problems = Problems("session action")
@@ -298,6 +294,14 @@ class _Sync:
             self.cache.put_actions(*self.ids.key, complete)
 
 
+def _wait(watch: Watch, wait: float | None) -> float | None:
+    """How long to wait for the workers: ``wait``, cut to the time left before the deadline."""
+    left = watch.remaining()
+    if left is None:
+        return wait
+    return left if wait is None else min(wait, left)
+
+
 class _Stopped(Exception):
     """Raised in a worker when the fetch has already failed elsewhere."""
 
@@ -320,20 +324,25 @@ def sync_actions(
     *,
     session_id: str | None,
     refresh: bool,
-    progress: bool,
+    watch: Watch,
     max_workers: int,
 ) -> Synced:
-    """Bring the cache up to date with the service (or, without one, fetch everything)."""
+    """Bring the cache up to date with the service (or, without one, fetch everything).
+
+    ``watch`` shows the progress and keeps the deadline; past it, the fetch raises its
+    :class:`~deadline_nb.errors.ServiceError`, with ``.partial`` as for any other failure.
+    """
     known = cache.action_states(*ids.key) if cache is not None else {}
     seq_before = cache.seq if cache is not None else 0
-    sync = _Sync(c, ids, cache, refresh=refresh, progress=progress, max_workers=max_workers)
+    sync = _Sync(c, ids, cache, refresh=refresh, watch=watch, max_workers=max_workers)
     try:
         if session_id is not None:
             synced = _sync_session(c, ids, cache, sync, session_id, known, refresh)
             synced.seq_before = seq_before
             return synced
         job = fetch_job(*ids.key, client=c)
-        sync.label = str(job.get("name") or ids.job_id)
+        watch.describe(str(job.get("name") or ids.job_id))
+        watch.check()
         token = job_token(job)
         if cache is not None:
             cache.put("job", *ids.key, [job], "jobId")
@@ -341,6 +350,7 @@ def sync_actions(
             if not refresh and unchanged and is_finished(job) and all(t for t, _ in known.values()):
                 return Synced({}, job, None, from_cache=True, seq_before=seq_before)
         sessions = fetch_sessions(*ids.key, client=c)
+        watch.check()
         if cache is not None:
             cache.put("session", *ids.key, sessions, "sessionId")
         done = cache.listings(*ids.key) if cache is not None and not refresh else {}
@@ -378,6 +388,7 @@ def _sync_session(
         return Synced({}, from_cache=True)
     with ids.errors("GetSession"):
         session = clean(c.get_session(**ids.params, sessionId=session_id))
+    sync.watch.check()
     sync.run([session_id], known)
     if cache is not None and not sync.missing and session.get("lifecycleStatus") == "ENDED":
         cache.set_listing(*ids.key, session_id, "ended")

@@ -38,7 +38,7 @@ from ..timestamps import parse_timestamp
 from .clock import Clock
 from .exceptions import ApiError
 from .ids import ACCOUNT, REGION
-from .knobs import check_port, check_positive, check_seconds, check_share
+from .knobs import check_count, check_port, check_positive, check_seconds, check_share
 from .model import FarmModel
 from .responses import OPERATIONS, FarmResponses
 from .routes import find_route, parse_request, route_table
@@ -99,6 +99,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.server.connections.pop(self.connection, None)
 
     def _serve(self) -> None:
+        farm = self.server.farm
+        if farm.silent_after is not None:
+            with farm._lock:
+                farm._heard += 1
+                silent = farm._heard > farm.silent_after
+            if silent:
+                # A hung service: the request is taken and never answered. The connection is
+                # held until the client gives up or stop() shuts it down (recv then ends).
+                with contextlib.suppress(OSError):
+                    while self.connection.recv(65536):
+                        pass
+                self.close_connection = True
+                return
         try:
             length = _content_length(self.headers.get_all("Content-Length") or [])
         except ApiError as error:
@@ -244,6 +257,10 @@ class LocalFarm:
         TCP port on 127.0.0.1, from 0 to 65535; 0 picks a free one (see :attr:`endpoint_url`).
     host
         Address to listen on. Keep the loopback address: the farm has no authentication.
+    silent_after
+        When set, the farm answers this many requests and then goes silent, as a hung service
+        does: it accepts every later request and never answers it (until :meth:`stop`). To
+        test a client's timeouts, and what a fetch keeps when the service stops answering.
 
     Attributes
     ----------
@@ -277,6 +294,7 @@ class LocalFarm:
         port: int = 0,
         host: str = "127.0.0.1",
         clock: Clock | None = None,
+        silent_after: int | None = None,
     ) -> None:
         # Every knob is checked before anything is built: a bad one is a sentence now, not
         # an OverflowError at start() or a 500 on every request later.
@@ -300,6 +318,11 @@ class LocalFarm:
         #: Operation names answered ``404 UnknownOperationException``, as an endpoint or
         #: region that lacks them would (to test a client's fallback).
         self.unavailable_operations: set[str] = set()
+        #: Requests answered before the farm goes silent (None: never); settable while running.
+        self.silent_after = (
+            None if silent_after is None else check_count("silent_after", silent_after)
+        )
+        self._heard = 0  # requests received, while silent_after is set
         self.calls: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
         self._buckets: dict[str, _Bucket] = {}
