@@ -277,11 +277,14 @@ def _prepare_output(out: str) -> Path:
 
 def _report_lines(job: Any, page: Path) -> list[str]:
     from .summary import TOTAL_LABEL, summarize
+    from .text import printable_text
 
     total = summarize(job.actions).loc[TOTAL_LABEL]
     status = job.job.get("taskRunStatus", "?")
+    # The job's name is the API's text: a lone surrogate cannot be printed, an escape sequence
+    # would be run by the terminal. (write_report has warned about the first.)
     return [
-        f"{job.name} ({job.job_id}) {status}: {len(job.actions)} session actions, "
+        f"{printable_text(job.name)} ({job.job_id}) {status}: {len(job.actions)} session actions, "
         f"{total['taskRuns']} task runs, {total['failed']} failed, "
         f"{total['retriedTasks']} tasks retried.",
         f"Report: {page.resolve()}",
