@@ -352,8 +352,7 @@ def _table(
 ) -> str:
     """An HTML table from already-escaped cells; columns in ``numeric`` are right-aligned."""
     head = "".join(
-        f"<th{' class=num' if i in numeric else ''}>{_escape(h)}</th>"
-        for i, h in enumerate(header)
+        f"<th{' class=num' if i in numeric else ''}>{_escape(h)}</th>" for i, h in enumerate(header)
     )
     body = "".join(
         "<tr>"
