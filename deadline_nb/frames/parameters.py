@@ -133,7 +133,8 @@ def _parameter_values(
     texts = members[np.arange(len(values)), which]
     ok = np.array([isinstance(t, str) for t in texts], dtype=bool) & (kinds != _UNKNOWN_VALUE)
     kinds = np.where(ok, kinds, _UNKNOWN_VALUE).astype(np.int8)
-    kept = np.where(ok, texts, None)
+    kept = np.array(texts, dtype=object)
+    kept[~ok] = None
     try:
         return kinds, pa.array(kept, type=pa.string(), from_pandas=True)
     except UnicodeEncodeError:
