@@ -236,6 +236,7 @@ def run_fetch(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
 
     from .fetch import fetch_session_actions
     from .frames import session_action_frame, sort_actions, write_json
+    from .frames.files import write_csv
 
     out = sys.stdout if out is None else out
     suffix = _output_format(args.out)
@@ -258,7 +259,7 @@ def run_fetch(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         if suffix == ".parquet":
             frame.to_parquet(path)
         else:
-            frame.to_csv(path, index=False)
+            write_csv(frame, path)  # a progress message cannot run as a spreadsheet formula
     print(f"Wrote {len(actions)} session actions to {path}", file=out)
     return 0
 
