@@ -272,6 +272,7 @@ def run_fetch(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
 
     from .fetch import fetch_session_actions
     from .frames import session_action_frame, sort_actions, write_json
+    from .frames.files import write_csv
 
     out = sys.stdout if out is None else out
     suffix = _output_format(args.out)
@@ -294,7 +295,7 @@ def run_fetch(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         if suffix == ".parquet":
             frame.to_parquet(path)
         else:
-            frame.to_csv(path, index=False)
+            write_csv(frame, path)  # a progress message cannot run as a spreadsheet formula
     print(f"Wrote {len(actions)} session actions to {path}", file=out)
     return 0
 
@@ -313,11 +314,14 @@ def _prepare_output(out: str) -> Path:
 
 def _report_lines(job: Any, page: Path) -> list[str]:
     from .summary import TOTAL_LABEL, summarize
+    from .text import printable_text
 
     total = summarize(job.actions).loc[TOTAL_LABEL]
     status = job.job.get("taskRunStatus", "?")
+    # The job's name is the API's text: a lone surrogate cannot be printed, an escape sequence
+    # would be run by the terminal. (write_report has warned about the first.)
     return [
-        f"{job.name} ({job.job_id}) {status}: {len(job.actions)} session actions, "
+        f"{printable_text(job.name)} ({job.job_id}) {status}: {len(job.actions)} session actions, "
         f"{total['taskRuns']} task runs, {total['failed']} failed, "
         f"{total['retriedTasks']} tasks retried.",
         f"Report: {page.resolve()}",

@@ -7,8 +7,9 @@ JavaScript and no external address, so it can be attached to a ticket and read i
 Next to it, in a folder named after it (``report.html`` -> ``report_files/``), go the charts as
 PNG and SVG and the session actions as Parquet, for whoever wants to dig further.
 
-Every text that comes from the API (names, ids, progress messages, parameters) is HTML-escaped:
-a progress message is whatever a render script printed.
+Every text that comes from the API (names, ids, progress messages, parameters) is HTML-escaped,
+and its control characters (NUL...) read as U+FFFD: a progress message is whatever a render
+script printed.
 
 This module only composes: it takes a :class:`~deadline_nb.Job` and never talks to AWS.
 """
@@ -29,9 +30,9 @@ import pandas as pd
 
 from . import schema
 from .charts import CHARTS, ChartData
-from .errors import bad_argument
+from .errors import Problems, bad_argument
 from .summary import TOTAL_LABEL, exit_code_name, summarize
-from .text import format_seconds
+from .text import REPLACED, clean_text, format_seconds, printable_text
 
 if TYPE_CHECKING:
     from .fetch import Job
@@ -147,6 +148,13 @@ def write_report(
     OSError
         When the folder cannot be created or written; the message says which folder.
 
+    Warns
+    -----
+    DataWarning
+        Once, naming the job's fields, when the job's own record (its name, ``createdBy``,
+        parameters...) holds lone surrogates, which no file can hold: they read as U+FFFD.
+        (The frames' text was cleaned when they were built.)
+
     Examples
     --------
     >>> import tempfile
@@ -169,6 +177,7 @@ def write_report(
     """
     names = _chart_names(charts)
     page, files = report_paths(path)
+    _warn_unencodable(job)
     heading = title if title is not None else f"Postmortem: {job.name}"
     make_writable_folder(files)
     figures = [_chart(name, job, files) for name in names]
@@ -182,6 +191,31 @@ def write_report(
         temporary.unlink(missing_ok=True)
         raise OSError(f"Cannot write the report {page}: {error.strerror or error}.") from error
     return page
+
+
+def _warn_unencodable(job: Job) -> None:
+    """One warning naming the fields of the job's record that hold lone surrogates.
+
+    The record (``GetJob``) does not go through a frame, whose readers clean their text; the
+    page shows it through :func:`_escape`, which replaces them.
+    """
+    fields = [name for name, value in job.job.items() if _has_lone_surrogate(value)]
+    if _has_lone_surrogate(job.name) and "name" not in fields:
+        fields.insert(0, "name")
+    if fields:
+        problems = Problems("job")
+        problems.add(f"The job's {', '.join(fields)} {REPLACED}", str(job.job_id))
+        problems.emit(stacklevel=4)
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    if isinstance(value, str):
+        return clean_text(value)[1]
+    if isinstance(value, Mapping):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,12 +282,13 @@ def _chart(name: str, job: Job, folder: Path) -> _Figure:
     if fig is None:
         return _Figure(name, "", chart.missing_job)
     # The job's name on top: a PNG attached to a ticket says which job it shows.
-    save_figure(fig, folder / f"{name}.png", title=job.name)
+    title = printable_text(job.name)  # what is wrong in it was said once, in write_report
+    save_figure(fig, folder / f"{name}.png", title=title)
     # Laid out once: the SVG keeps the PNG's layout (same size in inches) instead of redoing it.
     fig.set_layout_engine("none")
-    svg_path = save_figure(fig, folder / f"{name}.svg", title=job.name)
+    svg_path = save_figure(fig, folder / f"{name}.svg", title=title)
     svg = _inline_svg(svg_path.read_text(encoding="utf-8"))
-    alt = html.escape(f"{chart.heading} of {job.name}", quote=True)
+    alt = _escape(f"{chart.heading} of {job.name}", quote=True)
     if len(svg.encode("utf-8")) <= _INLINE_SVG_MAX:
         markup = svg.replace("<svg ", f'<svg role="img" aria-label="{alt}" ', 1)
     else:
@@ -286,6 +321,11 @@ def _inline_svg(text: str) -> str:
 # values as HTML
 
 
+def _escape(text: str, quote: bool = True) -> str:
+    """Text as HTML: escaped, and what HTML cannot hold (NUL, other controls) as U+FFFD."""
+    return html.escape(printable_text(text), quote=quote)
+
+
 def _e(value: object) -> str:
     """Any value as escaped HTML text; missing values as a dash."""
     if value is None or value is pd.NA or value is pd.NaT:
@@ -295,8 +335,8 @@ def _e(value: object) -> str:
     if isinstance(value, (pd.Timestamp, datetime)):
         return _when(value)
     if isinstance(value, pd.Timedelta):
-        return html.escape(format_seconds(value.total_seconds()))
-    return html.escape(str(value), quote=True)
+        return _escape(format_seconds(value.total_seconds()))
+    return _escape(str(value), quote=True)
 
 
 def _when(value: object) -> str:
@@ -304,7 +344,7 @@ def _when(value: object) -> str:
         return _MISSING
     stamp = pd.Timestamp(value)  # type: ignore[arg-type]
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return html.escape(stamp.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    return _escape(stamp.strftime("%Y-%m-%d %H:%M:%S UTC"))
 
 
 def _table(
@@ -312,8 +352,7 @@ def _table(
 ) -> str:
     """An HTML table from already-escaped cells; columns in ``numeric`` are right-aligned."""
     head = "".join(
-        f"<th{' class=num' if i in numeric else ''}>{html.escape(h)}</th>"
-        for i, h in enumerate(header)
+        f"<th{' class=num' if i in numeric else ''}>{_escape(h)}</th>" for i, h in enumerate(header)
     )
     body = "".join(
         "<tr>"
@@ -384,7 +423,7 @@ def _identity(job: Job) -> str:
         ("Parameters", _e(", ".join(parameters)) if parameters else _MISSING),
         ("Description", _e(info.get("description"))),
     ]
-    items = "".join(f"<dt>{html.escape(k)}</dt><dd>{v}</dd>" for k, v in rows)
+    items = "".join(f"<dt>{_escape(k)}</dt><dd>{v}</dd>" for k, v in rows)
     return f'<dl class="identity">{items}</dl>'
 
 
@@ -414,7 +453,7 @@ def _cards(total: pd.Series) -> str:
 def _summary_table(table: pd.DataFrame) -> str:
     """summarize() transposed: one row per figure, one column per step and the job."""
     header = ["", *[str(step) for step in table.index]]
-    rows = [[html.escape(str(column)), *[_e(v) for v in table[column]]] for column in table.columns]
+    rows = [[_escape(str(column)), *[_e(v) for v in table[column]]] for column in table.columns]
     return _table(header, rows, numeric=range(1, len(header)))
 
 
@@ -560,13 +599,13 @@ def _document(job: Job, heading: str, figures: Sequence[_Figure], files: str) ->
     chart_sections = []
     for figure in figures:
         body = (
-            f"<figure>{figure.markup}<figcaption>{html.escape(files)}/{figure.name}.png and "
+            f"<figure>{figure.markup}<figcaption>{_escape(files)}/{figure.name}.png and "
             f".svg</figcaption></figure>"
             if figure.markup
-            else f'<p class="muted">{html.escape(figure.note)}</p>'
+            else f'<p class="muted">{_escape(figure.note)}</p>'
         )
         chart_sections.append(
-            f'<h3 id="chart-{figure.name}">{html.escape(CHARTS[figure.name].heading)}</h3>{body}'
+            f'<h3 id="chart-{figure.name}">{_escape(CHARTS[figure.name].heading)}</h3>{body}'
         )
     sections = [
         ("summary", "Summary", _cards(total) + _summary_table(table)),
@@ -577,26 +616,26 @@ def _document(job: Job, heading: str, figures: Sequence[_Figure], files: str) ->
         ("charts", "Charts", "".join(chart_sections)),
     ]
     contents = "".join(
-        f'<li><a href="#{key}">{html.escape(name)}</a></li>' for key, name, _ in sections
+        f'<li><a href="#{key}">{_escape(name)}</a></li>' for key, name, _ in sections
     )
     body = "".join(
-        f'<section id="{key}"><h2>{html.escape(name)}</h2>{content}</section>'
+        f'<section id="{key}"><h2>{_escape(name)}</h2>{content}</section>'
         for key, name, content in sections
     )
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f'<meta name="generator" content="deadline_nb {html.escape(__version__)}">\n'
-        f"<title>{html.escape(heading)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        f"<header><h1>{html.escape(heading)}</h1>"
+        f'<meta name="generator" content="deadline_nb {_escape(__version__)}">\n'
+        f"<title>{_escape(heading)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        f"<header><h1>{_escape(heading)}</h1>"
         f'<p class="muted">AWS Deadline Cloud job postmortem, generated {generated}.</p>'
         f"{_identity(job)}</header>\n"
         f"<nav><ol>{contents}</ol></nav>\n{body}\n"
         "<footer><p>Times are in UTC. Next to this file, in "
-        f"<code>{html.escape(files)}/</code>: each chart as PNG and SVG, and every session "
+        f"<code>{_escape(files)}/</code>: each chart as PNG and SVG, and every session "
         "action of the job as <code>actions.parquet</code> (read it with "
         "<code>deadline_nb.read_parquet</code>).</p>"
-        f"<p>Written by deadline_nb {html.escape(__version__)}; no network needed to view it.</p>"
+        f"<p>Written by deadline_nb {_escape(__version__)}; no network needed to view it.</p>"
         "</footer>\n</body>\n</html>\n"
     )

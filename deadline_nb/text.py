@@ -1,4 +1,10 @@
-"""How ids and durations read as text: shared by summaries, plots, traces, report, widgets."""
+"""Text as the package shows and writes it: shared by frames, summaries, plots, report, widgets.
+
+How ids and durations read (:func:`short_id`, :func:`format_seconds`), and text from the API made
+safe to store and to write: :func:`clean_text` (used by the frame readers, and by the report and
+plots for text that does not come through a frame) and :func:`printable_text` (used where text
+goes into XML, HTML or file metadata).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,14 @@ from typing import Final
 
 import numpy as np
 
-__all__ = ["format_seconds", "short_id", "short_labels"]
+__all__ = [
+    "REPLACED",
+    "clean_text",
+    "format_seconds",
+    "printable_text",
+    "short_id",
+    "short_labels",
+]
 
 # `<prefix>-<32 lowercase hex>`, the prefix being everything before the first dash: worker-...,
 # session-... One compiled pattern: a timeline of 20,000 session lanes shortens its labels at once.
@@ -68,3 +81,72 @@ def format_seconds(seconds: float) -> str:
         return f"{whole // 60}m {whole % 60:02d}s"
     hours, rest = divmod(whole, 3600)
     return f"{hours}h {rest // 60:02d}m"
+
+
+#: How a warning says that :func:`clean_text` changed a value: "<field> {REPLACED}".
+REPLACED: Final = "held lone surrogates (not Unicode text); each was replaced with U+FFFD"
+
+# Code points that XML 1.0 cannot hold or HTML calls a parse error: the C0 controls but tab,
+# newline and carriage return; DEL and the C1 controls; surrogates; the noncharacters FFFE/FFFF.
+_UNPRINTABLE: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean_text(value: str) -> tuple[str, bool]:
+    """Text that UTF-8 can encode: each lone surrogate becomes U+FFFD; ``(text, changed)``.
+
+    JSON may spell a lone surrogate (``"\\ud800"``), and ``json.loads`` and botocore pass it
+    through, but neither Arrow nor any file can hold it. Well-formed text costs one encode; only
+    text that fails it is rebuilt (a surrogate pair, which only Python code can make, is joined
+    into its character).
+
+    Parameters
+    ----------
+    value
+        Any text.
+
+    Returns
+    -------
+    tuple of (str, bool)
+        The text, and whether it was changed.
+
+    Examples
+    --------
+    >>> clean_text("frame 12")
+    ('frame 12', False)
+    >>> text, changed = clean_text("bad " + chr(0xD800) + " text")
+    >>> text == "bad " + chr(0xFFFD) + " text", changed
+    (True, True)
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # UTF-16 with surrogatepass keeps pairs as pairs, so that decoding joins them and
+        # replaces only the lone ones.
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace"), True
+    return value, False
+
+
+def printable_text(value: object) -> str:
+    """Text that XML, HTML and file metadata can hold: control characters become U+FFFD.
+
+    Tab, newline and carriage return stay; the other C0 controls (NUL...), DEL, the C1 controls,
+    lone surrogates and U+FFFE/U+FFFF each become U+FFFD. A progress message is whatever a
+    render script printed, and one NUL makes a whole SVG file unreadable.
+
+    Parameters
+    ----------
+    value
+        Text, or anything ``str()`` turns into text.
+
+    Returns
+    -------
+    str
+        The text, with each such code point replaced.
+
+    Examples
+    --------
+    >>> printable_text("sq010" + chr(0) + " shot") == "sq010" + chr(0xFFFD) + " shot"
+    True
+    """
+    text = value if isinstance(value, str) else str(value)
+    return _UNPRINTABLE.sub("\ufffd", text)

@@ -7,7 +7,8 @@ task run, parameters, values, datetimes), while its objects are in cache, and co
 datetimes to nanoseconds in C.
 
 It handles only well-formed input, as boto3 returns it: plain dicts, one known member per
-``definition`` union and per parameter value, datetimes for the time fields. For anything else
+``definition`` union and per parameter value (text that UTF-8 can encode), datetimes for the time
+fields. For anything else
 it returns ``None`` and the NumPy reader beside it (:mod:`deadline_nb.frames.actions`, which
 reports each problem) does the work, so the two readers never need to agree on error handling,
 only on results: the tests run both (``deadline_nb.frames.use_reader``).
@@ -28,6 +29,7 @@ from cpython.datetime cimport (
     timedelta_microseconds,
     timedelta_seconds,
 )
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport int64_t
 
 import datetime as _datetime
@@ -140,6 +142,7 @@ def extract(list items):
     cdef object item, value, definition, member, body, params, name, union, kind, text
     cdef object code
     cdef list entry
+    cdef Py_ssize_t size
     try:
         for row in range(n):
             item = items[row]
@@ -188,13 +191,22 @@ def extract(list items):
                         code = VALUE_CODES.get(kind)
                         if code is None or type(text) is not str:
                             return None
+                        # UTF-8 as Arrow reads it (ASCII text is its own, nothing is made): a
+                        # lone surrogate raises UnicodeEncodeError, a ValueError, and the
+                        # NumPy reader reads it as U+FFFD and says so.
+                        PyUnicode_AsUTF8AndSize(text, &size)
                         entry = parameters.get(name)
                         if entry is None:
+                            if type(name) is not str:
+                                return None
+                            PyUnicode_AsUTF8AndSize(name, &size)
                             entry = [array("q"), bytearray(), []]
                             parameters[name] = entry
                         (<object>entry[0]).append(row)
                         (<bytearray>entry[1]).append(<int>code)
                         (<list>entry[2]).append(text)
     except (ValueError, OverflowError, TypeError):
-        return None  # a zone with no offset, a date out of range: the Python path says so
+        # A zone with no offset, a date out of range, a lone surrogate in a parameter: the
+        # Python path says so.
+        return None
     return top, times, naive, bytes(kinds), environment, step, task, parameters

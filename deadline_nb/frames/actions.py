@@ -367,6 +367,8 @@ class _Extracted:
             self.id_arr = pa.array(ids, type=pa.string())
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             self.id_arr = None
+        except UnicodeEncodeError:  # a lone surrogate: the id check names the item
+            self.id_arr = text_array(ids, "sessionActionId", ids, Problems())
         if self.id_arr is None or self.id_arr.null_count:
             raise _BadIds
 

@@ -29,6 +29,7 @@ except ImportError:  # pragma: no cover - a pandas without it takes the comprehe
     _dicts_to_array = None
 
 from ..errors import MalformedItemError, Problems
+from ..text import REPLACED, clean_text
 from .access import NAT
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "INT64_MIN",
     "as_items",
     "category",
+    "clean_texts",
     "column_matrix",
     "datetime_array",
     "duration",
@@ -141,20 +143,44 @@ def require_ids(items: Sequence[Any], field: str) -> list[str]:
 def text_array(
     values: Sequence[Any] | np.ndarray, what: str, ids: Sequence[str], problems: Problems
 ) -> pa.Array:
-    """Text column as an Arrow array; a value that is not a string is dropped and reported."""
+    """Text column as an Arrow array; a value that is not a string is dropped and reported.
+
+    A lone surrogate (valid JSON, not valid text) reads as U+FFFD and is reported. Both checks
+    run only when Arrow refuses the column, so well-formed text costs nothing more.
+    """
     try:
         return pa.array(values, type=pa.string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
         clean: list[str | None] = []
         for value, action_id in zip(values, ids, strict=True):
             if isinstance(value, str):
-                clean.append(value)
+                text, changed = clean_text(value)
+                if changed:
+                    problems.add(f"{what} {REPLACED}", action_id)
+                clean.append(text)
             elif value is None or (isinstance(value, float) and math.isnan(value)):
                 clean.append(None)
             else:
                 problems.add(f"{what} is not a string and was dropped", action_id)
                 clean.append(None)
         return pa.array(clean, type=pa.string())
+
+
+def clean_texts(values: Sequence[Any]) -> tuple[list[Any], list[int]]:
+    """Each string cleaned with :func:`~deadline_nb.text.clean_text`; (values, rows changed).
+
+    For the callers that already know every value is a string or missing and whose Arrow
+    conversion failed: anything else is passed on as it is.
+    """
+    out: list[Any] = []
+    changed: list[int] = []
+    for row, value in enumerate(values):
+        if isinstance(value, str):
+            value, was_changed = clean_text(value)
+            if was_changed:
+                changed.append(row)
+        out.append(value)
+    return out, changed
 
 
 def category(arr: pa.Array | pa.ChunkedArray) -> pd.Categorical:
@@ -269,7 +295,12 @@ def _times_from_strings(
     problems: Problems,
     naive: list[str],
 ) -> None:
-    text = pa.array(values, type=pa.string())
+    try:
+        text = pa.array(values, type=pa.string())
+    except UnicodeEncodeError:  # a lone surrogate: not a time either, so reported below
+        cleaned, _ = clean_texts(values.tolist())
+        values = np.array(cleaned, dtype=object)
+        text = pa.array(cleaned, type=pa.string())
     parsed = pd.to_datetime(
         pd.Index(values, dtype=object), format="ISO8601", utc=True, errors="coerce"
     )

@@ -17,7 +17,7 @@ import pandas as pd
 from .. import schema
 from ..errors import NAMED_IN_WARNING, DataWarning
 
-__all__ = ["read_json", "read_parquet", "write_json"]
+__all__ = ["csv_safe", "read_json", "read_parquet", "write_csv", "write_json"]
 
 _PAGE_KEYS = ("sessionActions", "sessions")
 
@@ -200,3 +200,84 @@ def read_parquet(path: str | os.PathLike[str] | IO[bytes]) -> pd.DataFrame:
         if isinstance(frame[name].dtype, pd.StringDtype) and frame[name].dtype != schema.STRING:
             frame[name] = frame[name].astype(schema.STRING)
     return frame
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV for spreadsheets
+
+#: What makes a spreadsheet read a cell as a formula (OWASP's CSV-injection rule).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells cannot start a spreadsheet formula.
+
+    A progress message is whatever a render script printed: ``=HYPERLINK(...)`` would be a live
+    formula in Excel or Sheets. Each text cell starting with ``=``, ``+``, ``-``, ``@``, tab or
+    carriage return gets a leading ``'`` (OWASP's rule), which spreadsheets show as text. Only
+    text columns change: an exit code of -1 stays the number -1. Parquet and JSON Lines keep
+    the exact text; this is for CSV only.
+
+    Parameters
+    ----------
+    frame
+        Any frame of this package.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy, with the same columns; changed text columns become ``string`` columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from deadline_nb.frames.files import csv_safe
+    >>> safe = csv_safe(pd.DataFrame({"msg": ["=1+1", "ok", None], "code": [-1, 0, 1]}))
+    >>> safe["msg"].tolist(), safe["code"].tolist()
+    (["'=1+1", 'ok', <NA>], [-1, 0, 1])
+    """
+    out = frame.copy(deep=False)
+    for name in frame.columns:
+        column = frame[name]
+        if not (
+            isinstance(column.dtype, (pd.StringDtype, pd.CategoricalDtype))
+            or column.dtype == object
+        ):
+            continue
+        text = column.astype(schema.STRING)  # other objects in an object column as their text
+        risky = text.str.startswith(_FORMULA_STARTS).fillna(False).to_numpy(dtype=bool)
+        if risky.any():
+            out[name] = text.where(~risky, "'" + text)
+    return out
+
+
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write a frame as CSV for a spreadsheet: no cell can run as a formula (:func:`csv_safe`).
+
+    Shared by ``deadline-nb fetch --out x.csv`` and the explorer's export.
+
+    Parameters
+    ----------
+    frame
+        Any frame of this package.
+    path
+        The CSV file to write.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile, pathlib
+    >>> from deadline_nb.frames.files import write_csv
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     out = write_csv(pd.DataFrame({"msg": ["@SUM(A1)"]}), pathlib.Path(tmp) / "a.csv")
+    ...     out.read_bytes().splitlines()
+    [b'msg', b"'@SUM(A1)"]
+    """
+    # CRLF, as RFC 4180 has it: then a carriage return inside a message is quoted too (with
+    # "\n" alone as the line end it is not, and it would split the row in a spreadsheet).
+    csv_safe(frame).to_csv(path, index=False, lineterminator="\r\n")
+    return Path(path)

@@ -18,7 +18,8 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import Problems
-from .convert import INT64_MAX, INT64_MIN, column_matrix, is_missing, string_array
+from ..text import REPLACED, clean_text
+from .convert import INT64_MAX, INT64_MIN, clean_texts, column_matrix, is_missing, string_array
 
 __all__ = ["Parameter", "parameter_column", "parameter_value", "read_parameters"]
 
@@ -69,7 +70,7 @@ def read_parameters(
             pass
         else:
             for name, column in zip(names, columns, strict=True):
-                _add_parameter(found, str(name), param_rows, column)
+                _add_parameter(found, name, param_rows, column, ids, problems)
             return found
     by_names: dict[tuple[Any, ...], list[int]] = {}
     for index, parameters in enumerate(param_dicts):
@@ -82,22 +83,38 @@ def read_parameters(
     for group_names, members in by_names.items():
         dicts = [param_dicts[i] for i in members]
         for name in group_names:
-            _add_parameter(found, str(name), param_rows[members], [d[name] for d in dicts])
+            _add_parameter(
+                found, name, param_rows[members], [d[name] for d in dicts], ids, problems
+            )
     return found
 
 
 def _add_parameter(
-    found: dict[str, Parameter], name: str, rows: np.ndarray, values: list[Any]
+    found: dict[str, Parameter],
+    name: Any,
+    rows: np.ndarray,
+    values: list[Any],
+    ids: Sequence[str],
+    problems: Problems,
 ) -> None:
-    kinds, texts = _parameter_values(values)
+    name, changed = clean_text(str(name))
+    if changed:  # a lone surrogate: the column's name could not be written to any file
+        for row in rows:
+            problems.add(f"a parameter name {REPLACED}", ids[int(row)])
+    kinds, texts = _parameter_values(values, name, [ids[int(row)] for row in rows], problems)
     parameter = found.setdefault(name, Parameter())
     parameter.rows.append(rows)
     parameter.kinds.append(kinds)
     parameter.texts.append(texts)
 
 
-def _parameter_values(values: list[Any]) -> tuple[np.ndarray, pa.Array]:
-    """Union values -> (type code per value, exact text per value; null when unreadable)."""
+def _parameter_values(
+    values: list[Any], name: str, ids: Sequence[str], problems: Problems
+) -> tuple[np.ndarray, pa.Array]:
+    """Union values -> (type code per value, exact text per value; null when unreadable).
+
+    ``ids`` are the actions of the values, to report a lone surrogate (read as U+FFFD).
+    """
     first = values[0]
     if type(first) is dict and len(first) == 1 and next(iter(first)) in _VALUE_MEMBERS:
         # Fast path: every value has the first value's member (a union has only one).
@@ -105,7 +122,7 @@ def _parameter_values(values: list[Any]) -> tuple[np.ndarray, pa.Array]:
         try:
             texts = pa.array([v[kind] for v in values], type=pa.string())
             return np.full(len(values), _VALUE_MEMBERS.index(kind), dtype=np.int8), texts
-        except (KeyError, TypeError, pa.ArrowInvalid, pa.ArrowTypeError):
+        except (KeyError, TypeError, pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
             pass
     members = column_matrix(values, _VALUE_MEMBERS)
     present = ~is_missing(members)
@@ -116,7 +133,15 @@ def _parameter_values(values: list[Any]) -> tuple[np.ndarray, pa.Array]:
     texts = members[np.arange(len(values)), which]
     ok = np.array([isinstance(t, str) for t in texts], dtype=bool) & (kinds != _UNKNOWN_VALUE)
     kinds = np.where(ok, kinds, _UNKNOWN_VALUE).astype(np.int8)
-    return kinds, pa.array(np.where(ok, texts, None), type=pa.string(), from_pandas=True)
+    kept = np.array(texts, dtype=object)
+    kept[~ok] = None
+    try:
+        return kinds, pa.array(kept, type=pa.string(), from_pandas=True)
+    except UnicodeEncodeError:
+        cleaned, changed = clean_texts(kept.tolist())
+        for row in changed:
+            problems.add(f"parameter {name!r} value {REPLACED}", ids[row])
+        return kinds, pa.array(cleaned, type=pa.string())
 
 
 def parameter_column(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,7 +12,8 @@ import matplotlib as mpl
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
-from ..errors import bad_argument, bad_argument_type
+from ..errors import Problems, bad_argument, bad_argument_type
+from ..text import REPLACED, clean_text, printable_text
 from .shared import (
     jobs_drawn,
 )
@@ -74,7 +76,9 @@ def save_figure(
         Set as the figure's title (``suptitle``) and the file's title.
     metadata
         More text to record (or to override the defaults): PNG keeps every key; SVG and PDF keep
-        their standard keys and fold any other into their description.
+        their standard keys and fold any other into their description. Control characters
+        (NUL...) in it, in ``title`` and in any text drawn become U+FFFD in the file, so that an
+        SVG stays well-formed XML.
     size
         Width and height in inches for the file; ``None`` keeps the figure's size. The default,
         12.8 x 7.2 at 150 dpi, is 1920 x 1080 pixels.
@@ -90,6 +94,12 @@ def save_figure(
     ------
     ValueError
         When the suffix is not one of ``.png``, ``.svg``, ``.pdf``.
+
+    Warns
+    -----
+    DataWarning
+        When ``title`` or ``metadata`` holds lone surrogates (not Unicode text, no file can hold
+        them): they become U+FFFD.
 
     Examples
     --------
@@ -116,18 +126,42 @@ def save_figure(
         fig = fig.figure
     if not isinstance(fig, Figure):
         raise bad_argument_type("fig_or_ax", "a matplotlib Figure or Axes", fig_or_ax)
+    problems = Problems("file")
     if title is not None:
+        title = _printable("title", title, str(path), problems)
         fig.suptitle(title)
+    extra = {
+        _printable("metadata", k, str(path), problems): _printable(
+            "metadata", v, str(path), problems
+        )
+        for k, v in (metadata or {}).items()
+    }
+    problems.emit()
     jobs = jobs_drawn(fig)
-    info = _metadata(suffix, title, jobs, dict(metadata or {}))
+    info = _metadata(suffix, title, jobs, extra)
     original = fig.get_size_inches().copy()
     try:
         if size is not None:
             fig.set_size_inches(size)
-        fig.savefig(path, format=suffix[1:], dpi=dpi, metadata=info)
+        if suffix == ".svg":
+            # Drawn texts (step names, messages) go into the SVG as they are; XML cannot hold
+            # a control character, and one would make the whole file unreadable.
+            buffer = io.StringIO()
+            fig.savefig(buffer, format="svg", dpi=dpi, metadata=info)
+            path.write_text(printable_text(buffer.getvalue()), encoding="utf-8")
+        else:
+            fig.savefig(path, format=suffix[1:], dpi=dpi, metadata=info)
     finally:
         fig.set_size_inches(original)
     return path
+
+
+def _printable(what: str, value: object, where: str, problems: Problems) -> str:
+    """Text for a file's title or metadata: lone surrogates reported, every control replaced."""
+    text, changed = clean_text(str(value))
+    if changed:
+        problems.add(f"{what} {REPLACED}", where)
+    return printable_text(text)
 
 
 def _metadata(

@@ -36,6 +36,7 @@ from .. import schema
 from ..charts import CHARTS, ChartData, timeline_lanes
 from ..errors import DeadlineNbError, bad_argument, bad_argument_type
 from ..fetch import CacheArg, Job, load_job
+from ..frames.files import write_csv
 from ..plots import save_figure
 from ..summary import exit_code_name
 from .picker import JobPicker
@@ -412,7 +413,7 @@ class Explorer(widgets.VBox):
             parquet = target / f"{stem}_actions.parquet"
             frame.to_parquet(parquet, index=False)
             csv = target / f"{stem}_actions.csv"
-            frame.to_csv(csv, index=False)
+            write_csv(frame, csv)  # a progress message cannot run as a spreadsheet formula
             written += [parquet, csv]
             names = ", ".join(html.escape(p.name) for p in written)
             note = f"<br>Left out: {html.escape('; '.join(skipped))}" if skipped else ""
