@@ -16,7 +16,8 @@ The modules, in the order data flows through them:
   ``sessionActionId``: :func:`parameter_frame`, :func:`limit_frame`, :func:`manifest_frame`;
 * :mod:`~deadline_nb.frames.ops` -- frames already built: :func:`job_action_frame`,
   :func:`sort_actions`, :func:`concat_frames`;
-* :mod:`~deadline_nb.frames.files` -- :func:`read_json`, :func:`write_json`, :func:`read_parquet`;
+* :mod:`~deadline_nb.frames.files` -- :func:`read_json`, :func:`write_json`, :func:`read_parquet`,
+  :func:`write_csv` (text cells a spreadsheet would run as formulas neutralised);
 * shared inside the package: :mod:`~deadline_nb.frames.convert` (value conversions) and
   :mod:`~deadline_nb.frames.parameters` (task parameter values); shared with the rest of the
   package: :mod:`~deadline_nb.frames.access` (reading a frame's columns back).
@@ -26,13 +27,14 @@ from __future__ import annotations
 
 from .actions import READERS, current_reader, session_action_frame, use_reader
 from .companions import limit_frame, manifest_frame, parameter_frame
-from .files import read_json, read_parquet, write_json
+from .files import csv_safe, read_json, read_parquet, write_csv, write_json
 from .ops import concat_frames, job_action_frame, sort_actions
 from .records import session_frame, step_frame, task_frame
 
 __all__ = [
     "READERS",
     "concat_frames",
+    "csv_safe",
     "current_reader",
     "job_action_frame",
     "limit_frame",
@@ -46,5 +48,6 @@ __all__ = [
     "step_frame",
     "task_frame",
     "use_reader",
+    "write_csv",
     "write_json",
 ]
