@@ -8,6 +8,7 @@ that calls the farm cannot pass with a response the real service could not send.
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -65,7 +66,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 SHARED_SPEEDUP = 20.0
-_SHARED: list[str] = []  # thread-name prefix of the session's shared farm, once started
+_SHARED: list[str] = []  # thread-name prefixes of the farms kept across tests, while they run
+
+
+@contextlib.contextmanager
+def kept_farm() -> Iterator[LocalFarm]:
+    """A farm (seed 0) kept across tests: its threads are not counted as left running."""
+    from deadline_nb.localfarm import LocalFarm
+
+    with LocalFarm(seed=0, speedup=SHARED_SPEEDUP) as running:
+        prefix = f"localfarm-{running.endpoint_url.rsplit(':', 1)[1]}"
+        _SHARED.append(prefix)
+        try:
+            yield running
+        finally:
+            _SHARED.remove(prefix)
 
 
 @pytest.fixture(scope="session")
@@ -73,17 +88,19 @@ def farm() -> Iterator[LocalFarm]:
     """One farm (seed 0) for the whole run: it is read-only, so tests cannot disturb each other.
 
     Its clock runs 20 times the wall clock: fast enough that the running job reports progress
-    within a second, slow enough that it is still running at the end of a slow run (it has
-    about 14,000 s of farm time left at the start: 12 minutes at 20x, 4 at 60x).
+    within a second. Its running job has about 14,000 s of farm time left at the start, 12
+    minutes at 20x: tests that need it still running take their own farm (:func:`module_farm`),
+    since a whole run on a busy machine can take longer than that.
     """
-    from deadline_nb.localfarm import LocalFarm
+    with kept_farm() as running:
+        yield running
 
-    with LocalFarm(seed=0, speedup=SHARED_SPEEDUP) as running:
-        _SHARED.append(f"localfarm-{running.endpoint_url.rsplit(':', 1)[1]}")
-        try:
-            yield running
-        finally:
-            _SHARED.clear()
+
+@pytest.fixture(scope="module")
+def module_farm() -> Iterator[LocalFarm]:
+    """The same farm, started for one test module: its running job runs 12 minutes from then."""
+    with kept_farm() as running:
+        yield running
 
 
 @pytest.fixture(autouse=True)

@@ -54,6 +54,13 @@ def attempted(frame: pd.DataFrame) -> int:
     return int(frame["startedAt"].notna().sum())
 
 
+@pytest.fixture(scope="module")
+def farm(module_farm: LocalFarm) -> LocalFarm:
+    """This module's own farm: the watch tests need its running job still running, whatever
+    time the run has taken before them (the session's farm runs it for 12 minutes)."""
+    return module_farm
+
+
 def load(farm: LocalFarm, role: str, cache: Path | bool = False) -> dnb.Job:
     spec = farm.job_by_name(JOBS[role])
     return dnb.load_job(
