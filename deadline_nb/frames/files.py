@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 import warnings
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -28,8 +29,9 @@ def read_json(path_or_file: str | os.PathLike[str] | IO[str] | IO[bytes]) -> lis
     Accepted: one object (``aws deadline get-session-action``), a page with ``sessionActions``
     or ``sessions`` (``list-session-actions``, ``batch-get-session-action``, ``list-sessions``),
     a list of objects or pages, or JSON Lines holding any of these; gzip when the name ends in
-    ``.gz``. Timestamps are left as the file has them (ISO-8601 strings or epoch seconds):
-    every frame function reads both.
+    ``.gz`` (a gzip file is read whatever its name). Text is UTF-8, or UTF-16 with a byte order
+    mark (what Windows PowerShell's ``>`` writes). Timestamps are left as the file has them
+    (ISO-8601 strings or epoch seconds): every frame function reads both.
 
     Parameters
     ----------
@@ -45,8 +47,12 @@ def read_json(path_or_file: str | os.PathLike[str] | IO[str] | IO[bytes]) -> lis
     Raises
     ------
     ValueError
-        When the file is not JSON, or holds something that is neither an item nor a page; the
-        message names the line.
+        When the file cannot be read as JSON or JSON Lines (a truncated or fake gzip file,
+        bytes that are not UTF-8 text, nesting too deep for Python's reader, a syntax error), or
+        holds something that is neither an item nor a page: one sentence naming the file, and
+        the line where it is known.
+    OSError
+        When the file cannot be opened.
 
     Examples
     --------
@@ -55,28 +61,16 @@ def read_json(path_or_file: str | os.PathLike[str] | IO[str] | IO[bytes]) -> lis
     >>> [a["sessionActionId"][-2:] for a in dnb.read_json(io.StringIO(text))]
     ['-0']
     """
-    text = _read_text(path_or_file)
-    try:
-        documents = [json.loads(text)] if text.strip() else []
-    except json.JSONDecodeError as whole_error:
-        documents = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                documents.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise ValueError(
-                    f"{_name(path_or_file)} is neither JSON nor JSON Lines: line {number}: "
-                    f"{error.msg}"
-                ) from whole_error
+    name = _name(path_or_file)
+    documents = _documents(_read_text(path_or_file, name), name)
     items: list[dict[str, Any]] = []
     errors: list[str] = []
     for document in documents:
         for element in document if isinstance(document, list) else [document]:
             if not isinstance(element, dict):
-                raise ValueError(
-                    f"{_name(path_or_file)}: expected objects, found {type(element).__name__}"
+                raise _unreadable(
+                    name,
+                    f"it holds {type(element).__name__} where an item or a page was expected",
                 )
             key = next((k for k in _PAGE_KEYS if isinstance(element.get(k), list)), None)
             if key is None:
@@ -90,7 +84,7 @@ def read_json(path_or_file: str | os.PathLike[str] | IO[str] | IO[bytes]) -> lis
             )
     if errors:
         warnings.warn(
-            f"{_name(path_or_file)} holds {len(errors)} BatchGet errors, not items: "
+            f"{name} holds {len(errors)} BatchGet errors, not items: "
             + ", ".join(errors[:NAMED_IN_WARNING]),
             DataWarning,
             stacklevel=2,
@@ -98,15 +92,74 @@ def read_json(path_or_file: str | os.PathLike[str] | IO[str] | IO[bytes]) -> lis
     return items
 
 
-def _read_text(source: str | os.PathLike[str] | IO[str] | IO[bytes]) -> str:
+def _documents(text: str, name: str) -> list[Any]:
+    """The JSON documents of a file: one, or one per line (JSON Lines)."""
+    deep = False
+    try:
+        return [json.loads(text)] if text.strip() else []
+    except json.JSONDecodeError:
+        pass  # JSON Lines, or an error: the lines say which
+    except RecursionError:
+        deep = True  # the lines say which one nests too deep, if it is JSON Lines
+    documents = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            documents.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            if deep:  # one document over several lines: no line to name
+                raise _unreadable(
+                    name, "it nests deeper than Python's JSON reader allows"
+                ) from None
+            raise _unreadable(
+                name, f"it is neither JSON nor JSON Lines ({error.msg})", number
+            ) from None
+        except RecursionError:
+            raise _unreadable(
+                name, "it nests deeper than Python's JSON reader allows", number
+            ) from None
+    return documents
+
+
+def _unreadable(name: str, why: str, line: int | None = None) -> ValueError:
+    """The one-sentence error of a file read_json cannot read."""
+    where = f" (line {line})" if line is not None else ""
+    return ValueError(f"{name} cannot be read{where}: {why}.")
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+# Byte order marks read as UTF-16 (longest first); UTF-8's is dropped by "utf-8-sig".
+_UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _read_text(source: str | os.PathLike[str] | IO[str] | IO[bytes], name: str) -> str:
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as handle:
+        with open(source, "rb") as handle:
             data: str | bytes = handle.read()
     else:
         data = source.read()
-    return data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    if isinstance(data, str):
+        return data
+    if data[:2] == _GZIP_MAGIC:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as error:  # truncated or corrupt
+            raise _unreadable(name, f"it is not a whole gzip file ({error})") from None
+    elif name.endswith(".gz"):
+        raise _unreadable(name, "its name ends in .gz but it is not a gzip file")
+    if data[:2] in _UTF16_MARKS:
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise _unreadable(name, f"it is not UTF-16 text ({error.reason})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise _unreadable(
+            name, f"it is not UTF-8 text (byte 0x{data[error.start]:02x})", line
+        ) from None
 
 
 def _name(source: object) -> str:

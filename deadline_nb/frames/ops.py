@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from .duplicates import newest_rows
 
 __all__ = ["concat_frames", "job_action_frame", "sort_actions"]
 
@@ -139,6 +140,13 @@ def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     parameter meeting a ``Float64`` one gives ``Float64`` (any other mix gives text), as
     :func:`session_action_frame` would have typed them together.
 
+    Session-action frames (from :func:`session_action_frame` or :func:`job_action_frame`) keep
+    one row per action, so that stacking two fetches of one job counts each action once: the
+    newest row (a terminal status, then the later ``workerUpdatedAt``, then the later
+    ``endedAt``, then the later frame; see :mod:`deadline_nb.frames.duplicates`). That is what
+    stacking newer fetches is for, so it is not warned about. Other kinds of frame (the long
+    forms, snapshots) keep every row.
+
     Parameters
     ----------
     frames
@@ -147,7 +155,8 @@ def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        The rows of each, in order, with a fresh ``RangeIndex``.
+        The rows of each, in order (less the older rows of a repeated action), with a fresh
+        ``RangeIndex``.
 
     Examples
     --------
@@ -166,7 +175,7 @@ def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame()
     if len(frames) == 1:
-        return frames[0].reset_index(drop=True)
+        return _one_row_per_action(frames[0].reset_index(drop=True))
     names: dict[str, None] = {}
     for f in frames:
         names.update(dict.fromkeys(f.columns))
@@ -196,4 +205,13 @@ def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
             for f in frames
         ]
         data[name] = pd.concat(parts, ignore_index=True)
-    return pd.DataFrame(data)
+    return _one_row_per_action(pd.DataFrame(data))
+
+
+def _one_row_per_action(frame: pd.DataFrame) -> pd.DataFrame:
+    """Session-action frames keep their newest row per action; other kinds keep every row."""
+    # The long forms and snapshots have many rows per action by design: only a frame with every
+    # session-action column (job_action_frame's too) has one row per action.
+    if not set(schema.SESSION_ACTION_COLUMNS) <= set(frame.columns):
+        return frame
+    return newest_rows(frame)
