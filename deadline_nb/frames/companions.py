@@ -17,6 +17,7 @@ import pandas as pd
 from .. import schema
 from ..errors import Problems
 from .convert import INT64_MAX, INT64_MIN, as_items, category, require_ids, string_array, text_array
+from .duplicates import one_per_action
 from .parameters import parameter_value
 
 __all__ = ["limit_frame", "manifest_frame", "parameter_frame"]
@@ -59,6 +60,10 @@ def parameter_frame(actions: Iterable[Mapping[str, Any]] | Mapping[str, Any]) ->
     """
     items = as_items(actions, "sessionActions")
     ids = require_ids(items, "sessionActionId")
+    # An action given twice keeps the item session_action_frame keeps, with its one warning.
+    repeated = Problems()
+    items, ids = one_per_action(items, ids, repeated)
+    repeated.emit()
     rows: dict[str, list[Any]] = {c: [] for c in schema.PARAMETER_COLUMNS}
     for item, action_id in zip(items, ids, strict=True):
         definition = item.get("definition")
@@ -113,6 +118,10 @@ def limit_frame(actions: Iterable[Mapping[str, Any]] | Mapping[str, Any]) -> pd.
     """
     items = as_items(actions, "sessionActions")
     ids = require_ids(items, "sessionActionId")
+    # An action given twice keeps the item session_action_frame keeps, with its one warning.
+    repeated = Problems()
+    items, ids = one_per_action(items, ids, repeated)
+    repeated.emit()
     rows: dict[str, list[Any]] = {c: [] for c in schema.LIMIT_COLUMNS}
     for item, action_id in zip(items, ids, strict=True):
         for limit in item.get("acquiredLimits") or ():
@@ -150,6 +159,10 @@ def manifest_frame(actions: Iterable[Mapping[str, Any]] | Mapping[str, Any]) -> 
     """
     items = as_items(actions, "sessionActions")
     ids = require_ids(items, "sessionActionId")
+    # An action given twice keeps the item session_action_frame keeps, with its one warning.
+    repeated = Problems()
+    items, ids = one_per_action(items, ids, repeated)
+    repeated.emit()
     rows: dict[str, list[Any]] = {c: [] for c in schema.MANIFEST_COLUMNS}
     for item, action_id in zip(items, ids, strict=True):
         for position, manifest in enumerate(item.get("manifests") or ()):

@@ -11,6 +11,7 @@ from typing import Any, Final
 import matplotlib as mpl
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
+from matplotlib.text import Text
 
 from ..errors import Problems, bad_argument, bad_argument_type
 from ..text import REPLACED, clean_text, printable_text
@@ -137,6 +138,12 @@ def save_figure(
         for k, v in (metadata or {}).items()
     }
     problems.emit()
+    # Labels drawn from the data (step names, messages) may hold control characters, which no
+    # font has a glyph for: drawn as U+FFFD, as the file's text holds them.
+    for text in fig.findobj(Text):
+        shown = text.get_text()
+        if isinstance(shown, str) and printable_text(shown) != shown:
+            text.set_text(printable_text(shown))
     jobs = jobs_drawn(fig)
     info = _metadata(suffix, title, jobs, extra)
     original = fig.get_size_inches().copy()
