@@ -939,12 +939,18 @@ class Cache:
             key = self._key(*ids, db)
             assert key is not None
             previous = self._last_progress(db, key, action_ids)
+            ended = self._ended(db, key, action_ids)
             seq = self._next_seq(db)
             rows = []
             snapshots = []
             for action_id, action, body in zip(action_ids, actions, bodies, strict=True):
                 status = action.get("status")
                 terminal = status in schema.TERMINAL_STATUSES
+                if action_id in ended and not terminal:
+                    # An answer older than what another writer stored meanwhile (a notebook's
+                    # RUNNING landing after another's SUCCEEDED): an ended action never runs
+                    # again, so the stored end stands.
+                    continue
                 session = action.get("sessionId") or schema.session_of(action_id)
                 state = action_state(action)
                 rows.append((key, action_id, session, int(terminal), state, seq, body))
@@ -965,8 +971,28 @@ class Cache:
             memo = self._written.setdefault(key, {})
             if len(memo) > _MEMO_LIMIT:  # nobody built a frame for a long while: let it go
                 memo.clear()
-            memo.update((a["sessionActionId"], (seq, a)) for a in actions)
+            kept = {row[1] for row in rows}
+            memo.update(
+                (a["sessionActionId"], (seq, a)) for a in actions if a["sessionActionId"] in kept
+            )
         return len(snapshots)
+
+    @staticmethod
+    def _ended(db: sqlite3.Connection, key: int, ids: Sequence[str]) -> set[str]:
+        """Those of these actions already stored in a terminal status."""
+        ended: set[str] = set()
+        for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            ended.update(
+                row[0]
+                for row in db.execute(
+                    "SELECT id FROM items WHERE job=? AND kind='action' AND terminal=1 "
+                    f"AND id IN ({marks})",
+                    (key, *chunk),
+                )
+            )
+        return ended
 
     @staticmethod
     def _last_progress(

@@ -308,3 +308,34 @@ def test_a_cache_file_that_cannot_be_made_private_warns_once(
     # One warning per file (its -wal and -shm, which SQLite makes with its mode, have their own).
     assert sum(f"{cache_path} is readable" in m for m in messages) == 1
     assert len(messages) == len(set(messages))
+
+
+def test_an_older_answer_never_overwrites_an_ended_action(cache_path: Path) -> None:
+    """Notebook A's RUNNING answer lands after notebook B stored the same action SUCCEEDED."""
+    ids = ("farm-1", "queue-1", "job-1")
+    action_id = "sessionaction-" + "a" * 32 + "-0"
+    running = {
+        "sessionActionId": action_id,
+        "status": "RUNNING",
+        "progressPercent": 60.0,
+        "definition": {"taskRun": {"taskId": "task-1", "stepId": "step-1"}},
+    }
+    succeeded = {**running, "status": "SUCCEEDED", "progressPercent": 100.0}
+    a, b = Cache(cache_path), Cache(cache_path)
+    try:
+        b.put_actions(*ids, [succeeded])
+        snapshots = a.put_actions(*ids, [running])  # fetched before X ended, written after
+        assert snapshots == 0
+        for reader in (a, b, Cache(cache_path)):
+            stored = reader.actions(*ids)
+            assert [(s["status"], s["progressPercent"]) for s in stored] == [("SUCCEEDED", 100.0)]
+        # Running over running still updates, and an end over running too.
+        other = {**running, "sessionActionId": "sessionaction-" + "b" * 32 + "-0"}
+        a.put_actions(*ids, [other])
+        a.put_actions(*ids, [{**other, "progressPercent": 80.0}])
+        assert {s["sessionActionId"]: s["progressPercent"] for s in a.actions(*ids)}[
+            other["sessionActionId"]
+        ] == 80.0
+    finally:
+        a.close()
+        b.close()
