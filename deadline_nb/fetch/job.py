@@ -17,8 +17,17 @@ from ..aws import DEFAULT_WORKERS
 from ..cache import Cache
 from ..errors import AwsError
 from .actions import action_frame
-from .common import CacheArg, CacheHandle, Ids, is_finished, job_token, resolve_client, resolve_ids
-from .resources import fetch_steps, fetch_tasks
+from .common import (
+    CacheArg,
+    CacheHandle,
+    Ids,
+    capture_bodies,
+    is_finished,
+    job_token,
+    resolve_client,
+    resolve_ids,
+)
+from .resources import fetch_steps, list_step_tasks
 from .sync import sync_actions
 from .watch import Watch
 
@@ -266,22 +275,42 @@ def _steps_and_tasks(
     done = store.listings(*ids.key) if store is not None and not refresh else {}
     stale = [s for s in steps if done.get(s["stepId"]) != job_token(s) or not is_finished(s)]
     fresh: list[dict[str, Any]] = []
+    listings: list[tuple[list[dict[str, Any]], list[bytes] | None]] = []
     if stale:
         step_ids = [s["stepId"] for s in stale]
+        if store is not None:
+            capture_bodies(c)
         with ThreadPoolExecutor(min(max_workers, len(step_ids)), "deadline-nb-fetch") as pool:
-            for tasks in pool.map(
-                lambda step: fetch_tasks(*ids.key, step_id=step, client=c), step_ids
-            ):
+            for tasks, bodies in pool.map(lambda step: list_step_tasks(c, ids, step), step_ids):
                 fresh.extend(tasks)
+                listings.append((tasks, bodies))
         watch.check()
     if store is None:
         return steps, fresh
     store.put("step", *ids.key, steps, "stepId")
-    store.put("task", *ids.key, fresh, "taskId", parent_field="stepId")
+    for tasks, bodies in listings:  # as the service sent them: no encoding
+        store.put(
+            "task",
+            *ids.key,
+            tasks,
+            "taskId",
+            parent_field="stepId",
+            bodies=bodies,
+            operation="ListTasks",
+        )
     store.set_listings(*ids.key, {s["stepId"]: job_token(s) for s in stale if is_finished(s)})
     store.set_listing(*ids.key, "steps", job_token(job) if is_finished(job) else None)
-    # Tasks of steps listed at different times: put them back in the steps' order.
-    position = {s["stepId"]: n for n, s in enumerate(steps)}
-    tasks = store.items("task", *ids.key)
-    tasks.sort(key=lambda t: position.get(t.get("stepId", ""), len(position)))
+    # The tasks of the steps not listed now come from the cache (decoding the ones just
+    # listed again would cost as much as storing them); all go back in the steps' order.
+    listed = {s["stepId"] for s in stale}
+    by_step: dict[str, list[dict[str, Any]]] = {}
+    for task in fresh:
+        by_step.setdefault(task["stepId"], []).append(task)
+    tasks = []
+    for step in steps:
+        step_id = step["stepId"]
+        if step_id in listed:
+            tasks.extend(by_step.get(step_id, []))
+        else:
+            tasks.extend(store.items("task", *ids.key, parent=step_id))
     return steps, tasks

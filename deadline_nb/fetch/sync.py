@@ -30,9 +30,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from .. import schema
-from ..cache import Cache, action_state
+from ..cache import Cache, Writer, action_state
 from ..errors import AwsError, NotFoundError, Problems, ServiceError
-from .common import Ids, clean, is_finished, job_token, pages
+from .common import Ids, capture_bodies, clean, is_finished, job_token, last_body, pages
 from .resources import fetch_job, fetch_sessions
 from .watch import Watch
 
@@ -57,8 +57,8 @@ class _Sync:
     """One fetch of a job's (or a session's) session actions, pipelined and through the cache.
 
     Worker threads list and batch-get; they put what they got on ``self.events``; the calling
-    thread alone writes to the cache and decides what to fetch next, so the cache needs no
-    locking of its own and every batch is committed the moment it arrives.
+    thread alone decides what to fetch next, and hands each batch to the cache's writer thread
+    (:class:`~deadline_nb.cache.Writer`), which commits it while the fetch goes on.
     """
 
     def __init__(
@@ -82,8 +82,11 @@ class _Sync:
         self.pending: list[str] = []
         self.outstanding = 0
         self.use_batch = hasattr(c, "batch_get_session_action")
+        if cache is not None:
+            capture_bodies(c)
         self.stop = threading.Event()
         self.missing: list[str] = []
+        self.writer: Writer | None = None
 
     # -- worker side: everything here runs in the pool and reports through self.events
 
@@ -109,13 +112,16 @@ class _Sync:
                     raise _Stopped
                 self.events.put(("summaries", session_id, page))
 
-    def _batch(self, action_ids: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def _batch(
+        self, action_ids: list[str]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bytes | None]:
         identifiers = [{**self.ids.params, "sessionActionId": a} for a in action_ids]
+        last_body()  # not a body of an earlier call
         with self.ids.errors("BatchGetSessionAction"):
             response = self.c.batch_get_session_action(identifiers=identifiers)  # type: ignore[arg-type]
         items: list[dict[str, Any]] = [dict(i) for i in response.get("sessionActions", [])]
         errors: list[dict[str, Any]] = [dict(e) for e in response.get("errors", [])]
-        return items, errors
+        return items, errors, last_body()
 
     def _get(self, action_id: str) -> dict[str, Any]:
         with self.ids.errors("GetSessionAction"):
@@ -151,6 +157,8 @@ class _Sync:
         seen: set[str] = set()
         listing = len(scopes)
         pool = ThreadPoolExecutor(self.max_workers, "deadline-nb-fetch")
+        if self.cache is not None:
+            self.writer = Writer(self.cache, *self.ids.key)
         finished = False
         try:
             for scope in scopes:
@@ -183,8 +191,8 @@ class _Sync:
                 if kind == "listed":
                     listing -= 1
                 elif kind == "batch":
-                    items, errors = result
-                    self._store(items)
+                    items, errors, body = result
+                    self._store(items, body)
                     watch.advance(len(items))
                     retry.extend(self._failed(errors, payload[1]))
                 elif kind == "get":
@@ -200,12 +208,26 @@ class _Sync:
             # A failed fetch returns now: calls still in flight (on a silent service, say) end
             # by the client's own timeouts, in their threads, and nothing waits for them.
             pool.shutdown(wait=finished, cancel_futures=True)
+            self._close_writer(finished)
         if self.missing:
             # The shared way of naming dropped items: one warning, the first few ids by name.
             problems = Problems("session action")
             for action_id in self.missing:
                 problems.add("listed but could not be fetched (not found)", action_id)
             problems.emit(stacklevel=5)
+
+    def _close_writer(self, finished: bool) -> None:
+        """Store what the writer still has in line; a fetch that failed keeps it too."""
+        writer, self.writer = self.writer, None
+        if writer is None:
+            return
+        try:
+            writer.close()
+        except Exception:
+            if finished:
+                raise
+            # The fetch's own error is the one to raise; this one is only logged.
+            logger.warning("the cache could not store the last actions fetched", exc_info=True)
 
     def _changed(
         self, summaries: list[dict[str, Any]], known: Mapping[str, tuple[bool, str]], seen: set[str]
@@ -277,7 +299,8 @@ class _Sync:
             return
         raise error
 
-    def _store(self, items: list[dict[str, Any]]) -> None:
+    def _store(self, items: list[dict[str, Any]], body: bytes | None = None) -> None:
+        """Keep fetched actions; ``body``: the BatchGetSessionAction response they came in."""
         if not items:
             return
         complete = []
@@ -290,8 +313,8 @@ class _Sync:
             }
             complete.append(full)
             self.fetched[action_id] = full
-        if self.cache is not None:
-            self.cache.put_actions(*self.ids.key, complete)
+        if self.writer is not None:
+            self.writer.put_actions(complete, body)
 
 
 def _wait(watch: Watch, wait: float | None) -> float | None:
@@ -332,11 +355,11 @@ def sync_actions(
     ``watch`` shows the progress and keeps the deadline; past it, the fetch raises its
     :class:`~deadline_nb.errors.ServiceError`, with ``.partial`` as for any other failure.
     """
-    known = cache.action_states(*ids.key) if cache is not None else {}
     seq_before = cache.seq if cache is not None else 0
     sync = _Sync(c, ids, cache, refresh=refresh, watch=watch, max_workers=max_workers)
     try:
         if session_id is not None:
+            known = cache.action_states(*ids.key) if cache is not None else {}
             synced = _sync_session(c, ids, cache, sync, session_id, known, refresh)
             synced.seq_before = seq_before
             return synced
@@ -347,8 +370,11 @@ def sync_actions(
         if cache is not None:
             cache.put("job", *ids.key, [job], "jobId")
             unchanged = cache.listing(*ids.key) == token
-            if not refresh and unchanged and is_finished(job) and all(t for t, _ in known.values()):
+            # A finished job, completely listed at this state, every action ended: nothing can
+            # have changed. Checked before reading the actions' states (a million rows).
+            if not refresh and unchanged and is_finished(job) and cache.unended(*ids.key) == 0:
                 return Synced({}, job, None, from_cache=True, seq_before=seq_before)
+        known = cache.action_states(*ids.key) if cache is not None else {}
         sessions = fetch_sessions(*ids.key, client=c)
         watch.check()
         if cache is not None:
