@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from .. import schema
@@ -214,28 +214,45 @@ def load_job(
         "client": c,
     }
     watch = Watch(ids, c.meta.endpoint_url, progress=progress, timeout=timeout)
+    # Steps and tasks are listed in a thread of their own from the moment GetJob answers,
+    # while the session actions come: a big job's tasks take hundreds of calls.
+    side = ThreadPoolExecutor(1, "deadline-nb-steps")
+    listed: list[Future[tuple[list[dict[str, Any]], list[dict[str, Any]]]]] = []
+
+    def start(job: dict[str, Any]) -> None:
+        listed.append(
+            side.submit(_steps_and_tasks, c, ids, store, job, refresh, max_workers, watch)
+        )
+
     with CacheHandle(cache) as store:
-        with watch:
-            synced = sync_actions(
-                c,
-                ids,
-                store,
-                session_id=None,
-                refresh=refresh,
-                watch=watch,
-                max_workers=max_workers,
-            )
-            job = synced.job
-            assert job is not None  # a whole job's sync always reads it (GetJob)
-            sessions = synced.sessions
-            if sessions is None:  # the finished job came from the cache
-                sessions = store.items("session", *ids.key) if store is not None else []
-            try:
-                steps, tasks = _steps_and_tasks(c, ids, store, job, refresh, max_workers, watch)
-            except AwsError as error:
-                # The actions are fetched (and stored): a failure listing steps keeps them.
-                error.partial = list(synced.fetched.values())
-                raise
+        try:
+            with watch:
+                synced = sync_actions(
+                    c,
+                    ids,
+                    store,
+                    session_id=None,
+                    refresh=refresh,
+                    watch=watch,
+                    max_workers=max_workers,
+                    on_job=start,
+                )
+                job = synced.job
+                assert job is not None and listed  # a whole job's sync reads it (GetJob)
+                sessions = synced.sessions
+                if sessions is None:  # the finished job came from the cache
+                    sessions = store.items("session", *ids.key) if store is not None else []
+                try:
+                    steps, tasks = listed[0].result()
+                except AwsError as error:
+                    # The actions are fetched (and stored): a failure listing steps keeps them.
+                    error.partial = list(synced.fetched.values())
+                    raise
+        finally:
+            # A failed fetch returns now. A listing still going ends in its thread, its results
+            # unused (by the client's timeouts at worst); once the cache is closed (which waits
+            # for a write in progress) its next write fails there, harmlessly.
+            side.shutdown(wait=False)
         actions = action_frame(ids, store, synced)
         snapshots = (
             store.snapshots(*ids.key)

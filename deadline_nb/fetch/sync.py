@@ -349,11 +349,14 @@ def sync_actions(
     refresh: bool,
     watch: Watch,
     max_workers: int,
+    on_job: Callable[[dict[str, Any]], None] | None = None,
 ) -> Synced:
     """Bring the cache up to date with the service (or, without one, fetch everything).
 
     ``watch`` shows the progress and keeps the deadline; past it, the fetch raises its
     :class:`~deadline_nb.errors.ServiceError`, with ``.partial`` as for any other failure.
+    ``on_job`` is called with the GetJob answer as soon as it comes (a whole job's sync), so
+    that the caller can start what needs it while the actions come.
     """
     seq_before = cache.seq if cache is not None else 0
     sync = _Sync(c, ids, cache, refresh=refresh, watch=watch, max_workers=max_workers)
@@ -366,6 +369,8 @@ def sync_actions(
         job = fetch_job(*ids.key, client=c)
         watch.describe(str(job.get("name") or ids.job_id))
         watch.check()
+        if on_job is not None:
+            on_job(job)
         token = job_token(job)
         if cache is not None:
             cache.put("job", *ids.key, [job], "jobId")
