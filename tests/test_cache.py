@@ -233,11 +233,11 @@ def test_the_writer_stores_in_order_and_reports_its_failure(tmp_path: Path) -> N
         return {"sessionActionId": f"sessionaction-{'c' * 32}-{n}", "status": status}
 
     with Cache(tmp_path / "c.sqlite3") as cache:
-        with Writer(cache, "f", "q", "j", backlog=3000) as writer:
-            with cache._lock:  # the writer waits on its first write while the line fills
-                for n in range(2500):
-                    writer.put_actions([action(n, "RUNNING")])
-                writer.put_actions([action(7, "SUCCEEDED")])  # the later answer wins
+        # The writer waits on its first write while the line fills.
+        with Writer(cache, "f", "q", "j", backlog=3000) as writer, cache._lock:
+            for n in range(2500):
+                writer.put_actions([action(n, "RUNNING")])
+            writer.put_actions([action(7, "SUCCEEDED")])  # the later answer wins
         stored = {a["sessionActionId"]: a["status"] for a in cache.actions("f", "q", "j")}
         assert len(stored) == 2500 and stored[action(7, "")["sessionActionId"]] == "SUCCEEDED"
         # Batches waiting in line are written together, up to 1000 actions a write.
