@@ -312,14 +312,15 @@ import deadline_nb as dnb
 endpoint, farm_id, queue_id, job_id, cache = sys.argv[1:6]
 c = dnb.client(endpoint_url=endpoint)
 yappi.set_clock_type("cpu")
-yappi.start(builtins=True)
+import threading
+yappi.set_context_name_callback(lambda: threading.current_thread().name)
+yappi.start(builtins=False)  # builtins count in their callers: less overhead
 dnb.load_job(farm_id, queue_id, job_id, client=c, cache=cache, progress=False)
 yappi.stop()
-threads = {t.id: t.name for t in yappi.get_thread_stats()}
 by_thread = collections.Counter()
 for t in yappi.get_thread_stats():
-    name = t.name if t.name != "_MainThread" else "calling thread"
-    by_thread[name.rstrip("0123456789_").replace("Thread", "") or name] += t.ttot
+    name = "calling thread" if t.name == "MainThread" else t.name.rstrip("0123456789_")
+    by_thread[name] += t.ttot
 AREAS = (("botocore/parsers", "botocore: parse responses"), ("deadline_nb/wire", "parse responses"),
          ("botocore/auth", "botocore: sign requests"), ("botocore", "botocore: other"),
          ("urllib3", "HTTP"), ("http/client", "HTTP"), ("socket", "HTTP"), ("ssl", "HTTP"),
@@ -327,12 +328,16 @@ AREAS = (("botocore/parsers", "botocore: parse responses"), ("deadline_nb/wire",
          ("deadline_nb/frames", "frames"), ("pandas", "frames"), ("pyarrow", "frames"),
          ("numpy", "frames"), ("deadline_nb/fetch", "fetch engine"), ("json", "json"))
 areas = collections.Counter()
+others = collections.Counter()
 for f in yappi.get_func_stats():
     where = f.module.replace(chr(92), "/")
     area = next((a for key, a in AREAS if key in where or key in f.name), "other")
     areas[area] += f.tsub
+    if area == "other":
+        others[f"{where.rsplit('/', 2)[-1]}:{f.name}"] += f.tsub
 print("  CPU by thread: " + ", ".join(f"{k} {v:.1f} s" for k, v in by_thread.most_common()))
 print("  CPU by area:   " + ", ".join(f"{k} {v:.1f} s" for k, v in areas.most_common()))
+print("  other, most:   " + ", ".join(f"{k} {v:.1f} s" for k, v in others.most_common(6)))
 """
 
 
