@@ -364,9 +364,10 @@ def _log_frame(
     keep = _first_of_each_event(event_ids) if event_ids is not None else None
     codes = sessions.codes.astype(np.int64)
     if keep is not None:
-        codes, message = codes[keep], message.filter(keep)
+        mask = pa.array(keep)  # pyarrow 14 filters with an Arrow mask only
+        codes, message = codes[keep], message.filter(mask)
         time_ns, ingested_ns = time_ns[keep], ingested_ns[keep]
-        event_ids = event_ids.filter(keep) if event_ids is not None else None
+        event_ids = event_ids.filter(mask) if event_ids is not None else None
         n = len(time_ns)
     order = _line_order(codes, time_ns)
     if order is not None:
