@@ -304,6 +304,19 @@ def test_input_forms_give_the_same_frame() -> None:
     assert dnb.log_frame({one.id: one.events})["eventId"].isna().all()
 
 
+def test_frames_of_several_fetches_stack_with_their_categories() -> None:
+    one, two = standard_session(1), standard_session(2)
+    first, _ = frame_of(one)
+    second, _ = frame_of(two)
+    both = dnb.frames.concat_frames([first, second])
+    assert len(both) == len(first) + len(second)  # every line, though lines share actions
+    assert_schema(both, schema.LOG_COLUMNS)
+    assert set(both["sessionId"]) == {one.id, two.id}
+    assert both["sessionActionId"].notna().sum() == (
+        first["sessionActionId"].notna().sum() + second["sessionActionId"].notna().sum()
+    )
+
+
 def test_events_without_a_session_have_none_and_no_action() -> None:
     s = standard_session()
     actions = dnb.session_action_frame(s.actions)
@@ -817,6 +830,10 @@ def test_failure_lines_give_each_failed_actions_ending_by_the_documented_rule() 
     assert interrupted["line"].tolist() == ["Error: harmless warning"]
     none = dnb.failure_lines(logs, actions, statuses=("CANCELED",))
     assert len(none) == 0 and list(none.columns) == list(schema.FAILURE_LINE_COLUMNS)
+    # no log at all (the stream was never written, or has expired): every failure says so
+    unlogged = dnb.failure_lines(dnb.log_frame([]), actions)
+    assert (unlogged["source"] == "no lines").all() and len(unlogged) == len(out)
+    assert unlogged["line"].isna().all() and unlogged["timestamp"].isna().all()
 
 
 def test_exit_code_lines_are_openjds_including_the_signed_windows_form() -> None:

@@ -1381,7 +1381,7 @@ def failure_lines(
     chosen, source = _choose(messages, group, k)
 
     has = chosen >= 0
-    picked = ordered[np.maximum(chosen, 0)]
+    picked = ordered[chosen[has]]  # the chosen lines' rows in ``frame``
     line = pa.array(
         [messages[int(c)].as_py() if c >= 0 else None for c in chosen], type=pa.string()
     )
@@ -1400,10 +1400,10 @@ def failure_lines(
         else:
             out[name] = pd.array([None] * k, dtype=dtype)  # type: ignore[call-overload]
     out["source"] = pd.Categorical.from_codes(source, dtype=schema.FAILURE_SOURCE)
-    times = utc_ns(frame, "timestamp")[picked] if "timestamp" in frame.columns else None
-    out["timestamp"] = datetime_array(
-        np.where(has, times, NAT) if times is not None else np.full(k, NAT, dtype=np.int64)
-    )
+    times = np.full(k, NAT, dtype=np.int64)
+    if "timestamp" in frame.columns:
+        times[has] = utc_ns(frame, "timestamp")[picked]
+    out["timestamp"] = datetime_array(times)
     out["line"] = string_array(line)
     out["normalized"] = normalized.array
     result = pd.DataFrame(out, index=pd.RangeIndex(k))
