@@ -27,7 +27,7 @@ import botocore.exceptions
 import pytest
 
 from deadline_nb import cli
-from deadline_nb.localfarm import JOBS, LocalFarm, ManualClock
+from deadline_nb.localfarm import JOBS, FarmLogs, LocalFarm, ManualClock
 from deadline_nb.localfarm.logs import (
     LOGS_OPERATIONS,
     MAX_RESPONSE_BYTES,
@@ -1086,3 +1086,31 @@ def test_deadline_job_logs_by_session_prints_its_latest_lines(
     events = whole_stream(logs, group_of(module_farm, "failing"), session)
     # 100 events by default: the session's last ones.
     assert messages == [e["message"].rstrip() for e in events[-100:]]
+
+
+def test_logs_are_made_on_demand_and_the_same_every_time() -> None:
+    with LocalFarm(seed=0, size=3000) as farm, LocalFarm(seed=0, size=3000) as twin:
+        spec = farm.job_by_name("big")
+        group = f"/aws/deadline/{farm.farm_id}/{spec.queue_id}"
+        sessions = [s["sessionId"] for s in farm.model.view(spec.job_id).sessions]
+        # Another farm, with room for one session's log only: each read makes it again.
+        small = FarmLogs(twin.model, cache_sessions=1)
+        for name in (sessions[0], sessions[-1], sessions[0]):
+            served = whole_stream(logs_client(farm), group, name)
+            made, _ = small.events(group, name)
+            assert [(e.timestamp, e.ingestion_time, e.message) for e in made] == [
+                (e["timestamp"], e["ingestionTime"], e["message"]) for e in served
+            ]
+            assert titles(served)[-1] == "Session Cleanup"
+        # Byte for byte, from two farms of one seed.
+        raw = []
+        for one in (farm, twin):
+            status, _, body = one.handle(
+                "POST",
+                "/",
+                json.dumps({"logGroupName": group, "logStreamName": sessions[1]}).encode(),
+                {"X-Amz-Target": "Logs_20140328.GetLogEvents"},
+            )
+            assert status == 200
+            raw.append(body)
+        assert raw[0] == raw[1]
