@@ -1,7 +1,8 @@
 """The one boto3 client factory, the ``deadline`` config defaults, and AWS errors in one sentence.
 
-Everything in this package that talks to AWS gets its client from :func:`client`, so retries,
-the connection pool, the endpoint override and timestamp parsing are decided in one place.
+Everything in this package that talks to AWS gets its client from :func:`client` (Deadline
+Cloud) or :func:`logs_client` (CloudWatch Logs, the session logs), so retries, the connection
+pool, the endpoint override, credentials and timestamp parsing are decided in one place.
 
 Where the caller gives no profile or session, and the official ``deadline`` package is installed,
 its configuration is used the way the ``deadline`` CLI uses it: ``defaults.aws_profile_name``
@@ -15,7 +16,7 @@ import contextlib
 import ipaddress
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
@@ -42,6 +43,7 @@ __all__ = [
     "client",
     "config_defaults",
     "is_local_endpoint",
+    "logs_client",
 ]
 
 logger = logging.getLogger("deadline_nb")
@@ -330,6 +332,165 @@ def _stop_retrying_timeouts(
         raise caught_exception
 
 
+def _queue_role_session(
+    deadline_client: Any, farm_id: str, queue_id: str, region: str | None
+) -> boto3.Session | None:
+    """The queue role's session, as ``deadline job logs`` gets it with a Deadline Cloud monitor
+    login; None when the ``deadline`` package is missing or its profile is not such a login.
+
+    The official CLI (``deadline/client/api/_job_monitoring.py``, ``get_session_logs``) reads
+    the session logs with the queue role's credentials when
+    ``get_user_and_identity_store_id`` finds a monitor login, from
+    ``get_queue_user_boto3_session`` (the Deadline ``AssumeQueueRoleForUser`` call); otherwise
+    with the profile's own credentials. This does the same.
+    """
+    if _deadline_config() is None:
+        return None
+    try:
+        from deadline.client.api import (
+            get_queue_user_boto3_session,
+            get_user_and_identity_store_id,
+        )
+
+        user_id, identity_store_id = get_user_and_identity_store_id()
+    except Exception:  # not installed as expected, or no usable profile: the plain way
+        logger.debug("no Deadline Cloud monitor login for the logs", exc_info=True)
+        return None
+    if not (user_id and identity_store_id):
+        return None
+    try:
+        if deadline_client is None:
+            deadline_client = client(region=region)
+        session: boto3.Session = get_queue_user_boto3_session(
+            deadline=deadline_client, farm_id=farm_id, queue_id=queue_id
+        )
+    except AwsError:
+        raise
+    except Exception as error:
+        raise CredentialsError(
+            f"The queue role of queue {queue_id} could not be assumed for your Deadline Cloud "
+            f"monitor login ({type(error).__name__}: {error}): log in again with Deadline "
+            "Cloud monitor, or pass a logs client (logs_client=...).",
+            farm_id=farm_id,
+            queue_id=queue_id,
+        ) from error
+    return session
+
+
+def logs_client(
+    boto3_session: boto3.Session | None = None,
+    *,
+    endpoint_url: str | None = None,
+    profile: str | None = None,
+    region: str | None = None,
+    farm_id: str | None = None,
+    queue_id: str | None = None,
+    deadline_client: DeadlineCloudClient | None = None,
+    quotas: Mapping[str, float] | None = None,
+    max_workers: int = DEFAULT_WORKERS,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    read_timeout: float = READ_TIMEOUT,
+) -> Any:
+    """Return a boto3 ``logs`` (CloudWatch Logs) client for reading session logs.
+
+    Its credentials are found the way ``deadline job logs`` finds them: a given session or
+    profile; else, with the ``deadline`` package configured for a Deadline Cloud monitor login
+    and a farm and queue given, the queue role's credentials (as the official CLI gets them);
+    else the same session as :func:`client` would use. For a local endpoint
+    (:func:`is_local_endpoint`, the local farm, which serves the logs on the same endpoint) the
+    same endpoint and dummy credentials. Otherwise botocore picks the endpoint
+    (``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`` if set).
+
+    Every request it sends (retries included) first takes a token from the process's shared
+    bucket for its operation and region (:mod:`deadline_nb.ratelimit`), so that all threads
+    and fetches together stay under the account's quota; throttling that happens anyway is
+    waited out by adaptive retries, as in :func:`client`.
+
+    Parameters
+    ----------
+    boto3_session, endpoint_url, profile, region
+        As in :func:`client`.
+    farm_id, queue_id
+        The queue whose logs will be read, for a Deadline Cloud monitor login's queue role.
+    deadline_client
+        A ``deadline`` client to ask for the queue role's credentials (default: :func:`client`).
+    quotas
+        Requests per second per operation (``{"GetLogEvents": 25}``), over
+        :data:`deadline_nb.ratelimit.LOGS_QUOTAS`.
+    max_workers, connect_timeout, read_timeout
+        As in :func:`client`.
+
+    Returns
+    -------
+    botocore client
+        A CloudWatch Logs client.
+
+    Raises
+    ------
+    NoRegionError, CredentialsError, ValueError
+        As :func:`client`; a quota that is not a positive number is a ``ValueError``.
+
+    Examples
+    --------
+    >>> from deadline_nb.aws import logs_client
+    >>> from deadline_nb.localfarm import LocalFarm
+    >>> with LocalFarm() as farm:
+    ...     logs = logs_client(endpoint_url=farm.endpoint_url)
+    ...     len(logs.describe_log_groups()["logGroups"])
+    3
+    """
+    import botocore.exceptions
+    from botocore.config import Config
+
+    from .ratelimit import LOGS_QUOTAS, shared_bucket
+    from .version import __version__
+
+    for name, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
+        if not value > 0:
+            raise bad_argument(name, "be positive", value)
+    rates = {**LOGS_QUOTAS, **(quotas or {})}
+    for operation, rate in rates.items():
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
+            raise bad_argument("quotas", f"give {operation} a positive rate", rate)
+    local = is_local_endpoint(endpoint_url)
+    if region is None and boto3_session is None and profile is None and not local:
+        region = config_defaults()["region"]
+    session: boto3.Session | None = None
+    if boto3_session is None and profile is None and not local and farm_id and queue_id:
+        session = _queue_role_session(deadline_client, farm_id, queue_id, region)
+    if session is None:
+        session = _session(boto3_session, profile, region, local)
+    options: dict[str, Any] = {
+        "retries": {"mode": "adaptive", "total_max_attempts": 10},
+        "max_pool_connections": max_workers + 2,
+        "user_agent_extra": f"deadline-nb/{__version__}",
+        "connect_timeout": connect_timeout,
+        "read_timeout": read_timeout,
+    }
+    try:
+        made: Any = session.client(
+            "logs",
+            endpoint_url=endpoint_url,
+            region_name=region or session.region_name,
+            config=Config(**options),
+        )
+    except botocore.exceptions.NoRegionError as error:
+        raise NoRegionError(_NO_REGION) from error
+    # One quota per account and region: a local endpoint is an account of its own.
+    scope = f"{made.meta.region_name}|{endpoint_url if local else ''}"
+    buckets = {op: shared_bucket(scope, op, float(rate)) for op, rate in rates.items()}
+
+    def pace(event_name: str = "", **_: Any) -> None:
+        bucket = buckets.get(event_name.rsplit(".", 1)[-1])
+        if bucket is not None:
+            bucket.acquire()
+
+    # before-send runs for every attempt, retries included: each is a request the quota counts.
+    made.meta.events.register("before-send.logs", pace)
+    made.meta.events.register_first("needs-retry.logs", _stop_retrying_timeouts)
+    return made
+
+
 def _ids_text(farm_id: str | None, queue_id: str | None, job_id: str | None) -> str:
     parts = [
         f"{kind} {value}"
@@ -346,6 +507,7 @@ def translate(
     farm_id: str | None = None,
     queue_id: str | None = None,
     job_id: str | None = None,
+    log_group: str | None = None,
 ) -> AwsError | None:
     """Turn a botocore error the user can act on into one of :mod:`deadline_nb.errors`.
 
@@ -357,6 +519,9 @@ def translate(
         The API operation, when the error does not say.
     farm_id, queue_id, job_id
         The ids the call was about, for the message and the error's fields.
+    log_group
+        The CloudWatch Logs group a ``logs`` call was about: a denial then names it and the
+        IAM action to grant (``logs:<operation>``).
 
     Returns
     -------
@@ -381,6 +546,13 @@ def translate(
         message = str(info.get("Message", "")).rstrip(".")
         op = getattr(error, "operation_name", None) or operation
         fields = {"operation": op, "code": code, **ids}
+        if code in _DENIED and log_group is not None:
+            return AccessDeniedError(
+                f"Access denied: your AWS identity may not read the session logs in the log "
+                f"group {log_group}; ask your AWS admin to grant it logs:{op} on that group, or "
+                "use a profile that has it (profile=...).",
+                **fields,
+            )
         if code in _DENIED:
             target = f"queue {queue_id} of farm {farm_id}" if queue_id else f"farm {farm_id}"
             if not farm_id:
@@ -434,7 +606,8 @@ def translate(
             "monitor, then rerun.",
             **fields,
         )
-    network = _network_error_text(error, operation)
+    service = "Deadline Cloud" if log_group is None else "CloudWatch Logs"
+    network = _network_error_text(error, operation, service)
     if network is not None:
         where_text = f" ({where})" if where else ""
         return ServiceError(
@@ -461,11 +634,13 @@ def _seconds_waited(error: BaseException, kind: str) -> str:
     return f" within {seconds:g} s"
 
 
-def _network_error_text(error: BaseException, operation: str | None) -> str | None:
+def _network_error_text(
+    error: BaseException, operation: str | None, service: str = "Deadline Cloud"
+) -> str | None:
     """What happened on the network, naming the endpoint; None for an error of another kind."""
     import botocore.exceptions as bex
 
-    endpoint = f"The Deadline Cloud endpoint {_endpoint_of(error)}"
+    endpoint = f"The {service} endpoint {_endpoint_of(error)}"
     call = operation or "the call"
     if isinstance(error, bex.ReadTimeoutError):
         return f"{endpoint} did not answer {call}{_seconds_waited(error, 'read')}"

@@ -10,13 +10,16 @@ The rooms of this package:
   with the cache, a rerun asks only for what can have changed.
 - :mod:`.actions`: :func:`fetch_session_actions` and :func:`fetch_session_action_frame`.
 - :mod:`.job`: :class:`Job` and :func:`load_job`, a whole job as frames.
+- :mod:`.logs`: :func:`fetch_session_logs` (the session logs from CloudWatch Logs, as a log
+  frame, through the cache), :func:`grep_logs` and :func:`action_log`.
 - :mod:`.common`: what they share (ids, the client, the cache handle, paging).
 
 Every function takes ids the same way: ``farm_id, queue_id, job_id`` in that order, each left
 out taken from the ``deadline`` CLI's configuration (``defaults.farm_id`` and so on), then
 ``client=None, boto3_session=None`` last: a client to use, or a session to make one from (see
 :func:`deadline_nb.client`). The library only reads: it calls ``Get*``, ``List*``,
-``BatchGet*`` and ``Search*`` operations, nothing else.
+``BatchGet*`` and ``Search*`` operations, nothing else (and of CloudWatch Logs, ``Get*``,
+``Filter*`` and ``Describe*``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 from .actions import fetch_session_action_frame, fetch_session_actions
 from .common import CacheArg
 from .job import Job, load_job
+from .logs import action_log, fetch_session_logs, grep_logs
 from .resources import (
     fetch_job,
     fetch_sessions,
@@ -37,12 +41,15 @@ from .resources import (
 __all__ = [
     "CacheArg",
     "Job",
+    "action_log",
     "fetch_job",
     "fetch_session_action_frame",
     "fetch_session_actions",
+    "fetch_session_logs",
     "fetch_sessions",
     "fetch_steps",
     "fetch_tasks",
+    "grep_logs",
     "list_farms",
     "list_jobs",
     "list_queues",

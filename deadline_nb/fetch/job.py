@@ -59,6 +59,9 @@ class Job:
     snapshots
         Progress snapshots the cache kept (columns of ``schema.SNAPSHOT_COLUMNS``); empty
         without the cache.
+    logs
+        The session logs as a log frame (:func:`deadline_nb.fetch_session_logs`), fetched on
+        first use with the job's options, then kept.
     """
 
     job: dict[str, Any]
@@ -68,6 +71,8 @@ class Job:
     actions: pd.DataFrame
     snapshots: pd.DataFrame
     _options: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+    _logs: pd.DataFrame | None = dataclasses.field(default=None, repr=False)
+    _boto3_session: Any = dataclasses.field(default=None, repr=False)
 
     @property
     def farm_id(self) -> str:
@@ -93,6 +98,66 @@ class Job:
     def finished(self) -> bool:
         """Whether no task will run again unless someone requeues the job."""
         return is_finished(self.job)
+
+    @property
+    def logs(self) -> pd.DataFrame:
+        """The job's session logs: :func:`deadline_nb.log_frame` of every session's stream.
+
+        Each line is attributed to its action in :attr:`actions`. Fetched on first use (not by
+        :func:`load_job`) with the job's own options (client, cache, progress, max_workers,
+        timeout), through the cache: an ended session's stream is read once, ever. Then kept on
+        this object; :meth:`refresh` gives a new job whose logs are read again where they can
+        have changed.
+
+        Examples
+        --------
+        >>> import deadline_nb as dnb
+        >>> from deadline_nb.localfarm import LocalFarm
+        >>> with LocalFarm() as farm:
+        ...     j = farm.job_by_name("failing")
+        ...     job = dnb.load_job(farm.farm_id, j.queue_id, j.job_id,
+        ...                        client=farm.client(), cache=False, progress=False)
+        ...     logs = job.logs
+        >>> bool(logs["sessionActionId"].notna().mean() > 0.9), job.logs is logs
+        (True, True)
+        """
+        if self._logs is None:
+            from .logs import job_logs
+
+            self._logs = job_logs(self)
+        return self._logs
+
+    def action_log(self, session_action_id: str, tail: int | None = None) -> str:
+        """Return one of the job's session actions' log lines as text.
+
+        Parameters
+        ----------
+        session_action_id
+            The action.
+        tail
+            Only its last ``tail`` lines.
+
+        Returns
+        -------
+        str
+            See :func:`deadline_nb.action_log`.
+
+        Examples
+        --------
+        >>> import deadline_nb as dnb
+        >>> from deadline_nb.localfarm import LocalFarm
+        >>> with LocalFarm() as farm:
+        ...     j = farm.job_by_name("failing")
+        ...     job = dnb.load_job(farm.farm_id, j.queue_id, j.job_id,
+        ...                        client=farm.client(), cache=False, progress=False)
+        ...     first = job.actions["sessionActionId"].iloc[0]
+        ...     text = job.action_log(first, tail=3)
+        >>> len(text.splitlines())
+        3
+        """
+        from .logs import action_log
+
+        return action_log(self, session_action_id, tail=tail)
 
     def refresh(self, **options: Any) -> Job:
         """Load the job again, fetching only what changed (through the cache).
@@ -270,6 +335,7 @@ def load_job(
         actions=job_action_frame(actions, steps=step_df, sessions=session_df),
         snapshots=snapshots,
         _options=options,
+        _boto3_session=boto3_session,
     )
 
 

@@ -56,6 +56,8 @@ class Watch:
         Show the bar (after half a second).
     timeout
         Seconds the whole fetch may take; None for no limit.
+    unit
+        What the bar counts (``"action"``, ``"session"``).
 
     Examples
     --------
@@ -67,7 +69,15 @@ class Watch:
     ...     watch.check()
     """
 
-    def __init__(self, ids: Ids, endpoint: str, *, progress: bool, timeout: float | None) -> None:
+    def __init__(
+        self,
+        ids: Ids,
+        endpoint: str,
+        *,
+        progress: bool,
+        timeout: float | None,
+        unit: str = "action",
+    ) -> None:
         from tqdm.auto import tqdm
 
         self.ids = ids
@@ -80,7 +90,7 @@ class Watch:
         # soon skip those.
         self._bar: Any = tqdm(
             total=0,
-            unit="action",
+            unit=unit,
             desc=ids.job_id,
             disable=not progress,
             delay=_BAR_DELAY,
@@ -120,13 +130,13 @@ class Watch:
             self._bar.set_description_str(label, refresh=False)
 
     def grow(self, listed: int, *, done: int = 0) -> None:
-        """Count ``listed`` more actions to go through, ``done`` of them needing no fetch."""
+        """Count ``listed`` more items to go through, ``done`` of them needing no fetch."""
         with self._lock:
             self._bar.total += listed
             self._bar.update(done)
 
     def advance(self, fetched: int) -> None:
-        """Count ``fetched`` actions as fetched."""
+        """Count ``fetched`` items as fetched."""
         with self._lock:
             self._bar.update(fetched)
 

@@ -116,6 +116,7 @@ __all__ = [
     "grep_log_frame",
     "last_error_line",
     "log_frame",
+    "log_frame_from_arrays",
     "normalize_log_line",
     "normalize_log_lines",
 ]
@@ -213,6 +214,80 @@ def log_frame(
     frame = _log_frame(events, actions, farm_id, queue_id, job_id, session_id, problems)
     problems.emit()
     return frame
+
+
+def log_frame_from_arrays(
+    session_ids: Sequence[str],
+    counts: Sequence[int] | np.ndarray,
+    timestamps: np.ndarray,
+    ingestion_times: np.ndarray,
+    messages: pa.Array | pa.ChunkedArray,
+    *,
+    actions: pd.DataFrame | None = None,
+    farm_id: str | None = None,
+    queue_id: str | None = None,
+    job_id: str | None = None,
+) -> pd.DataFrame:
+    """:func:`log_frame` of events already in columns: no dict per line, for stored logs.
+
+    What the cache keeps of a job's streams (:mod:`deadline_nb.cache`) becomes a frame this way
+    without making a million dicts first: the same frame :func:`log_frame` makes of the same
+    events given as ``{session id: events}``.
+
+    Parameters
+    ----------
+    session_ids
+        The sessions, each once.
+    counts
+        How many events each session has; the events are given session after session.
+    timestamps, ingestion_times
+        Epoch milliseconds (int64), one per event; a negative ingestion time is missing.
+    messages
+        Arrow strings, one per event (missing where null).
+    actions, farm_id, queue_id, job_id
+        As in :func:`log_frame`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`log_frame`.
+
+    Examples
+    --------
+    >>> import numpy as np, pyarrow as pa, deadline_nb as dnb
+    >>> from deadline_nb.frames.logs import log_frame_from_arrays
+    >>> sid = "session-0123456789abcdef0123456789abcdef"
+    >>> stamps = np.array([1795730400000, 1795730400001], dtype=np.int64)
+    >>> df = log_frame_from_arrays([sid], [2], stamps, stamps + 900, pa.array(["a", "b"]))
+    >>> df.equals(dnb.log_frame({sid: [{"timestamp": int(t), "message": m,
+    ...                                 "ingestionTime": int(t) + 900}
+    ...                                for t, m in zip(stamps, "ab")]}))
+    True
+    """
+    if actions is not None and not isinstance(actions, pd.DataFrame):
+        raise bad_argument_type("actions", "a session-action frame (a DataFrame)", actions)
+    sizes = np.asarray(counts, dtype=np.int64)
+    names = [str(s) for s in session_ids]
+    if len(names) != len(sizes) or len(set(names)) != len(names):
+        raise bad_argument("session_ids", "name each session once, with one count each", names)
+    stamps = np.asarray(timestamps, dtype=np.int64)
+    ingested = np.asarray(ingestion_times, dtype=np.int64)
+    total = int(sizes.sum())
+    if not (len(stamps) == len(ingested) == len(messages) == total):
+        raise bad_argument("counts", f"add up to the {len(stamps)} events given", total)
+    if total == 0:
+        return schema.empty_frame(schema.LOG_COLUMNS)
+    order = np.argsort(np.array(names, dtype=object).astype(str), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    sessions = _categorical(np.repeat(rank, sizes), [names[i] for i in order])
+    ok = (stamps >= 0) & (stamps <= _MAX_MS)
+    time_ns = np.where(ok, stamps * _NS_PER_MS, NAT)
+    has = (ingested >= 0) & (ingested <= _MAX_MS)
+    ingested_ns = np.where(has, ingested * _NS_PER_MS, NAT)
+    return _assemble(
+        sessions, time_ns, ingested_ns, messages, None, actions, farm_id, queue_id, job_id
+    )
 
 
 class _Events:
@@ -361,6 +436,25 @@ def _log_frame(
     if event_ids is not None:
         event_ids = _text(matrix[:, 4], "eventId", ids, problems, required=False)
 
+    return _assemble(
+        sessions, time_ns, ingested_ns, message, event_ids, actions, farm_id, queue_id, job_id
+    )
+
+
+def _assemble(
+    sessions: pd.Categorical,
+    time_ns: np.ndarray,
+    ingested_ns: np.ndarray,
+    message: pa.Array | pa.ChunkedArray,
+    event_ids: pa.Array | None,
+    actions: pd.DataFrame | None,
+    farm_id: str | None,
+    queue_id: str | None,
+    job_id: str | None,
+) -> pd.DataFrame:
+    """The frame from its columns, one entry per line (in any order): repeated events dropped,
+    lines ordered, numbered, put under their banners and attributed to their actions."""
+    n = len(time_ns)
     keep = _first_of_each_event(event_ids) if event_ids is not None else None
     codes = sessions.codes.astype(np.int64)
     if keep is not None:
