@@ -26,6 +26,7 @@ __all__ = [
     "run_demo",
     "run_fetch",
     "run_localfarm",
+    "run_logs",
     "run_report",
 ]
 
@@ -237,10 +238,44 @@ def _add_demo(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=run_demo)
 
 
+def _positive_int(text: str) -> int:
+    """``--tail``: a positive whole number of lines."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive number of lines, not {value}")
+    return value
+
+
+def _add_logs(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "logs",
+        help="print a job's session logs: one action's, the failed actions', or grep them",
+        description=(
+            "Read a job's session logs from CloudWatch Logs (through the local cache: an ended "
+            "session's log is read once) and print them as text: every session's log, one "
+            "session action's (--session-action-id), or each failed action's (--failed); "
+            "--grep prints only the matching lines, each with its action and worker."
+        ),
+    )
+    _add_aws_options(parser)
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--session-action-id", metavar="ID", help="one session action's lines")
+    which.add_argument("--failed", action="store_true", help="the lines of each failed action")
+    parser.add_argument("--grep", metavar="PATTERN", help="only lines matching this regex (RE2)")
+    parser.add_argument(
+        "--tail", type=_positive_int, metavar="N", help="only the last N lines of each log"
+    )
+    parser.set_defaults(handler=run_logs)
+
+
 #: Subcommand name -> function that adds its parser.
 SUBCOMMANDS: dict[str, Callable[[Subparsers], None]] = {
     "localfarm": _add_localfarm,
     "fetch": _add_fetch,
+    "logs": _add_logs,
     "report": _add_report,
     "demo": _add_demo,
 }
@@ -322,6 +357,108 @@ def run_fetch(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         else:
             write_csv(frame, path)  # a progress message cannot run as a spreadsheet formula
     print(f"Wrote {len(actions)} session actions to {path}", file=out)
+    return 0
+
+
+def _action_text(job: Any, action_id: str, pattern: str | None, tail: int | None) -> str:
+    """One action's lines (those matching ``pattern``, if given), the last ``tail`` of them."""
+    from .frames import action_log_text, grep_log_frame
+    from .text import printable_text
+
+    frame = job.logs if pattern is None else grep_log_frame(job.logs, pattern)
+    return printable_text(action_log_text(frame, action_id, tail=tail))
+
+
+def run_logs(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    """Print a job's session logs as ``--session-action-id``, ``--failed``, ``--grep`` ask.
+
+    Parameters
+    ----------
+    args
+        Parsed ``logs`` arguments.
+    out
+        Where to print; standard output by default.
+
+    Returns
+    -------
+    int
+        The exit code: 0.
+
+    Examples
+    --------
+    >>> import io
+    >>> from deadline_nb.cli import build_parser, run_logs
+    >>> from deadline_nb.localfarm import LocalFarm
+    >>> with LocalFarm() as farm:
+    ...     job = farm.job_by_name("failing")
+    ...     args = build_parser().parse_args([
+    ...         "logs", "--farm-id", farm.farm_id, "--queue-id", job.queue_id,
+    ...         "--job-id", job.job_id, "--endpoint-url", farm.endpoint_url, "--no-cache",
+    ...         "--quiet", "--failed", "--tail", "1"])
+    ...     buffer = io.StringIO()
+    ...     run_logs(args, out=buffer)
+    0
+    >>> buffer.getvalue().splitlines()[0].startswith("== sessionaction-")
+    True
+    """
+    from .fetch import grep_logs, load_job
+    from .fetch.logs import check_pattern
+    from .text import printable_text
+
+    out = sys.stdout if out is None else out
+    if args.grep is not None:
+        try:  # refused before anything is fetched
+            check_pattern(args.grep)
+        except ValueError:
+            raise bad_argument("--grep", "be a regular expression (RE2)", args.grep) from None
+    job = load_job(
+        args.farm_id,
+        args.queue_id,
+        args.job_id,
+        cache=not args.no_cache,
+        refresh=args.refresh,
+        progress=not args.quiet,
+        client=_client_from(args),
+    )
+    actions = job.actions
+    if args.session_action_id is not None:
+        if args.session_action_id not in set(actions["sessionActionId"].astype(object)):
+            raise bad_argument(
+                "--session-action-id",
+                f"be a session action of job {job.job_id}",
+                args.session_action_id,
+            )
+        print(_action_text(job, args.session_action_id, args.grep, args.tail), file=out)
+        return 0
+    if args.failed:
+        failed = actions.loc[(actions["status"] == "FAILED").fillna(False).to_numpy()]
+        if failed.empty:
+            print(f"Job {job.job_id} has no failed session actions.", file=out)
+        for row in failed.to_dict("records"):
+            code = row.get("processExitCode")
+            step = row.get("stepName")
+            worker = row.get("workerId")
+            print(
+                f"== {row['sessionActionId']} {step if isinstance(step, str) else '-'}, exit "
+                f"{code if isinstance(code, int) else '?'}, on "
+                f"{worker if isinstance(worker, str) else '?'}",
+                file=out,
+            )
+            print(_action_text(job, row["sessionActionId"], args.grep, args.tail), file=out)
+        return 0
+    if args.grep is not None:
+        hits = grep_logs(job, args.grep).to_dict("records")
+        for hit in hits if args.tail is None else hits[-args.tail :]:
+            action, worker, message = hit["sessionActionId"], hit["workerId"], hit["message"]
+            where = action if isinstance(action, str) else hit["sessionId"]
+            text = printable_text(message if isinstance(message, str) else "")
+            print(f"{where} {worker if isinstance(worker, str) else '-'}: {text}", file=out)
+        return 0
+    for session, rows in job.logs.groupby("sessionId", observed=True, sort=True):
+        print(f"== {session}", file=out)
+        messages = [m if isinstance(m, str) else "" for m in rows["message"].astype(object)]
+        for message in messages if args.tail is None else messages[-args.tail :]:
+            print(printable_text(message), file=out)
     return 0
 
 

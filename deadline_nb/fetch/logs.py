@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SETTLE_SECONDS",
     "action_log",
+    "check_pattern",
     "fetch_session_logs",
     "filter_pattern",
     "grep_logs",
@@ -535,7 +536,7 @@ def fetch_session_logs(
             refresh=refresh,
             watch=watch,
             max_workers=max_workers,
-            stacklevel=3,
+            stacklevel=5,
         )
 
 
@@ -567,7 +568,7 @@ def job_logs(job: Job, *, refresh: bool = False) -> pd.DataFrame:
             refresh=refresh,
             watch=watch,
             max_workers=max_workers,
-            stacklevel=5,
+            stacklevel=6,
         )
 
 
@@ -818,6 +819,30 @@ def _server_grep(job: Job, filter_text: str) -> pd.DataFrame:
     return frame
 
 
+def check_pattern(pattern: str, *, regex: bool = True, case: bool = True) -> str:
+    """Return ``pattern`` if :func:`grep_logs` can search with it, else raise its error.
+
+    Examples
+    --------
+    >>> check_pattern("exit(ed)? code")
+    'exit(ed)? code'
+    >>> check_pattern("a(?=b)")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: The value for `pattern` must be a regular expression RE2 accepts ...
+    """
+    import pandas as pd
+
+    from ..frames import grep_log_frame
+
+    if not isinstance(pattern, str):
+        raise bad_argument("pattern", "be text (a regular expression)", pattern)
+    # RE2 compiles a pattern only when there is a line to match: give it one.
+    one = pd.DataFrame({"message": pd.array([""], dtype=schema.LOG_COLUMNS["message"])})
+    grep_log_frame(one, pattern, regex=regex, case=case)
+    return pattern
+
+
 def grep_logs(
     job: Job,
     pattern: str,
@@ -878,10 +903,7 @@ def grep_logs(
     """
     from ..frames import annotate_log_lines, grep_log_frame
 
-    if not isinstance(pattern, str):
-        raise bad_argument("pattern", "be text (a regular expression)", pattern)
-    # A pattern RE2 refuses fails here, before any call.
-    grep_log_frame(schema.empty_frame(schema.LOG_COLUMNS), pattern, regex=regex, case=case)
+    check_pattern(pattern, regex=regex, case=case)  # before any call
     if server is None:
         server = job._logs is None and not _all_cached(job)
     filter_text = filter_pattern(pattern, regex=regex, case=case) if server else None
