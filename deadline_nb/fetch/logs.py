@@ -838,7 +838,7 @@ def check_pattern(pattern: str, *, regex: bool = True, case: bool = True) -> str
     if not isinstance(pattern, str):
         raise bad_argument("pattern", "be text (a regular expression)", pattern)
     # RE2 compiles a pattern only when there is a line to match: give it one.
-    one = pd.DataFrame({"message": pd.array([""], dtype=schema.LOG_COLUMNS["message"])})
+    one = pd.DataFrame({"message": pd.Series([""], dtype="string[pyarrow]")})
     grep_log_frame(one, pattern, regex=regex, case=case)
     return pattern
 
