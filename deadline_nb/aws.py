@@ -416,7 +416,8 @@ def logs_client(
         A ``deadline`` client to ask for the queue role's credentials (default: :func:`client`).
     quotas
         Requests per second per operation (``{"GetLogEvents": 25}``), over
-        :data:`deadline_nb.ratelimit.LOGS_QUOTAS`.
+        :data:`deadline_nb.ratelimit.LOGS_QUOTAS`: from then on the pace of every logs client
+        of the same region (or local endpoint) in the process, since they share the quota.
     max_workers, connect_timeout, read_timeout
         As in :func:`client`.
 
@@ -478,7 +479,10 @@ def logs_client(
         raise NoRegionError(_NO_REGION) from error
     # One quota per account and region: a local endpoint is an account of its own.
     scope = f"{made.meta.region_name}|{endpoint_url if local else ''}"
-    buckets = {op: shared_bucket(scope, op, float(rate)) for op, rate in rates.items()}
+    given = quotas or {}
+    buckets = {
+        op: shared_bucket(scope, op, float(rate), replace=op in given) for op, rate in rates.items()
+    }
 
     def pace(event_name: str = "", **_: Any) -> None:
         bucket = buckets.get(event_name.rsplit(".", 1)[-1])

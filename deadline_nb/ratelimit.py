@@ -111,12 +111,13 @@ _BUCKETS: dict[tuple[str, str], TokenBucket] = {}
 _BUCKETS_LOCK = threading.Lock()
 
 
-def shared_bucket(scope: str, operation: str, rate: float) -> TokenBucket:
+def shared_bucket(scope: str, operation: str, rate: float, *, replace: bool = False) -> TokenBucket:
     """Return the process's bucket for ``operation`` in ``scope``, made at ``rate`` if new.
 
     Every client of one scope (an account's region, or a local endpoint) shares one bucket per
     operation, so that two fetches running at once stay under the quota together. A bucket that
-    exists already takes the new ``rate``: the latest client made says what the quota is.
+    exists already keeps its rate, unless ``replace``: a quota given on purpose (``quotas=``)
+    is the account's from then on, for every client of the scope.
 
     Parameters
     ----------
@@ -127,6 +128,8 @@ def shared_bucket(scope: str, operation: str, rate: float) -> TokenBucket:
         The API operation, such as ``"GetLogEvents"``.
     rate
         Requests per second.
+    replace
+        Set an existing bucket to ``rate``.
 
     Returns
     -------
@@ -143,6 +146,6 @@ def shared_bucket(scope: str, operation: str, rate: float) -> TokenBucket:
         bucket = _BUCKETS.get(key)
         if bucket is None:
             bucket = _BUCKETS[key] = TokenBucket(rate)
-        elif bucket.rate != rate:
+        elif replace and bucket.rate != rate:
             bucket.rate = rate
         return bucket
