@@ -35,7 +35,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Final
 
-from .. import schema
 from ..aws import DEFAULT_WORKERS, is_local_endpoint, translate
 from ..aws import logs_client as make_logs_client
 from ..cache import Cache, LogStream
