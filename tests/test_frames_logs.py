@@ -882,3 +882,39 @@ def test_last_error_line_reads_text_and_skips_the_bookkeeping() -> None:
     )
     assert dnb.last_error_line([]) is None
     assert dnb.last_error_line([" ", RULE]) is None
+
+
+def test_a_frame_from_columns_is_the_frame_from_the_same_events() -> None:
+    import pyarrow as pa
+
+    from deadline_nb.frames.logs import log_frame_from_arrays
+
+    rng = random.Random(7)
+    sessions = [f"session-{i:032x}" for i in (3, 1, 2)]
+    by_session: dict[str, list[dict[str, Any]]] = {}
+    for sid in sessions:
+        t = 1795730400000 + rng.randint(0, 10_000)
+        events = []
+        for text in [" ", "=" * 46, "--------- Running Task", "=" * 46, "Output:", "", "a\rb"]:
+            t += rng.choice([0, 0, 1, 7])
+            events.append({"timestamp": t, "message": text, "ingestionTime": t + 500})
+        events[-2]["message"] = None  # a missing message
+        del events[-1]["ingestionTime"]  # and a missing ingestion time
+        by_session[sid] = events
+    flat = [e for sid in sessions for e in by_session[sid]]
+    messages = pa.array([e["message"] for e in flat], type=pa.string())
+    stamps = np.array([e["timestamp"] for e in flat], dtype=np.int64)
+    ingested = np.array([e.get("ingestionTime", -1) for e in flat], dtype=np.int64)
+    counts = [len(by_session[s]) for s in sessions]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)  # the missing message, named
+        expected = dnb.log_frame(by_session, farm_id=FARM, queue_id=QUEUE, job_id=JOB)
+    made = log_frame_from_arrays(
+        sessions, counts, stamps, ingested, messages, farm_id=FARM, queue_id=QUEUE, job_id=JOB
+    )
+    pd.testing.assert_frame_equal(made, expected)
+    assert list(made["sessionId"].cat.categories) == sorted(sessions)
+    empty = log_frame_from_arrays([], [], stamps[:0], stamps[:0], messages[:0])
+    assert list(empty.columns) == list(schema.LOG_COLUMNS) and len(empty) == 0
+    with pytest.raises(ValueError, match="`counts`"):
+        log_frame_from_arrays(sessions, [1, 1, 1], stamps, ingested, messages)
