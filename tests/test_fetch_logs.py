@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -327,12 +328,22 @@ def test_settled_means_ended_a_while_ago_by_this_machines_clock() -> None:
 # ---- errors and hard input
 
 
+class _Raw:
+    """What botocore reads a response body from."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        return iter([self.body])
+
+
 def answer(status: int, body: dict[str, Any]) -> Any:
+    """A response as the service would send it, handed to botocore by a before-send hook."""
+    headers = botocore.awsrequest.HTTPHeaders()
+    headers["Content-Type"] = "application/x-amz-json-1.1"
     return botocore.awsrequest.AWSResponse(
-        "https://logs.example",
-        status,
-        {"Content-Type": "application/x-amz-json-1.1"},
-        type("Raw", (), {"stream": lambda self, **_: iter([json.dumps(body).encode()])})(),
+        "https://logs.example", status, headers, _Raw(json.dumps(body).encode())
     )
 
 
