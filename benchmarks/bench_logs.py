@@ -1,6 +1,7 @@
-"""Benchmark: log_frame and grep_log_frame on a job's worth of session log lines.
+"""Benchmark: log_frame and grep_log_frame on a job's worth of session log lines; fetching them.
 
-Run: ``.venv/bin/python benchmarks/bench_logs.py [--lines 1000000] [--repeat 3]``.
+Run: ``.venv/bin/python benchmarks/bench_logs.py [--lines 1000000] [--repeat 3] [--no-frames]
+[--no-fetch] [--size 2000] [--latency 0.02] [--quota 25] [--no-cli]``.
 
 Builds a job's session logs the way the worker agent sends them to CloudWatch Logs (openjd's
 banners, parameter values, the command and pid, render output with ``openjd_progress`` lines,
@@ -18,20 +19,37 @@ session-action frame of the same actions, then times in the same run:
 
 Targets (this project's, on a 2-core machine): log_frame of 1,000,000 lines in at most 3 s,
 grep of 1,000,000 lines in at most 1 s. Prints medians of ``--repeat`` runs.
+
+Then the fetch: the same million lines stored in a cache (one page per session, as
+``fetch_session_logs`` stores them) and read back into a log frame, against the raw GetLogEvents
+JSON bodies parsed into a frame; then the local farm in its own process (``--latency`` per
+request, CloudWatch Logs quota ``--quota`` requests a second per operation) and its big job
+(``--size`` session actions): ``fetch_session_logs`` cold with a cache, warm, with its calls per
+operation and the GetLogEvents rate it achieved against the quota; and, in the same run, the
+official CLI reading the same sessions one ``deadline job logs --session-id`` after another.
 """
 
 from __future__ import annotations
 
 import argparse
 import bisect
+import collections
 import gc
+import json
+import os
 import random
 import statistics
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -205,13 +223,7 @@ def median_time(func: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    warnings.simplefilter("error")  # realistic input must convert without a single warning
-
+def frames_section(args: argparse.Namespace) -> None:
     by_session, items = make_job(args.lines)
     actions = dnb.session_action_frame(items)
     flat = [event for events in by_session.values() for event in events]
@@ -254,6 +266,214 @@ def main() -> None:
         f"{'failure_lines':<46} {failures:7.3f}s  {len(lines):,} failed actions; "
         f"{int(top.iloc[0])} end with: {top.index[0]}"
     )
+
+
+def cached_section(args: argparse.Namespace) -> None:
+    """A million stored lines back into a log frame: columnar pages, against raw JSON bodies."""
+    from deadline_nb.cache import Cache
+    from deadline_nb.frames.logs import log_frame_from_arrays
+
+    by_session, items = make_job(args.lines)
+    actions = dnb.session_action_frame(items)
+    n = sum(len(e) for e in by_session.values())
+    with tempfile.TemporaryDirectory() as tmp, Cache(Path(tmp) / "c.sqlite3") as cache:
+        ids = ("farm-1", "queue-1", "job-1")
+        start = time.perf_counter()
+        for sid, events in by_session.items():
+            cache.put_log_page(*ids, sid, events, token="f/1/s", complete=True)
+        stored = time.perf_counter() - start
+        size = (Path(tmp) / "c.sqlite3").stat().st_size
+
+        def columnar() -> Any:
+            got = cache.log_columns(*ids)
+            return log_frame_from_arrays(
+                got.session_ids,
+                got.counts,
+                got.timestamps,
+                got.ingestion_times,
+                got.messages,
+                actions=actions,
+            )
+
+        took, frame = median_time(columnar, args.repeat)
+        assert len(frame) == n
+        bodies = {
+            sid: json.dumps({"events": events, "nextForwardToken": "f"}).encode()
+            for sid, events in by_session.items()
+        }
+
+        def raw() -> Any:
+            parsed = {sid: json.loads(body)["events"] for sid, body in bodies.items()}
+            return dnb.log_frame(parsed, actions=actions)
+
+        raw_took, _ = median_time(raw, args.repeat)
+    print(f"# {n:,} lines stored as the fetch stores them, read back into a log frame")
+    print(
+        f"{'store (one page per session)':<46} {stored:7.3f}s  "
+        f"{size / 1e6:.0f} MB, {size / n:.0f} bytes per line"
+    )
+    print(f"{'cached columns -> log frame (actions=)':<46} {took:7.3f}s  goal <= 3 s")
+    print(f"{'raw JSON bodies -> log frame (parse only)':<46} {raw_took:7.3f}s  (the alternative)")
+
+
+@contextmanager
+def farm_process(size: int, latency: float, quota: float) -> Iterator[tuple[str, dict[str, str]]]:
+    """``deadline-nb localfarm`` in a subprocess (its own interpreter lock, as AWS would have)."""
+    command = [sys.executable, "-m", "deadline_nb.cli", "localfarm", "--port", "0"]
+    command += ["--size", str(size), "--latency", str(latency), "--logs-quota", str(quota)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1)
+    try:
+        assert process.stdout is not None
+        endpoint, ids = "", {}
+        for line in process.stdout:
+            if line.startswith("Local Deadline Cloud farm listening on "):
+                endpoint = line.split()[-1]
+            elif line.startswith("farm "):
+                ids["farm_id"] = line.split()[1]
+            elif line.startswith("job ") and "sq900_big_render" in line:
+                parts = line.split()
+                ids["job_id"] = parts[1]
+                ids["queue_id"] = parts[-1].rstrip(")")
+            elif line.startswith("Press Ctrl-C"):
+                break
+        yield endpoint, ids
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+class Calls:
+    """Calls per operation of some clients, and when each GetLogEvents went out and came back."""
+
+    def __init__(self, *clients: Any) -> None:
+        self.calls: collections.Counter[str] = collections.Counter()
+        self.times: list[float] = []
+        self._lock = threading.Lock()
+        for c in clients:
+            service = c.meta.service_model.endpoint_prefix
+            c.meta.events.register(f"before-call.{service}", self._count)
+            c.meta.events.register(f"before-send.{service}", self._sent)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        with self._lock:
+            self.calls[model.name] += 1
+
+    def _sent(self, event_name: str = "", **_: Any) -> None:
+        if event_name.endswith(".GetLogEvents"):
+            with self._lock:
+                self.times.append(time.perf_counter())
+
+    def take(self) -> tuple[dict[str, int], list[float]]:
+        out, times = dict(self.calls), sorted(self.times)
+        self.calls.clear()
+        self.times.clear()
+        return out, times
+
+
+def cli_logs(endpoint: str, ids: dict[str, str], session: str, home: str) -> int:
+    """``deadline job logs --session-id``: the events it printed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DEADLINE_"))}
+    env.update(
+        AWS_ENDPOINT_URL_DEADLINE=endpoint,
+        AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=endpoint,
+        AWS_DISABLE_HOST_PREFIX_INJECTION="true",
+        AWS_ACCESS_KEY_ID="localfarm",
+        AWS_SECRET_ACCESS_KEY="localfarm",
+        AWS_DEFAULT_REGION="us-west-2",
+        AWS_CONFIG_FILE=str(Path(home) / "aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(Path(home) / "aws-credentials"),
+        AWS_EC2_METADATA_DISABLED="true",
+        HOME=home,
+        DEADLINE_CONFIG_FILE_PATH=str(Path(home) / "deadline-config"),
+    )
+    command = [str(Path(sys.executable).with_name("deadline")), "job", "logs"]
+    command += ["--farm-id", ids["farm_id"], "--queue-id", ids["queue_id"]]
+    command += ["--job-id", ids["job_id"], "--session-id", session]
+    command += ["--limit", "10000", "--output", "json"]
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    return int(json.loads(out)["count"])
+
+
+def fetch_section(args: argparse.Namespace) -> None:
+    from deadline_nb.aws import logs_client
+
+    quota = args.quota
+    print(
+        f"# the local farm's big job (--size {args.size}) in its own process, "
+        f"{args.latency * 1000:.0f} ms per request, logs quota {quota:g} requests/s"
+    )
+    farm = farm_process(args.size, args.latency, quota)
+    with farm as (endpoint, ids), tempfile.TemporaryDirectory() as tmp:
+        job = (ids["farm_id"], ids["queue_id"], ids["job_id"])
+        c = dnb.client(endpoint_url=endpoint)
+        lc = logs_client(endpoint_url=endpoint, quotas={"GetLogEvents": quota})
+        calls = Calls(c, lc)
+        sessions = [s["sessionId"] for s in dnb.fetch_sessions(*job, client=c)]
+        calls.take()  # the farm builds the job on its first request: nobody's time
+        time.sleep(1.5)  # the farm's quota bucket full again, as for a user arriving fresh
+        cache = Path(tmp) / "cache.sqlite3"
+        start = time.perf_counter()
+        logs = dnb.fetch_session_logs(*job, client=c, logs_client=lc, cache=cache, progress=False)
+        cold = time.perf_counter() - start
+        cold_calls, sent = calls.take()
+        gets = cold_calls.get("GetLogEvents", 0)
+        span = sent[-1] - sent[0] if len(sent) > 1 else float("nan")
+        rate = (gets - 1) / span if len(sent) > 1 else float("nan")
+        per_op = ", ".join(f"{op} {n}" for op, n in sorted(cold_calls.items()))
+        print(
+            f"{'fetch_session_logs, cold (cache)':<40} {cold:7.2f} s  {len(logs):,} lines, "
+            f"{len(sessions)} sessions; {per_op}"
+        )
+        print(
+            f"{'  GetLogEvents rate':<40} {rate:7.2f}/s  {rate / quota:.0%} of the quota "
+            f"({gets} calls for {len(sessions)} sessions: "
+            f"{'one each' if gets == len(sessions) else 'more than one for some'}); "
+            f"overall {gets / cold:.2f}/s"
+        )
+        start = time.perf_counter()
+        again = dnb.fetch_session_logs(*job, client=c, logs_client=lc, cache=cache, progress=False)
+        warm = time.perf_counter() - start
+        warm_calls, _ = calls.take()
+        assert len(again) == len(logs)
+        per_op = ", ".join(f"{op} {n}" for op, n in sorted(warm_calls.items()))
+        print(f"{'the same call again (warm)':<40} {warm:7.2f} s  {per_op}")
+        if args.no_cli:
+            return
+        time.sleep(1.5)
+        counts = logs.groupby("sessionId", observed=True).size()
+        start = time.perf_counter()
+        printed = 0
+        for session in sessions:
+            got = cli_logs(endpoint, ids, session, tmp)
+            assert got == int(counts.get(session, 0)), (session, got)
+            printed += got
+        official = time.perf_counter() - start
+        print(
+            f"{'deadline job logs, one per session':<40} {official:7.2f} s  {printed:,} lines, "
+            f"{len(sessions)} runs of the CLI (each GetJob, GetSession, GetLogEvents)"
+        )
+        print(f"{'cold fetch / official CLI':<40} {cold / official:7.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-frames", action="store_true", help="skip log_frame and grep")
+    parser.add_argument("--no-fetch", action="store_true", help="skip the cache and the fetch")
+    parser.add_argument("--size", type=int, default=2000, help="the big job's session actions")
+    parser.add_argument("--latency", type=float, default=0.02)
+    parser.add_argument("--quota", type=float, default=25.0, help="logs requests per second")
+    parser.add_argument("--no-cli", action="store_true", help="skip the official CLI")
+    args = parser.parse_args()
+    warnings.simplefilter("error")  # realistic input must convert without a single warning
+    if not args.no_frames:
+        frames_section(args)
+    if not args.no_fetch:
+        cached_section(args)
+        fetch_section(args)
 
 
 if __name__ == "__main__":
