@@ -482,6 +482,36 @@ def test_the_service_and_the_cached_logs_grep_the_same_lines(
         assert (served["lineIndex"] == -1).all() and served["eventId"].notna().all()
 
 
+def test_the_service_grep_finds_the_stream_that_does_not_exist_and_answers_all_the_same(
+    farm: LocalFarm,
+) -> None:
+    job = dnb.load_job(
+        *ids_of(farm, "render"),
+        client=dnb.client(endpoint_url=farm.endpoint_url),
+        cache=False,
+        progress=False,
+    )
+    silent = streamless_session(farm.model.job_build(job.job_id))
+    farm.reset_calls()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        served = dnb.grep_logs(job, "Deleting working directory", regex=False, server=True)
+    # The list of 35 names is refused while it holds the one without a stream: halved down to
+    # it, a few calls rather than one per stream.
+    assert 1 < farm.calls["FilterLogEvents"] <= 2 * 6 + 1
+    found = [w for w in caught if issubclass(w.category, DataWarning)]
+    assert len(found) == 1 and silent is not None and silent in str(found[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        local = dnb.grep_logs(job, "Deleting working directory", regex=False, server=False)
+    key = ["sessionId", "timestamp", "message"]
+    assert len(served) == len(local) == len(job.sessions) - 1
+    pd.testing.assert_frame_equal(
+        served[SAME].sort_values(key).reset_index(drop=True).astype(object),
+        local[SAME].sort_values(key).reset_index(drop=True).astype(object),
+    )
+
+
 def test_grep_logs_by_worker_finds_the_bad_worker(failing_job: dnb.Job) -> None:
     actions = failing_job.actions
     failures = collections.Counter(
