@@ -697,7 +697,7 @@ def test_logs_tell_what_the_actions_did(module_farm: LocalFarm, logs: Any, deadl
                     memory = [float(m) for m in re.findall(r"memory: ([\d.]+) GB", messages)]
                     assert len(memory) >= 3 and memory == sorted(memory)
                     assert re.search(
-                        r" Killed +\S+.*\nProcess pid \d+ exited with code: 137", (messages)
+                        r" Killed +\S+.*\nProcess pid \d+ exited with code: 137", messages
                     )
                 if code == -1073741819:
                     assert "0xC0000005 (EXCEPTION_ACCESS_VIOLATION)" in messages
