@@ -78,8 +78,10 @@ _ASIDE_WAIT: Final = 5.0
 _DAMAGE_CODES: Final = frozenset({11, 26})
 _DAMAGE_WORDS: Final = ("file is not a database", "malformed", "corrupt")
 _SIDE_FILES: Final = ("", "-wal", "-shm")
-# Actions remembered per job between a write and the frame built from it (see put_actions).
+# Actions remembered per job between a write and the frame built from it (see put_actions):
+# with their dicts, or (``remember=False``) only their write numbers, which cost far less.
 _MEMO_LIMIT: Final = 200_000
+_MEMO_ID_LIMIT: Final = 5_000_000
 
 _TABLES: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -725,7 +727,10 @@ class FrameBasis:
     frame: Any
     """The stored frame (covering writes up to its own number), or None: none or unreadable."""
     changed: list[Mapping[str, Any]]
-    """The actions written after the stored frame's number; every action when ``frame`` is None."""
+    """The actions written after the stored frame's number (every action when ``frame`` is None),
+    but those in :attr:`mine`."""
+    mine: frozenset[str] = frozenset()
+    """Actions written after the stored frame exactly as the caller holds them (``covered``)."""
 
 
 class Cache:
@@ -754,7 +759,7 @@ class Cache:
         self._keys: dict[tuple[str, str, str], int] = {}
         # job key -> {action id: (seq, the dict packed into that row)}: what this object wrote,
         # so that a frame built right after a fetch need not decode what it just encoded.
-        self._written: dict[int, dict[str, tuple[int, Mapping[str, Any]]]] = {}
+        self._written: dict[int, dict[str, tuple[int, Mapping[str, Any] | None]]] = {}
         self._identity: tuple[int, int] | None = None
         self.restarts = 0
         """How many times this object found its file damaged and started afresh (a reader that
@@ -1252,6 +1257,7 @@ class Cache:
         *,
         observed_at: float | None = None,
         bodies: Sequence[bytes] | None = None,
+        remember: bool = True,
     ) -> int:
         """Store full session actions, and a progress snapshot of each whose progress changed.
 
@@ -1267,6 +1273,10 @@ class Cache:
             The raw BatchGetSessionAction bodies ``actions`` came in, in order (their
             ``sessionActions`` are ``actions``, each completed with ``farmId``, ``queueId``,
             ``jobId`` and ``sessionId``): stored as they are, which costs no encoding.
+        remember
+            Keep the dicts until the next :meth:`frame_basis` (so that it need not decode
+            them), or, False, only which rows this object wrote (the caller keeps them in a
+            frame of its own: see ``covered``).
 
         Returns
         -------
@@ -1341,10 +1351,12 @@ class Cache:
             self._release([b for i, (_, b) in stored.items() if i in kept], db)
             db.executemany("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?)", snapshots)
             memo = self._written.setdefault(key, {})
-            if len(memo) > _MEMO_LIMIT:  # nobody built a frame for a long while: let it go
-                memo.clear()
+            if len(memo) > (_MEMO_LIMIT if remember else _MEMO_ID_LIMIT):
+                memo.clear()  # nobody built a frame for a long while: let it go
             memo.update(
-                (a["sessionActionId"], (seq, a)) for _, a in listed if a["sessionActionId"] in kept
+                (a["sessionActionId"], (seq, a if remember else None))
+                for _, a in listed
+                if a["sessionActionId"] in kept
             )
         return len(snapshots)
 
@@ -1732,6 +1744,7 @@ class Cache:
         job_id: str,
         *,
         in_memory: Mapping[str, Mapping[str, Any]] | None = None,
+        covered: Container[str] = (),
     ) -> FrameBasis:
         """Read, in one transaction, the stored frame and the actions written since it.
 
@@ -1746,6 +1759,10 @@ class Cache:
             Actions the caller fetched through this object (``sessionActionId`` -> dict). A
             stored row that is exactly one of them (this object wrote that very dict, and nobody
             wrote the row since) is taken from here instead of being decoded again.
+        covered
+            Actions the caller fetched through this object, stored with ``remember=False``,
+            and holds in a frame of its own: a stored row that is exactly what this object
+            wrote for one of them is not decoded but named in :attr:`FrameBasis.mine`.
 
         Returns
         -------
@@ -1785,23 +1802,29 @@ class Cache:
                 ).fetchall()
                 mine = in_memory or {}
                 changed: list[Mapping[str, Any] | None] = []
+                ours: set[str] = set()
                 places = []
                 for action_id, row_seq, blob, pos in rows:
                     written = memo.get(action_id)
-                    if (
-                        written is not None
-                        and written[0] == row_seq
-                        and mine.get(action_id) is written[1]
-                    ):
-                        changed.append(written[1])  # the caller's own dict: not decoded
-                    else:
-                        changed.append(None)
-                        places.append((blob, pos))
+                    if written is not None and written[0] == row_seq:
+                        if written[1] is None and action_id in covered:
+                            ours.add(action_id)  # in the caller's own frame
+                            continue
+                        if written[1] is not None and mine.get(action_id) is written[1]:
+                            changed.append(written[1])  # the caller's own dict: not decoded
+                            continue
+                    changed.append(None)
+                    places.append((blob, pos))
                 # In the same transaction: the blobs of this instant, whoever writes meanwhile.
                 decoded = iter(self._bodies(ids, places))
             finally:
                 db.execute("COMMIT")
-        return FrameBasis(seq, frame, [a if a is not None else next(decoded) for a in changed])
+        return FrameBasis(
+            seq,
+            frame,
+            [a if a is not None else next(decoded) for a in changed],
+            frozenset(ours),
+        )
 
     @_recovering
     def put_frame(self, farm_id: str, queue_id: str, job_id: str, seq: int, frame: Any) -> bool:
@@ -2148,6 +2171,8 @@ class Writer:
         Whose actions.
     backlog
         Batches that may wait in line before :meth:`put_actions` waits for the writer.
+    remember
+        As :meth:`Cache.put_actions`'s.
 
     Examples
     --------
@@ -2163,9 +2188,17 @@ class Writer:
     """
 
     def __init__(
-        self, cache: Cache, farm_id: str, queue_id: str, job_id: str, *, backlog: int = 64
+        self,
+        cache: Cache,
+        farm_id: str,
+        queue_id: str,
+        job_id: str,
+        *,
+        backlog: int = 64,
+        remember: bool = True,
     ) -> None:
         self.cache = cache
+        self.remember = remember
         self.ids = (farm_id, queue_id, job_id)
         self.error: BaseException | None = None
         self._line: queue.Queue[tuple[list[Mapping[str, Any]], bytes | None, float] | None] = (
@@ -2211,7 +2244,9 @@ class Writer:
             if self.error is not None:
                 continue  # drain the line without writing after a failure
             try:
-                self.cache.put_actions(*self.ids, batch, observed_at=observed, bodies=bodies)
+                self.cache.put_actions(
+                    *self.ids, batch, observed_at=observed, bodies=bodies, remember=self.remember
+                )
             except BaseException as error:  # handed to the fetch's thread, which raises it
                 self.error = error
 

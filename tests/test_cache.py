@@ -248,3 +248,24 @@ def test_the_writer_stores_in_order_and_reports_its_failure(tmp_path: Path) -> N
         closed.close()
     with pytest.raises(sqlite3.ProgrammingError):
         closed.put_actions([action(1, "RUNNING")])
+
+
+def test_a_frame_built_in_chunks_equals_one_built_at_once(
+    farm: LocalFarm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # load_job keeps frames of a few thousand actions, not every action's dict, while it
+    # fetches (a million dicts would not fit); the frame must not depend on the chunks.
+    import deadline_nb.fetch.sync as sync
+
+    monkeypatch.setattr(sync, "_CHUNK", 7)
+    spec = farm.job_by_name("failing")
+    ids = (farm.farm_id, spec.queue_id, spec.job_id)
+    chunked = dnb.load_job(*ids, client=farm.client(), cache=tmp_path / "c", progress=False)
+    whole = dnb.load_job(*ids, client=farm.client(), cache=False, progress=False)
+    assert len(chunked.actions) == len(farm.model.session_actions(spec.job_id))
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(chunked.actions, whole.actions)
+    # The rerun reads the frame the first one stored.
+    again = dnb.load_job(*ids, client=farm.client(), cache=tmp_path / "c", progress=False)
+    pd.testing.assert_frame_equal(again.actions, whole.actions)

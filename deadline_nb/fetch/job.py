@@ -301,6 +301,7 @@ def load_job(
                     watch=watch,
                     max_workers=max_workers,
                     on_job=start,
+                    keep=False,  # a frame, not a million dicts
                 )
                 job = synced.job
                 assert job is not None and listed  # a whole job's sync reads it (GetJob)
@@ -311,7 +312,15 @@ def load_job(
                     steps, tasks = listed[0].result()
                 except AwsError as error:
                     # The actions are fetched (and stored): a failure listing steps keeps them.
-                    error.partial = list(synced.fetched.values())
+                    error.partial = (
+                        list(synced.fetched.values())
+                        if store is None
+                        else [
+                            a
+                            for a in store.actions(*ids.key)
+                            if a["sessionActionId"] in synced.covered
+                        ]
+                    )
                     raise
         finally:
             # A failed fetch returns now. A listing still going ends in its thread, its results

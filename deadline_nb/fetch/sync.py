@@ -45,6 +45,7 @@ _SESSION_FACTOR = 2  # see sync_actions: per-session listing while it costs at m
 _BATCH: Final = 100  # the API's limit on identifiers per BatchGet* call
 _PAGE: Final = 100  # and on maxResults per List* page
 _ITEM_ATTEMPTS: Final = 6  # rounds of retry for items a batch reports in `errors`
+_CHUNK: Final = 20_000  # actions per frame when a fetch keeps frames, not dicts
 # An error code of BatchGetSessionAction that means "use GetSessionAction instead".
 _NO_BATCH: Final = frozenset(
     {"UnknownOperationException", "AccessDeniedException", "InvalidAction", "NotImplemented"}
@@ -70,6 +71,7 @@ class _Sync:
         refresh: bool,
         watch: Watch,
         max_workers: int,
+        keep: bool = True,
     ) -> None:
         self.c = c
         self.ids = ids
@@ -87,6 +89,12 @@ class _Sync:
         self.stop = threading.Event()
         self.missing: list[str] = []
         self.writer: Writer | None = None
+        # With a cache and keep=False, fetched actions are turned into frames every _CHUNK of
+        # them rather than kept as dicts (about 3 KB each: a million would not fit).
+        self.chunked = cache is not None and not keep
+        self.frames: list[Any] = []
+        self.covered: set[str] = set()
+        self._pending: list[dict[str, Any]] = []
 
     # -- worker side: everything here runs in the pool and reports through self.events
 
@@ -158,7 +166,7 @@ class _Sync:
         listing = len(scopes)
         pool = ThreadPoolExecutor(self.max_workers, "deadline-nb-fetch")
         if self.cache is not None:
-            self.writer = Writer(self.cache, *self.ids.key)
+            self.writer = Writer(self.cache, *self.ids.key, remember=not self.chunked)
         finished = False
         try:
             for scope in scopes:
@@ -312,9 +320,33 @@ class _Sync:
                 **item,
             }
             complete.append(full)
-            self.fetched[action_id] = full
+            if self.chunked:
+                self.covered.add(action_id)
+            else:
+                self.fetched[action_id] = full
         if self.writer is not None:
             self.writer.put_actions(complete, body)
+        if self.chunked:
+            self._pending.extend(complete)
+            if len(self._pending) >= _CHUNK:
+                self.to_frame()
+
+    def to_frame(self) -> None:
+        """Turn the actions not yet in a frame into one (``keep=False``)."""
+        from ..frames import session_action_frame
+
+        if self._pending:
+            self.frames.append(session_action_frame(self._pending, **self.ids.frame_ids))
+            self._pending = []
+
+    def partial(self) -> list[dict[str, Any]]:
+        """What this fetch had fetched, as dicts, for an error's ``partial``."""
+        if not self.chunked or self.cache is None:
+            return list(self.fetched.values())
+        # Only in the cache now (the writer has stored what was in line).
+        return [
+            a for a in self.cache.actions(*self.ids.key) if a["sessionActionId"] in self.covered
+        ]
 
 
 def _wait(watch: Watch, wait: float | None) -> float | None:
@@ -331,13 +363,20 @@ class _Stopped(Exception):
 
 @dataclasses.dataclass
 class Synced:
-    """What :func:`sync_actions` did: the actions it fetched in full, and what it read."""
+    """What :func:`sync_actions` did: the actions it fetched in full, and what it read.
+
+    With ``keep=False`` (and a cache), ``fetched`` is empty: the actions fetched are in
+    ``frames`` (session-action frames, in the order fetched; an action fetched twice is in
+    both, the later one wins), and their ids in ``covered``.
+    """
 
     fetched: dict[str, dict[str, Any]]
     job: dict[str, Any] | None = None
     sessions: list[dict[str, Any]] | None = None
     from_cache: bool = False
     seq_before: int = 0  # the cache's write number before this fetch wrote anything
+    frames: list[Any] = dataclasses.field(default_factory=list)
+    covered: set[str] = dataclasses.field(default_factory=set)
 
 
 def sync_actions(
@@ -350,16 +389,18 @@ def sync_actions(
     watch: Watch,
     max_workers: int,
     on_job: Callable[[dict[str, Any]], None] | None = None,
+    keep: bool = True,
 ) -> Synced:
     """Bring the cache up to date with the service (or, without one, fetch everything).
 
     ``watch`` shows the progress and keeps the deadline; past it, the fetch raises its
     :class:`~deadline_nb.errors.ServiceError`, with ``.partial`` as for any other failure.
     ``on_job`` is called with the GetJob answer as soon as it comes (a whole job's sync), so
-    that the caller can start what needs it while the actions come.
+    that the caller can start what needs it while the actions come. ``keep=False``: the
+    caller wants a frame, not dicts (see :class:`Synced`).
     """
     seq_before = cache.seq if cache is not None else 0
-    sync = _Sync(c, ids, cache, refresh=refresh, watch=watch, max_workers=max_workers)
+    sync = _Sync(c, ids, cache, refresh=refresh, watch=watch, max_workers=max_workers, keep=keep)
     try:
         if session_id is not None:
             known = cache.action_states(*ids.key) if cache is not None else {}
@@ -400,9 +441,17 @@ def sync_actions(
             ended = [s["sessionId"] for s in sessions if s.get("lifecycleStatus") == "ENDED"]
             cache.set_listings(*ids.key, dict.fromkeys(ended, "ended"))
             cache.set_listing(*ids.key, "", token if is_finished(job) else None)
-        return Synced(sync.fetched, job, sessions, seq_before=seq_before)
+        sync.to_frame()
+        return Synced(
+            sync.fetched,
+            job,
+            sessions,
+            seq_before=seq_before,
+            frames=sync.frames,
+            covered=sync.covered,
+        )
     except AwsError as error:
-        error.partial = list(sync.fetched.values())
+        error.partial = sync.partial()
         raise
 
 
