@@ -803,7 +803,10 @@ def decode_items(
         return items
     raw = body.encode() if isinstance(body, str) else bytes(body)
     data = compiler.stock._parse_body_as_json(raw)
-    value = data.get(member.serialization.get("name", key)) if isinstance(data, dict) else None
+    if not isinstance(data, dict):  # botocore's answer, or its error, for the whole body
+        odd: list[Any] = decode_body(client_or_service_model, operation_name, raw).get(key, [])
+        return odd
+    value = data.get(member.serialization.get("name", key))
     if value is None:
         return []
     convert = _member_converter(compiler, output, key)
