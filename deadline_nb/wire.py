@@ -593,7 +593,28 @@ class WireParserFactory(botocore.parsers.ResponseParserFactory):
         return parser
 
     def compiler(self, protocol_name: str) -> _Compiler | None:
-        """The compiled converters for this protocol, or None where botocore's parser stays."""
+        """Return the compiled converters for a protocol, or None where botocore's parser stays.
+
+        Parameters
+        ----------
+        protocol_name
+            The service's protocol.
+
+        Returns
+        -------
+        object or None
+            The converters of this factory's parser configuration (compiled shape by shape
+            as responses come), shared by every parser it makes for the protocol.
+
+        Examples
+        --------
+        >>> from deadline_nb.wire import WireParserFactory
+        >>> factory = WireParserFactory()
+        >>> factory.compiler("rest-json") is factory.compiler("rest-json")
+        True
+        >>> factory.compiler("rest-xml") is None
+        True
+        """
         try:
             return self._compilers[protocol_name]
         except KeyError:
