@@ -15,14 +15,26 @@ and API calls per operation for:
 then, unless ``--no-million``, a 1,000,000-action job: fetched once into a cache (no latency),
 then from the warm cache to a DataFrame, in a new process so that nothing is in memory.
 
+``--big N`` (repeatable, e.g. ``--big 100000 --big 1000000``) measures a big job instead: the
+local farm in its own process with N actions and no added latency, and, each in a new process,
+``load_job`` cold with the cache, cold with ``cache=False``, warm (a new process reading the
+cache the cold run left), and warm to a DataFrame (``fetch_session_action_frame``), with each
+process's peak memory and the cache's size per action. ``--compare-with DIR`` runs the same
+clients from another checkout of deadline_nb (``git worktree add DIR <rev>``) against the same
+farm, printed next to this one's: today's figures in the same run. ``--profile`` adds one cold
+run with the cache under yappi (CPU time of every thread, not only the calling one) and prints
+where the time goes.
+
     python benchmarks/bench_fetch.py [--actions 10000] [--latency 0.02] [--runs 3] [--no-loop]
                                      [--no-cli] [--no-million]
+                                     [--big N ...] [--compare-with DIR] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import json
 import os
 import re
 import statistics
@@ -271,6 +283,115 @@ def million(latency: float) -> None:
         )
 
 
+# One measurement of the big-job section, run in a process of its own (peak memory is per
+# process, and a warm run must find nothing in memory). Prints one JSON line.
+_BIG_RUN = """
+import json, resource, sys, time
+import deadline_nb as dnb
+endpoint, farm_id, queue_id, job_id, mode, cache = sys.argv[1:7]
+c = dnb.client(endpoint_url=endpoint)
+calls = [0]
+c.meta.events.register("before-call.deadline", lambda **_: calls.__setitem__(0, calls[0] + 1))
+t = time.perf_counter()
+if mode == "frame":
+    n = len(dnb.fetch_session_action_frame(
+        farm_id, queue_id, job_id, client=c, cache=cache, progress=False))
+else:
+    job = dnb.load_job(farm_id, queue_id, job_id, client=c,
+                       cache=False if mode == "nocache" else cache, progress=False)
+    n = len(job.actions)
+seconds = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"seconds": seconds, "actions": n, "peak": peak, "calls": calls[0]}))
+"""
+
+# The same, under yappi: CPU time of every thread, by thread and by where the code lives.
+_PROFILE_RUN = """
+import collections, sys, yappi
+import deadline_nb as dnb
+endpoint, farm_id, queue_id, job_id, cache = sys.argv[1:6]
+c = dnb.client(endpoint_url=endpoint)
+yappi.set_clock_type("cpu")
+import threading
+yappi.set_context_name_callback(lambda: threading.current_thread().name)
+yappi.start(builtins=False)  # builtins count in their callers: less overhead
+dnb.load_job(farm_id, queue_id, job_id, client=c, cache=cache, progress=False)
+yappi.stop()
+by_thread = collections.Counter()
+for t in yappi.get_thread_stats():
+    name = "calling thread" if t.name == "MainThread" else t.name.rstrip("0123456789_")
+    by_thread[name] += t.ttot
+AREAS = (("botocore/parsers", "botocore: parse responses"), ("deadline_nb/wire", "parse responses"),
+         ("botocore/auth", "botocore: sign requests"), ("botocore", "botocore: other"),
+         ("urllib3", "HTTP"), ("http/client", "HTTP"), ("socket", "HTTP"), ("ssl", "HTTP"),
+         ("deadline_nb/cache", "cache"), ("sqlite3", "cache"), ("zlib", "cache"),
+         ("deadline_nb/frames", "frames"), ("pandas", "frames"), ("pyarrow", "frames"),
+         ("numpy", "frames"), ("deadline_nb/fetch", "fetch engine"), ("json", "json"))
+areas = collections.Counter()
+others = collections.Counter()
+for f in yappi.get_func_stats():
+    where = f.module.replace(chr(92), "/")
+    area = next((a for key, a in AREAS if key in where or key in f.name), "other")
+    areas[area] += f.tsub
+    if area == "other":
+        others[f"{where.rsplit('/', 2)[-1]}:{f.name}"] += f.tsub
+print("  CPU by thread: " + ", ".join(f"{k} {v:.1f} s" for k, v in by_thread.most_common()))
+print("  CPU by area:   " + ", ".join(f"{k} {v:.1f} s" for k, v in areas.most_common()))
+print("  other, most:   " + ", ".join(f"{k} {v:.1f} s" for k, v in others.most_common(6)))
+"""
+
+
+def _run_big(
+    code: str, checkout: str, endpoint: str, ids: dict[str, str], *extra: str
+) -> subprocess.CompletedProcess[str]:
+    # `python -c` puts the working directory first on the path: run in the checkout.
+    env = {**os.environ, "PYTHONPATH": checkout}
+    args = [endpoint, ids["farm_id"], ids["queue_id"], ids["job_id"], *extra]
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+
+def big(size: int, checkouts: list[tuple[str, str]], profile: bool) -> None:
+    print(f"# a {size:,}-action job from the local farm in its own process, no added latency")
+    print(f"{'':<10}{'run':<26}{'seconds':>9}{'calls':>8}{'peak MB':>9}  notes", flush=True)
+    with farm_process(size, 0.0) as (endpoint, ids), tempfile.TemporaryDirectory() as tmp:
+        c, _, _ = connect(endpoint, ids)  # the farm builds the job before anyone's clock
+        del c
+        for label, checkout in checkouts:
+            figures: dict[str, dict[str, Any]] = {}
+            cache = str(Path(tmp) / f"{label}.sqlite3")
+            for mode, title in (
+                ("cache", "cold, with the cache"),
+                ("nocache", "cold, cache=False"),
+                ("warm", "warm (load_job)"),
+                ("frame", "warm to a DataFrame"),
+            ):
+                out = _run_big(_BIG_RUN, checkout, endpoint, ids, mode, cache)
+                got = figures[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+                note = ""
+                if mode == "cache":
+                    per = Path(cache).stat().st_size / max(1, got["actions"])
+                    note = f"{got['actions']:,} actions, cache {per:.0f} B/action"
+                if mode == "nocache":
+                    ratio = figures["cache"]["seconds"] / got["seconds"]
+                    note = f"cold with the cache / without: {ratio:.2f}x"
+                print(
+                    f"{label:<10}{title:<26}{got['seconds']:9.2f}{got['calls']:8d}"
+                    f"{got['peak'] / 1e6:9.0f}  {note}",
+                    flush=True,
+                )
+            if profile:
+                print(f"{label:<10}where the time of a cold run with the cache goes (yappi):")
+                cache = str(Path(tmp) / f"{label}-profile.sqlite3")
+                print(_run_big(_PROFILE_RUN, checkout, endpoint, ids, cache).stdout, end="")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--actions", type=int, default=10_000)
@@ -279,8 +400,19 @@ def main() -> None:
     parser.add_argument("--no-loop", action="store_true", help="skip (a), the naive loop")
     parser.add_argument("--no-cli", action="store_true", help="skip (d), the deadline CLI")
     parser.add_argument("--no-million", action="store_true")
+    parser.add_argument("--big", type=int, action="append", help="a big job of N actions")
+    parser.add_argument("--compare-with", help="another checkout of deadline_nb, for --big")
+    parser.add_argument("--profile", action="store_true", help="where the time goes, for --big")
     args = parser.parse_args()
     print(f"deadline_nb {dnb.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    if args.big:
+        here = str(Path(__file__).resolve().parent.parent)
+        checkouts = [("this", here)]
+        if args.compare_with:
+            checkouts.append(("compared", str(Path(args.compare_with).resolve())))
+        for size in args.big:
+            big(size, checkouts, args.profile)
+        return
     ten_thousand(args.actions, args.latency, args.runs, cli=not args.no_cli, loop=not args.no_loop)
     if not args.no_million:
         million(0.0)

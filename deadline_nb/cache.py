@@ -22,7 +22,8 @@ from what was stored. Two processes may use the same file at once: SQLite serial
 and a writer waits (up to 60 s) for the other rather than failing.
 
 A damaged file (not a database, damaged pages, an older format), found when opened or at first
-use, is set aside as ``<name>.corrupt-<UTC time>`` (with its -wal and -shm), one
+use, is set aside as ``<name>.corrupt-<UTC time>`` (``<name>.older-<UTC time>`` for a file of an
+older deadline_nb, whose format this one no longer reads) (with its -wal and -shm), one
 :class:`~deadline_nb.errors.DataWarning` names both paths, and a fresh cache takes its place. An
 existing file readable by others is made private (0600) when opened, or one warning says why not.
 """
@@ -35,7 +36,9 @@ import functools
 import io
 import json
 import os
+import queue
 import sqlite3
+import struct
 import sys
 import threading
 import time
@@ -54,10 +57,10 @@ try:
 except ImportError:  # Windows: no advisory locks between processes (see _FileLock)
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["Cache", "CacheFormatError", "FrameBasis", "default_path"]
+__all__ = ["Cache", "CacheFormatError", "FrameBasis", "Writer", "default_path"]
 
 # Bumped when the tables change; a file of another version is set aside, not misread.
-_VERSION: Final = 2
+_VERSION: Final = 3
 _TIMEOUT: Final = 60.0
 # How long a Cache that found its file damaged waits for the others that have it open to let go
 # of it before it sets it aside; past that it works in memory rather than pull the file from
@@ -67,8 +70,10 @@ _ASIDE_WAIT: Final = 5.0
 _DAMAGE_CODES: Final = frozenset({11, 26})
 _DAMAGE_WORDS: Final = ("file is not a database", "malformed", "corrupt")
 _SIDE_FILES: Final = ("", "-wal", "-shm")
-# Actions remembered per job between a write and the frame built from it (see put_actions).
+# Actions remembered per job between a write and the frame built from it (see put_actions):
+# with their dicts, or (``remember=False``) only their write numbers, which cost far less.
 _MEMO_LIMIT: Final = 200_000
+_MEMO_ID_LIMIT: Final = 5_000_000
 
 _TABLES: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -81,10 +86,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT NOT NULL,
     UNIQUE (farm_id, queue_id, job_id)
 );
--- Raw responses: session actions, sessions, steps, tasks, the job itself. `state` is the part
--- of an action that a listing summary also shows: when the summary's state equals it, the
--- action has not changed and is not fetched again. `ord` keeps the API's order of what one
--- call stored. Bodies are compressed JSON (see _pack).
+-- Raw responses: session actions, sessions, steps, tasks, the job itself, one row each. `state`
+-- is the part of an action that a listing summary also shows: when the summary's state equals
+-- it, the action has not changed and is not fetched again (NULL for an ended action, which
+-- never changes). `ord` keeps the API's order of what one call stored. The bodies are not in
+-- the row: each write packs all its items into one compressed blob (see _pack_many), and the
+-- row names the blob and the item's position in it. WITHOUT ROWID: the key is the table, so the
+-- ids are stored once, not twice (table and index).
 CREATE TABLE IF NOT EXISTS items (
     job INTEGER NOT NULL,
     kind TEXT NOT NULL,
@@ -94,10 +102,23 @@ CREATE TABLE IF NOT EXISTS items (
     state TEXT,
     seq INTEGER NOT NULL,
     ord INTEGER NOT NULL,
-    body BLOB NOT NULL,
-    UNIQUE (job, kind, id)
+    blob INTEGER NOT NULL,
+    pos INTEGER NOT NULL,
+    PRIMARY KEY (job, kind, id)
+) WITHOUT ROWID;
+-- One write's items as one compressed JSON array. `live` counts the rows that still point
+-- here; a blob whose items were all replaced by newer answers is deleted.
+-- `format`: NULL for a JSON array of items; an operation's name for the raw bodies of its
+-- responses, as the service sent them (see _pack_raw), and `extra` the fields (JSON) the fetch
+-- added to each of their items (a task's stepId).
+CREATE TABLE IF NOT EXISTS blobs (
+    id INTEGER PRIMARY KEY,
+    job INTEGER NOT NULL,
+    live INTEGER NOT NULL,
+    format TEXT,
+    extra TEXT,
+    body BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS items_seq ON items (job, kind, seq);
 -- What is known to be completely listed: a job ('' scope) at a given state, a session, a step.
 CREATE TABLE IF NOT EXISTS listings (
     job INTEGER NOT NULL,
@@ -126,8 +147,9 @@ CREATE TABLE IF NOT EXISTS frames (
 """
 
 # zlib's preset dictionary: the text every response repeats (field names, statuses, id
-# prefixes). A 1 KB session action compresses to about 200 bytes with it, against about 500
-# without, in the same 20 µs. Part of the file format: change it only with _VERSION.
+# prefixes). It matters for small writes (a job, a few steps): a lone 1 KB session action
+# compresses to about 200 bytes with it, against about 500 without. Part of the file format:
+# change it only with _VERSION.
 _ZDICT: Final = (
     b'"lifecycleStatus":"ENDED","targetLifecycleStatus":"ENDED","hostProperties":{"ipAddresses":'
     b'{"ipV4Addresses":["10.0.0.1"]},"hostName":"ip-10-0-0-1.us-west-2.compute.internal",'
@@ -151,9 +173,13 @@ _ZDICT: Final = (
     b'"processExitCode":0,"definition":{"taskRun":{"stepId":"step-","taskId":"task-",'
     b'"parameters":{"Frame":{"int":"'
 )
-_WBITS: Final = -15  # raw deflate: no header or checksum per item; SQLite checks pages itself
-_ID_KEYS: Final = ("farmId", "queueId", "jobId")
-_STRIPPED: Final = "__deadline_nb_ids__"  # no API response has such a key
+_WBITS: Final = -15  # raw deflate: no header or checksum; SQLite checks pages itself
+# zlib's level: 6 (its default) makes a blob about a fifth smaller than 1, for twice the time
+# of a step that takes about 2 µs an action and runs outside the interpreter lock.
+_LEVEL: Final = 6
+_ID_FIELDS: Final = ("farmId", "queueId", "jobId")
+# The most items one blob holds: reading one item decodes its whole blob.
+_BLOB_ITEMS: Final = 1000
 
 _TIME_KEYS: Final = frozenset(
     {"startedAt", "endedAt", "workerUpdatedAt", "createdAt", "updatedAt", "observedAt"}
@@ -195,20 +221,99 @@ def _encode(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _pack(item: Mapping[str, Any], ids: tuple[str, str, str]) -> bytes:
-    """JSON, without the farm, queue and job ids the row's key already holds, compressed."""
-    kept: dict[str, Any] = {}
-    stripped = []
-    for key, value in item.items():
-        if key in _ID_KEYS and value == ids[_ID_KEYS.index(key)]:
-            stripped.append(key)
-        else:
-            kept[key] = value
-    if stripped:
-        kept[_STRIPPED] = stripped  # so that _unpack gives back exactly what was stored
-    text = json.dumps(kept, default=_encode, separators=(",", ":")).encode()
-    packer = zlib.compressobj(6, zlib.DEFLATED, _WBITS, 8, zlib.Z_DEFAULT_STRATEGY, _ZDICT)
+def _pack_many(items: Sequence[Mapping[str, Any]]) -> bytes:
+    """One write's items as one compressed JSON array.
+
+    Compressing a whole write at once, rather than each item with a compressor of its own, is
+    what keeps a cold 100,000-action fetch with the cache about as fast as one without: the
+    items of one write repeat each other's field names, ids and statuses, and one compressor
+    (whose C code releases the interpreter lock) sees it all.
+    """
+    text = json.dumps(items, default=_encode, separators=(",", ":")).encode()
+    packer = zlib.compressobj(_LEVEL, zlib.DEFLATED, _WBITS, 8, zlib.Z_DEFAULT_STRATEGY, _ZDICT)
     return packer.compress(text) + packer.flush()
+
+
+# The operations whose raw bodies the cache keeps, and the member holding their items.
+_RAW_ITEMS: Final = {"BatchGetSessionAction": "sessionActions", "ListTasks": "tasks"}
+
+
+def _pack_raw(bodies: Sequence[bytes]) -> bytes:
+    """Responses' raw bodies, as the service sent them, compressed together.
+
+    The count and the lengths come first (little-endian 32-bit), then the bodies. Storing what
+    the service sent costs no encoding at all: packing is a copy and zlib, which runs outside
+    the interpreter lock, so the fetch's threads go on parsing meanwhile.
+    """
+    head = struct.pack(f"<I{len(bodies)}I", len(bodies), *(len(b) for b in bodies))
+    packer = zlib.compressobj(_LEVEL, zlib.DEFLATED, _WBITS, 8, zlib.Z_DEFAULT_STRATEGY, _ZDICT)
+    return packer.compress(head) + packer.compress(b"".join(bodies)) + packer.flush()
+
+
+@functools.cache
+def _response_parser(operation: str) -> tuple[Any, Any]:
+    """botocore's parser for a Deadline Cloud operation's responses, and its output shape."""
+    import botocore.parsers
+    import botocore.session
+
+    from .timestamps import parse_timestamp
+
+    model = botocore.session.get_session().get_service_model("deadline")
+    factory = botocore.parsers.ResponseParserFactory()
+    factory.set_parser_defaults(timestamp_parser=parse_timestamp)
+    parser = factory.create_parser(model.metadata["protocol"])
+    return parser, model.operation_model(operation).output_shape
+
+
+def _unpack_raw(
+    blob: bytes, operation: str, extra: str | None, ids: tuple[str, str, str]
+) -> list[dict[str, Any]]:
+    """The items of a blob of raw responses, completed as the fetch completed them.
+
+    Session actions get the job's ids and their session's (see ``fetch.sync``), others the
+    fields ``extra`` names (a task its ``stepId``, see ``fetch.resources``).
+    """
+    unpacker = zlib.decompressobj(_WBITS, _ZDICT)
+    data = unpacker.decompress(blob) + unpacker.flush()
+    (count,) = struct.unpack_from("<I", data)
+    lengths = struct.unpack_from(f"<{count}I", data, 4)
+    parser, shape = _response_parser(operation)
+    member = _RAW_ITEMS[operation]
+    params = dict(zip(_ID_FIELDS, ids, strict=True))
+    items = []
+    offset = 4 + 4 * count
+    for length in lengths:
+        body = data[offset : offset + length]
+        offset += length
+        parsed = parser.parse({"body": body, "headers": {}, "status_code": 200}, shape)
+        items.extend(parsed.get(member, []))
+    if operation == "BatchGetSessionAction":
+        return [
+            {
+                **params,
+                "sessionId": item.get("sessionId") or schema.session_of(item["sessionActionId"]),
+                **item,
+            }
+            for item in items
+        ]
+    if extra:
+        added = json.loads(extra)
+        return [{**item, **added} for item in items]
+    return items
+
+
+def _last_of_each(
+    items: Iterable[Mapping[str, Any]], id_field: str
+) -> list[tuple[int, Mapping[str, Any]]]:
+    """``(position, item)`` of the last item given for each id, in the order given.
+
+    One write stores each id once (a batch retried by the engine may bring one twice): the
+    last answer is the newest.
+    """
+    last: dict[Any, tuple[int, Mapping[str, Any]]] = {}
+    for position, item in enumerate(items):
+        last[item[id_field]] = (position, item)
+    return sorted(last.values(), key=lambda pair: pair[0])
 
 
 def _parse_time(text: str) -> datetime:
@@ -216,31 +321,26 @@ def _parse_time(text: str) -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
 
 
-def _revive(value: Any) -> Any:
-    """Turn the ISO text of known timestamp fields back into aware datetimes, as boto3 gives."""
-    if isinstance(value, dict):
-        out = {}
-        for key, inner in value.items():
-            if key in _TIME_KEYS and isinstance(inner, str):
-                try:
-                    out[key] = _parse_time(inner)
-                    continue
-                except ValueError:
-                    pass
-            out[key] = _revive(inner)
-        return out
-    if isinstance(value, list):
-        return [_revive(v) for v in value]
+def _revive(value: dict[str, Any]) -> dict[str, Any]:
+    """Turn the ISO text of known timestamp fields back into aware datetimes, as boto3 gives.
+
+    json's object hook: called for every object, innermost first.
+    """
+    for key in _TIME_KEYS.intersection(value):
+        inner = value[key]
+        if isinstance(inner, str):
+            with contextlib.suppress(ValueError):
+                value[key] = _parse_time(inner)
     return value
 
 
-def _unpack(body: bytes, ids: tuple[str, str, str]) -> dict[str, Any]:
+def _unpack_many(body: bytes) -> list[dict[str, Any]]:
+    """The items of one blob (see :func:`_pack_many`)."""
     unpacker = zlib.decompressobj(_WBITS, _ZDICT)
-    item: dict[str, Any] = _revive(json.loads(unpacker.decompress(body) + unpacker.flush()))
-    stripped = item.pop(_STRIPPED, None)
-    if stripped:
-        item = {**{k: ids[_ID_KEYS.index(k)] for k in stripped}, **item}
-    return item
+    items: list[dict[str, Any]] = json.loads(
+        unpacker.decompress(body) + unpacker.flush(), object_hook=_revive
+    )
+    return items
 
 
 def _iso_text(value: Any) -> str | None:
@@ -308,6 +408,10 @@ class CacheFormatError(DeadlineNbError, RuntimeError):
 
 class _ForeignFormat(sqlite3.DatabaseError):
     """The file is an SQLite database, but not one this version of deadline_nb can read."""
+
+
+class _OlderFormat(_ForeignFormat):
+    """The file was written by an older deadline_nb, in a format this one no longer reads."""
 
 
 def _is_damage(error: sqlite3.DatabaseError) -> bool:
@@ -451,8 +555,11 @@ class FrameBasis:
     """The cache's write number when this was read."""
     frame: Any
     """The stored frame (covering writes up to its own number), or None: none or unreadable."""
-    changed: list[dict[str, Any]]
-    """The actions written after the stored frame's number; every action when ``frame`` is None."""
+    changed: list[Mapping[str, Any]]
+    """The actions written after the stored frame's number (every action when ``frame`` is None),
+    but those in :attr:`mine`."""
+    mine: frozenset[str] = frozenset()
+    """Actions written after the stored frame exactly as the caller holds them (``covered``)."""
 
 
 class Cache:
@@ -481,7 +588,7 @@ class Cache:
         self._keys: dict[tuple[str, str, str], int] = {}
         # job key -> {action id: (seq, the dict packed into that row)}: what this object wrote,
         # so that a frame built right after a fetch need not decode what it just encoded.
-        self._written: dict[int, dict[str, tuple[int, Mapping[str, Any]]]] = {}
+        self._written: dict[int, dict[str, tuple[int, Mapping[str, Any] | None]]] = {}
         self._identity: tuple[int, int] | None = None
         self.restarts = 0
         """How many times this object found its file damaged and started afresh (a reader that
@@ -539,7 +646,7 @@ class Cache:
                         f"(format {row[0]}, this is {_VERSION}); upgrade, or set "
                         "DEADLINE_NB_CACHE to another file."
                     )
-                raise _ForeignFormat(f"written in cache format {row[0]}, this is {_VERSION}")
+                raise _OlderFormat(f"written in cache format {row[0]}, this is {_VERSION}")
         if not memory:
             _make_private(self.path)  # the -wal and -shm SQLite just made or found
 
@@ -582,12 +689,23 @@ class Cache:
             try:
                 aside = None
                 if _identity(self.path) == old:
-                    aside = self._set_aside()
+                    aside = self._set_aside(
+                        "older" if isinstance(error, _OlderFormat) else "corrupt"
+                    )
                 self._connect()
             finally:
                 # Nobody else can have the fresh file open yet; from now on it is shared.
                 self._file_lock.shared()
-            if aside is not None:
+            if aside is not None and isinstance(error, _OlderFormat):
+                # Not damage: an upgrade. The old file is kept (delete it at will); each job is
+                # fetched once more, then cached in the new format.
+                warnings.warn(
+                    f"The cache file {self.path} is in an older format ({reason}); it was moved "
+                    f"to {aside} and a new cache was started: each job is fetched once more.",
+                    DataWarning,
+                    stacklevel=5,
+                )
+            elif aside is not None:
                 warnings.warn(
                     f"The cache file {self.path} could not be read ({reason}); it was moved to "
                     f"{aside} and a new cache was started there.",
@@ -595,12 +713,12 @@ class Cache:
                     stacklevel=5,
                 )
 
-    def _set_aside(self) -> Path:
+    def _set_aside(self, why: str = "corrupt") -> Path:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        aside = self.path.with_name(f"{self.path.name}.{why}-{stamp}")
         n = 1
         while aside.exists():  # two in the same second
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
+            aside = self.path.with_name(f"{self.path.name}.{why}-{stamp}-{n}")
             n += 1
         for suffix in _SIDE_FILES:
             source = Path(str(self.path) + suffix)
@@ -738,6 +856,8 @@ class Cache:
         id_field: str,
         *,
         parent_field: str | None = None,
+        bodies: Sequence[bytes] | None = None,
+        operation: str | None = None,
     ) -> int:
         """Store responses of one kind (``job``, ``step``, ``task``, ``session``), replacing any.
 
@@ -753,6 +873,10 @@ class Cache:
             The field holding each item's id.
         parent_field
             A field to keep for lookups (a task's ``stepId``).
+        bodies, operation
+            The raw bodies of the ``operation`` responses ``items`` came in (a ``ListTasks``
+            listing of one step): stored as they are, which costs no encoding. Their items
+            are ``items`` without ``parent_field``, which must be the same in all of them.
 
         Returns
         -------
@@ -767,25 +891,52 @@ class Cache:
         ...     c.put("step", "f", "q", "j", [{"stepId": "step-1"}, {"stepId": "step-2"}], "stepId")
         2
         """
-        ids = (farm_id, queue_id, job_id)
-        rows = [
-            (
-                kind,
-                item[id_field],
-                item.get(parent_field) if parent_field else None,
-                position,
-                _pack(item, ids),
-            )
-            for position, item in enumerate(items)
-        ]
+        given = list(items)
+        listed = _last_of_each(given, id_field)
+        # Packed outside the write lock.
+        raw = bodies is not None and operation in _RAW_ITEMS and bool(given)
+        if raw:
+            assert bodies is not None and operation is not None
+            extra = json.dumps({parent_field: given[0].get(parent_field)}) if parent_field else None
+            blobs = [_pack_raw(bodies)]
+        else:
+            blobs = [
+                _pack_many([item for _, item in listed[start : start + _BLOB_ITEMS]])
+                for start in range(0, len(listed), _BLOB_ITEMS)
+            ]
         with self._write() as db:
-            key = self._key(*ids, db)
+            key = self._key(farm_id, queue_id, job_id, db)
+            assert key is not None
+            stored = self._stored(db, key, kind, [item[id_field] for _, item in listed])
             seq = self._next_seq(db)
+            rows: list[tuple[Any, ...]] = []
+            for n, body in enumerate(blobs):
+                if raw:  # one blob; an item's place in it is its place in the listing
+                    chunk = listed
+                    blob = self._put_blob(db, key, body, len(chunk), operation, extra)
+                    places = [position for position, _ in chunk]
+                else:
+                    chunk = listed[n * _BLOB_ITEMS : (n + 1) * _BLOB_ITEMS]
+                    blob = self._put_blob(db, key, body, len(chunk))
+                    places = list(range(len(chunk)))
+                rows.extend(
+                    (
+                        key,
+                        kind,
+                        item[id_field],
+                        item.get(parent_field) if parent_field else None,
+                        seq,
+                        position,
+                        blob,
+                        pos,
+                    )
+                    for pos, (position, item) in zip(places, chunk, strict=True)
+                )
             db.executemany(
-                "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, 0, NULL, ?, ?, ?)",
-                [(key, k, i, parent, seq, position, body) for k, i, parent, position, body in rows],
+                "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, 0, NULL, ?, ?, ?, ?)", rows
             )
-        return len(rows)
+            self._release([blob for _, blob in stored.values()], db)
+        return len(listed)
 
     @_recovering
     def items(
@@ -824,14 +975,16 @@ class Cache:
         ...     c.items("step", "f", "q", "j")
         []
         """
-        ids = (farm_id, queue_id, job_id)
-        query = "SELECT id, body FROM items WHERE job=? AND kind=?"
+        query = "SELECT id, blob, pos FROM items WHERE job=? AND kind=?"
         args: list[Any] = [kind]
         if parent is not None:
             query += " AND parent=?"
             args.append(parent)
-        rows = self._select(ids, query + " ORDER BY ord, id", *args)
-        return [_unpack(body, ids) for item_id, body in rows if item_id not in exclude]
+        rows = self._select((farm_id, queue_id, job_id), query + " ORDER BY ord, id", *args)
+        return self._bodies(
+            (farm_id, queue_id, job_id),
+            [(blob, pos) for item_id, blob, pos in rows if item_id not in exclude],
+        )
 
     @_recovering
     def count(self, kind: str, farm_id: str, queue_id: str, job_id: str) -> int:
@@ -862,6 +1015,36 @@ class Cache:
         return int(rows[0][0]) if rows else 0
 
     # ---- session actions
+
+    @_recovering
+    def unended(self, farm_id: str, queue_id: str, job_id: str) -> int:
+        """Return how many of a job's stored session actions have not ended.
+
+        Parameters
+        ----------
+        farm_id, queue_id, job_id
+            Whose.
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from deadline_nb.cache import Cache
+        >>> action = {"sessionActionId": "sessionaction-0123456789abcdef0123456789abcdef-0",
+        ...           "status": "RUNNING"}
+        >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
+        ...     _ = c.put_actions("f", "q", "j", [action])
+        ...     c.unended("f", "q", "j")
+        1
+        """
+        rows = self._select(
+            (farm_id, queue_id, job_id),
+            "SELECT count(*) FROM items WHERE job=? AND kind='action' AND terminal=0",
+        )
+        return int(rows[0][0]) if rows else 0
 
     @_recovering
     def action_states(
@@ -902,6 +1085,8 @@ class Cache:
         actions: Sequence[Mapping[str, Any]],
         *,
         observed_at: float | None = None,
+        bodies: Sequence[bytes] | None = None,
+        remember: bool = True,
     ) -> int:
         """Store full session actions, and a progress snapshot of each whose progress changed.
 
@@ -913,6 +1098,14 @@ class Cache:
             GetSessionAction responses or BatchGetSessionAction items.
         observed_at
             When they were fetched (epoch seconds); default now.
+        bodies
+            The raw BatchGetSessionAction bodies ``actions`` came in, in order (their
+            ``sessionActions`` are ``actions``, each completed with ``farmId``, ``queueId``,
+            ``jobId`` and ``sessionId``): stored as they are, which costs no encoding.
+        remember
+            Keep the dicts until the next :meth:`frame_basis` (so that it need not decode
+            them), or, False, only which rows this object wrote (the caller keeps them in a
+            frame of its own: see ``covered``).
 
         Returns
         -------
@@ -929,70 +1122,146 @@ class Cache:
         ...     c.put_actions("f", "q", "j", [action]), c.put_actions("f", "q", "j", [action])
         (1, 0)
         """
-        if not actions:
+        listed = _last_of_each(actions, "sessionActionId")
+        if not listed:
             return 0
         observed = time.time() if observed_at is None else observed_at
-        ids = (farm_id, queue_id, job_id)
-        action_ids = [a["sessionActionId"] for a in actions]
-        bodies = [_pack(action, ids) for action in actions]  # outside the write lock
+        action_ids = [a["sessionActionId"] for _, a in listed]
+        # Outside the write lock.
+        if bodies is not None:
+            body, form = _pack_raw(bodies), "BatchGetSessionAction"
+            places = [position for position, _ in listed]
+        else:
+            body, form = _pack_many([a for _, a in listed]), None
+            places = list(range(len(listed)))
         with self._write() as db:
-            key = self._key(*ids, db)
+            key = self._key(farm_id, queue_id, job_id, db)
             assert key is not None
             previous = self._last_progress(db, key, action_ids)
-            ended = self._ended(db, key, action_ids)
+            stored = self._stored(db, key, "action", action_ids)
             seq = self._next_seq(db)
+            blob = self._put_blob(db, key, body, 0, form)
             rows = []
             snapshots = []
-            for action_id, action, body in zip(action_ids, actions, bodies, strict=True):
+            for pos, (_, action) in zip(places, listed, strict=True):
+                action_id = action["sessionActionId"]
                 status = action.get("status")
                 terminal = status in schema.TERMINAL_STATUSES
-                if action_id in ended and not terminal:
+                if stored.get(action_id, (False,))[0] and not terminal:
                     # An answer older than what another writer stored meanwhile (a notebook's
                     # RUNNING landing after another's SUCCEEDED): an ended action never runs
                     # again, so the stored end stands.
                     continue
-                session = action.get("sessionId") or schema.session_of(action_id)
-                state = action_state(action)
-                rows.append((key, action_id, session, int(terminal), state, seq, body))
+                session = action.get("sessionId")
+                # The session is in the action's id; kept only when it says otherwise.
+                parent = None if session in (None, schema.session_of(action_id)) else session
+                # An ended action's state is never compared (it cannot change): not kept.
+                state = None if terminal else action_state(action)
+                rows.append((key, action_id, parent, int(terminal), state, seq, blob, pos))
+                # Snapshots are of actions in flight, and of the moment one of them ends.
+                if terminal and action_id not in previous:
+                    continue
                 progress = (
                     status,
                     action.get("progressPercent"),
                     action.get("progressMessage"),
                     _iso_text(action.get("workerUpdatedAt")),
                 )
-                # Snapshots are of actions in flight, and of the moment one of them ends.
-                was_running = action_id in previous
-                if (not terminal or was_running) and previous.get(action_id) != progress:
+                if previous.get(action_id) != progress:
                     snapshots.append((key, action_id, observed, *progress))
             db.executemany(
-                "INSERT OR REPLACE INTO items VALUES (?, 'action', ?, ?, ?, ?, ?, 0, ?)", rows
+                "INSERT OR REPLACE INTO items VALUES (?, 'action', ?, ?, ?, ?, ?, 0, ?, ?)", rows
             )
+            if rows:
+                db.execute("UPDATE blobs SET live = ? WHERE id = ?", (len(rows), blob))
+            else:  # every one of them older than what is stored: nothing points at it
+                db.execute("DELETE FROM blobs WHERE id = ?", (blob,))
+            kept = {row[1] for row in rows}
+            self._release([b for i, (_, b) in stored.items() if i in kept], db)
             db.executemany("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?)", snapshots)
             memo = self._written.setdefault(key, {})
-            if len(memo) > _MEMO_LIMIT:  # nobody built a frame for a long while: let it go
-                memo.clear()
-            kept = {row[1] for row in rows}
+            if len(memo) > (_MEMO_LIMIT if remember else _MEMO_ID_LIMIT):
+                memo.clear()  # nobody built a frame for a long while: let it go
             memo.update(
-                (a["sessionActionId"], (seq, a)) for a in actions if a["sessionActionId"] in kept
+                (a["sessionActionId"], (seq, a if remember else None))
+                for _, a in listed
+                if a["sessionActionId"] in kept
             )
         return len(snapshots)
 
     @staticmethod
-    def _ended(db: sqlite3.Connection, key: int, ids: Sequence[str]) -> set[str]:
-        """Those of these actions already stored in a terminal status."""
-        ended: set[str] = set()
+    def _stored(
+        db: sqlite3.Connection, key: int, kind: str, ids: Sequence[str]
+    ) -> dict[str, tuple[bool, int]]:
+        """Those of these items already stored: whether each ended, and its blob."""
+        out: dict[str, tuple[bool, int]] = {}
         for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
             chunk = list(ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            ended.update(
-                row[0]
-                for row in db.execute(
-                    "SELECT id FROM items WHERE job=? AND kind='action' AND terminal=1 "
-                    f"AND id IN ({marks})",
-                    (key, *chunk),
-                )
-            )
-        return ended
+            for item_id, terminal, blob in db.execute(
+                f"SELECT id, terminal, blob FROM items WHERE job=? AND kind=? AND id IN ({marks})",
+                (key, kind, *chunk),
+            ):
+                out[item_id] = (bool(terminal), int(blob))
+        return out
+
+    @staticmethod
+    def _put_blob(
+        db: sqlite3.Connection,
+        key: int,
+        body: bytes,
+        live: int,
+        form: str | None = None,
+        extra: str | None = None,
+    ) -> int:
+        """Store one write's packed items; its number."""
+        cursor = db.execute(
+            "INSERT INTO blobs (job, live, format, extra, body) VALUES (?, ?, ?, ?, ?)",
+            (key, live, form, extra, body),
+        )
+        assert cursor.lastrowid is not None
+        return int(cursor.lastrowid)
+
+    @staticmethod
+    def _release(blobs: Sequence[int], db: sqlite3.Connection) -> None:
+        """Count one row fewer pointing at each of these blobs; delete those nobody points at.
+
+        A blob given twice loses two. Called within the write that moved the rows elsewhere.
+        """
+        if not blobs:
+            return
+        counts: dict[int, int] = {}
+        for blob in blobs:
+            counts[blob] = counts.get(blob, 0) + 1
+        db.executemany(
+            "UPDATE blobs SET live = live - ? WHERE id = ?", [(n, b) for b, n in counts.items()]
+        )
+        db.executemany("DELETE FROM blobs WHERE id = ? AND live <= 0", [(b,) for b in counts])
+
+    def _bodies(
+        self, ids: tuple[str, str, str], places: Sequence[tuple[int, int]]
+    ) -> list[dict[str, Any]]:
+        """The items at these (blob, position) places, in this order; each blob decoded once."""
+        wanted = sorted({blob for blob, _ in places})
+        decoded: dict[int, list[dict[str, Any]]] = {}
+        with self._lock:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for blob, form, extra, body in self._db.execute(
+                    f"SELECT id, format, extra, body FROM blobs WHERE id IN ({marks})", chunk
+                ):
+                    decoded[int(blob)] = (
+                        _unpack_many(body) if form is None else _unpack_raw(body, form, extra, ids)
+                    )
+        out = []
+        for blob, pos in places:
+            items = decoded.get(blob)
+            if items is None or pos >= len(items):
+                # A row points at a blob that is not there: the file lost it (damage).
+                raise sqlite3.DatabaseError(f"cache item {blob}:{pos} is missing: file corrupt")
+            out.append(items[pos])
+        return out
 
     @staticmethod
     def _last_progress(
@@ -1046,7 +1315,23 @@ class Cache:
         ...     c.actions("f", "q", "j")
         []
         """
-        return self.items("action", farm_id, queue_id, job_id, parent=session_id, exclude=exclude)
+        if session_id is None:
+            return self.items("action", farm_id, queue_id, job_id, exclude=exclude)
+        # A session's actions are named after it ("sessionaction-<its hex>-<n>"): a range of
+        # the key; an action whose stored session says otherwise is found by that instead.
+        head = "sessionaction-" + session_id.removeprefix("session-") + "-"
+        rows = self._select(
+            (farm_id, queue_id, job_id),
+            "SELECT id, blob, pos FROM items WHERE job=? AND kind='action' AND "
+            "((id >= ? AND id < ? AND parent IS NULL) OR parent = ?) ORDER BY ord, id",
+            head,
+            head[:-1] + ".",  # "." follows "-": every id that starts with `head`
+            session_id,
+        )
+        return self._bodies(
+            (farm_id, queue_id, job_id),
+            [(blob, pos) for item_id, blob, pos in rows if item_id not in exclude],
+        )
 
     @_recovering
     def actions_since(
@@ -1073,11 +1358,12 @@ class Cache:
         ...     c.actions_since("f", "q", "j", 0)
         []
         """
-        ids = (farm_id, queue_id, job_id)
         rows = self._select(
-            ids, "SELECT body FROM items WHERE job=? AND kind='action' AND seq>?", seq
+            (farm_id, queue_id, job_id),
+            "SELECT blob, pos FROM items WHERE job=? AND kind='action' AND seq>?",
+            seq,
         )
-        return [_unpack(body, ids) for (body,) in rows]
+        return self._bodies((farm_id, queue_id, job_id), rows)
 
     @_recovering
     def snapshots(self, farm_id: str, queue_id: str, job_id: str) -> Any:
@@ -1287,6 +1573,7 @@ class Cache:
         job_id: str,
         *,
         in_memory: Mapping[str, Mapping[str, Any]] | None = None,
+        covered: Container[str] = (),
     ) -> FrameBasis:
         """Read, in one transaction, the stored frame and the actions written since it.
 
@@ -1301,6 +1588,10 @@ class Cache:
             Actions the caller fetched through this object (``sessionActionId`` -> dict). A
             stored row that is exactly one of them (this object wrote that very dict, and nobody
             wrote the row since) is taken from here instead of being decoded again.
+        covered
+            Actions the caller fetched through this object, stored with ``remember=False``,
+            and holds in a frame of its own: a stored row that is exactly what this object
+            wrote for one of them is not decoded but named in :attr:`FrameBasis.mine`.
 
         Returns
         -------
@@ -1335,20 +1626,34 @@ class Cache:
                 frame = None if kept is None else _read_frame(kept[1])
                 since = int(kept[0]) if frame is not None else -1
                 rows = db.execute(
-                    "SELECT id, seq, body FROM items WHERE job=? AND kind='action' AND seq>?",
+                    "SELECT id, seq, blob, pos FROM items WHERE job=? AND kind='action' AND seq>?",
                     (key, since),
                 ).fetchall()
+                mine = in_memory or {}
+                changed: list[Mapping[str, Any] | None] = []
+                ours: set[str] = set()
+                places = []
+                for action_id, row_seq, blob, pos in rows:
+                    written = memo.get(action_id)
+                    if written is not None and written[0] == row_seq:
+                        if written[1] is None and action_id in covered:
+                            ours.add(action_id)  # in the caller's own frame
+                            continue
+                        if written[1] is not None and mine.get(action_id) is written[1]:
+                            changed.append(written[1])  # the caller's own dict: not decoded
+                            continue
+                    changed.append(None)
+                    places.append((blob, pos))
+                # In the same transaction: the blobs of this instant, whoever writes meanwhile.
+                decoded = iter(self._bodies(ids, places))
             finally:
                 db.execute("COMMIT")
-        mine = in_memory or {}
-        changed = []
-        for action_id, row_seq, body in rows:
-            written = memo.get(action_id)
-            if written is not None and written[0] == row_seq and mine.get(action_id) is written[1]:
-                changed.append(dict(written[1]))
-            else:
-                changed.append(_unpack(body, ids))
-        return FrameBasis(seq, frame, changed)
+        return FrameBasis(
+            seq,
+            frame,
+            [a if a is not None else next(decoded) for a in changed],
+            frozenset(ours),
+        )
 
     @_recovering
     def put_frame(self, farm_id: str, queue_id: str, job_id: str, seq: int, frame: Any) -> bool:
@@ -1445,5 +1750,116 @@ class Cache:
             self._next_seq(db)
             self._written.clear()
             keys = f"SELECT key FROM jobs{clause}"
-            for table in ("items", "listings", "snapshots", "frames"):
+            for table in ("items", "blobs", "listings", "snapshots", "frames"):
                 db.execute(f"DELETE FROM {table} WHERE job IN ({keys})", args)
+
+
+class Writer:
+    """Stores session actions in a :class:`Cache` from a thread of its own.
+
+    The fetch's calling thread hands each batch over and goes back to the network at once:
+    packing, compressing and the SQLite write happen here, and batches waiting in line are
+    written together (up to ``_BLOB_ITEMS`` actions, one transaction, one blob), so a fast fetch
+    makes fewer, bigger writes. Every batch is committed once written: a fetch killed at any
+    moment loses only the batches still in line, which the rerun fetches again.
+
+    Parameters
+    ----------
+    cache
+        Where to store.
+    farm_id, queue_id, job_id
+        Whose actions.
+    backlog
+        Batches that may wait in line before :meth:`put_actions` waits for the writer.
+    remember
+        As :meth:`Cache.put_actions`'s.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from deadline_nb.cache import Cache, Writer
+    >>> action = {"sessionActionId": "sessionaction-0123456789abcdef0123456789abcdef-0",
+    ...           "status": "SUCCEEDED"}
+    >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
+    ...     with Writer(c, "f", "q", "j") as writer:
+    ...         writer.put_actions([action])
+    ...     c.count("action", "f", "q", "j")
+    1
+    """
+
+    def __init__(
+        self,
+        cache: Cache,
+        farm_id: str,
+        queue_id: str,
+        job_id: str,
+        *,
+        backlog: int = 64,
+        remember: bool = True,
+    ) -> None:
+        self.cache = cache
+        self.remember = remember
+        self.ids = (farm_id, queue_id, job_id)
+        self.error: BaseException | None = None
+        self._line: queue.Queue[tuple[list[Mapping[str, Any]], bytes | None, float] | None] = (
+            queue.Queue(backlog)
+        )
+        self._thread = threading.Thread(target=self._run, name="deadline-nb-cache", daemon=True)
+        self._thread.start()
+
+    def put_actions(self, actions: Sequence[Mapping[str, Any]], body: bytes | None = None) -> None:
+        """Queue full session actions to be stored (see :meth:`Cache.put_actions`).
+
+        ``body``: the raw BatchGetSessionAction body they came in, if known.
+
+        Raises the error the writer met on an earlier batch, if any: the fetch stops rather
+        than fetch what it cannot keep.
+        """
+        if self.error is not None:
+            raise self.error
+        if actions:
+            self._line.put((list(actions), body, time.time()))
+
+    def _run(self) -> None:
+        done = False
+        while not done:
+            first = self._line.get()
+            if first is None:
+                return
+            batch, observed = list(first[0]), first[2]
+            bodies: list[bytes] | None = [first[1]] if first[1] is not None else None
+            # Whatever else waits in line goes into the same write.
+            while len(batch) < _BLOB_ITEMS:
+                try:
+                    more = self._line.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    done = True
+                    break
+                batch.extend(more[0])
+                observed = more[2]
+                # Raw bodies only when every batch of the write has one.
+                bodies = [*bodies, more[1]] if bodies is not None and more[1] is not None else None
+            if self.error is not None:
+                continue  # drain the line without writing after a failure
+            try:
+                self.cache.put_actions(
+                    *self.ids, batch, observed_at=observed, bodies=bodies, remember=self.remember
+                )
+            except BaseException as error:  # handed to the fetch's thread, which raises it
+                self.error = error
+
+    def close(self) -> None:
+        """Write what is in line, stop the thread, and raise the error it met, if any."""
+        if self._thread.is_alive():
+            self._line.put(None)
+            self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

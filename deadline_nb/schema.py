@@ -20,10 +20,14 @@ __all__ = [
     "ACTION_TYPES",
     "ACTION_TYPE_COLORS",
     "ACTIVE_STATUSES",
+    "FAILURE_LINE_COLUMNS",
+    "FAILURE_SOURCES",
     "FINISHED_TASK_RUN_STATUSES",
     "HEARTBEAT_SECONDS",
     "JOB_ACTION_COLUMNS",
     "LIMIT_COLUMNS",
+    "LOG_ANNOTATION_COLUMNS",
+    "LOG_COLUMNS",
     "MANIFEST_COLUMNS",
     "PARAMETER_COLUMNS",
     "PARAMETER_DTYPES",
@@ -306,6 +310,68 @@ TASK_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
         "endedAt": TIME,
         "updatedAt": TIME,
         "duration": DURATION,
+    }
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# session logs (deadline_nb.frames.logs)
+
+#: ``log_frame``: one row per line of a session's log (CloudWatch Logs events). ``lineIndex`` is
+#: the line's position in its session's stream; ``sessionActionId`` the action whose window holds
+#: it (NA between actions); ``section``/``phase`` the openjd banner titles it falls under;
+#: ``eventId`` FilterLogEvents' id (NA from GetLogEvents).
+LOG_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "farmId": CATEGORY,
+        "queueId": CATEGORY,
+        "jobId": CATEGORY,
+        "sessionId": CATEGORY,
+        "sessionActionId": CATEGORY,
+        "lineIndex": "int64",
+        "timestamp": TIME,
+        "ingestionTime": TIME,
+        "section": CATEGORY,
+        "phase": CATEGORY,
+        "message": STRING,
+        "eventId": STRING,
+    }
+)
+
+#: Columns ``annotate_log_lines`` adds to log lines, from the line's action (its session for
+#: ``workerId``); the action's ``param.<Name>`` columns follow.
+LOG_ANNOTATION_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "actionType": ACTION_TYPE,
+        "stepId": CATEGORY,
+        "stepName": CATEGORY,
+        "taskId": STRING,
+        "status": STATUS,
+        "processExitCode": pd.Int32Dtype(),
+        "workerId": CATEGORY,
+    }
+)
+
+#: Where ``failure_lines`` found the line a failed action ends with, in order of preference
+#: (the last: the action has no lines at all).
+FAILURE_SOURCES: Final[tuple[str, ...]] = ("openjd_fail", "output", "exit code", "no lines")
+FAILURE_SOURCE: Final = pd.CategoricalDtype(list(FAILURE_SOURCES))
+
+#: ``failure_lines``: one row per failed action; ``normalized`` is the line with numbers, paths
+#: and ids blanked, so that the same error compares equal across actions.
+FAILURE_LINE_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "sessionActionId": STRING,
+        "sessionId": CATEGORY,
+        "stepId": CATEGORY,
+        "stepName": CATEGORY,
+        "workerId": CATEGORY,
+        "status": STATUS,
+        "processExitCode": pd.Int32Dtype(),
+        "source": FAILURE_SOURCE,
+        "timestamp": TIME,
+        "line": STRING,
+        "normalized": STRING,
     }
 )
 

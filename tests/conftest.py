@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,12 +28,19 @@ if TYPE_CHECKING:
 
 
 # Every operation any boto3 client sent during the run (in this process), by name: the library
-# is read-only toward AWS, so the run fails if one is not a Get, List, BatchGet or Search.
+# is read-only toward AWS, so the run fails if one is not a Get, List, BatchGet, Search, or (for
+# CloudWatch Logs) Describe or Filter.
 _OPERATIONS: collections.Counter[str] = collections.Counter()
-_READ = ("Get", "List", "BatchGet", "Search")
+_READ = ("Get", "List", "BatchGet", "Search", "Describe", "Filter")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    # No test reads or writes the user's own cache (~/.cache/deadline_nb): a fetch that
+    # leaves `cache` at its default uses a file of this run, in its own folder.
+    if "DEADLINE_NB_CACHE" not in os.environ:
+        folder = tempfile.mkdtemp(prefix="deadline-nb-tests-")
+        os.environ["DEADLINE_NB_CACHE"] = os.path.join(folder, "cache.sqlite3")
+        session.config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
     try:
         import botocore.client
     except ImportError:  # the pure modules' run (`make test-lowest`) has no clients to watch

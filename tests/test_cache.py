@@ -171,3 +171,101 @@ def test_stored_datetimes_come_back_aware_and_equal(tmp_path: Path) -> None:
         (back,) = cache.actions("f", "q", "j")
     assert back["startedAt"] == when and back["startedAt"].tzinfo is not None
     assert back["progressMessage"] == action["progressMessage"]
+
+
+def _blobs(cache: Cache) -> list[tuple[int, int]]:
+    return [
+        (int(i), int(n)) for i, n in cache._db.execute("SELECT id, live FROM blobs ORDER BY id")
+    ]
+
+
+def test_what_the_cache_stored_as_sent_reads_back_as_boto3_gave_it(
+    farm: LocalFarm, tmp_path: Path
+) -> None:
+    # Session actions and tasks are stored as the service's raw bodies, and decoded on the way
+    # out: a new Cache (nothing in memory) must give back exactly what the fetch returned,
+    # same keys in the same order, same types (aware datetimes, ints and floats).
+    path = tmp_path / "c.sqlite3"
+    spec = farm.job_by_name("failing")
+    ids = (farm.farm_id, spec.queue_id, spec.job_id)
+    c = farm.client()
+    fetched = dnb.fetch_session_actions(*ids, client=c, cache=path, progress=False)
+    tasks = dnb.fetch_tasks(*ids, client=c)
+    dnb.load_job(*ids, client=c, cache=path, progress=False)
+    with Cache(path) as cache:
+        forms = {f for (f,) in cache._db.execute("SELECT DISTINCT format FROM blobs")}
+        assert {"BatchGetSessionAction", "ListTasks"} <= forms  # raw bodies, not re-encoded
+        stored = {a["sessionActionId"]: a for a in cache.actions(*ids)}
+        stored_tasks = {t["taskId"]: t for t in cache.items("task", *ids)}
+    assert len(stored) == len(fetched)
+    for action in fetched:
+        back = stored[action["sessionActionId"]]
+        assert list(back.items()) == list(action.items())
+        assert [type(v) for v in back.values()] == [type(v) for v in action.values()]
+    assert len(stored_tasks) == len(tasks)
+    for task in tasks:
+        assert list(stored_tasks[task["taskId"]].items()) == list(task.items())
+
+
+def test_a_blob_goes_when_nothing_points_at_it(tmp_path: Path) -> None:
+    def action(n: int, status: str) -> dict[str, object]:
+        return {"sessionActionId": f"sessionaction-{'b' * 32}-{n}", "status": status}
+
+    with Cache(tmp_path / "c.sqlite3") as cache:
+        cache.put_actions("f", "q", "j", [action(0, "RUNNING"), action(1, "RUNNING")])
+        assert _blobs(cache) == [(1, 2)]
+        cache.put_actions("f", "q", "j", [action(0, "SUCCEEDED")])
+        assert _blobs(cache) == [(1, 1), (2, 1)]  # the first still holds action 1
+        cache.put_actions("f", "q", "j", [action(1, "FAILED"), action(1, "FAILED")])
+        assert _blobs(cache) == [(2, 1), (3, 1)]  # one id given twice is one item
+        # An older answer for an ended action is not stored: no blob is left for it.
+        cache.put_actions("f", "q", "j", [action(1, "RUNNING")])
+        assert _blobs(cache) == [(2, 1), (3, 1)]
+        assert {a["status"] for a in cache.actions("f", "q", "j")} == {"SUCCEEDED", "FAILED"}
+        cache.clear(job_id="j")
+        assert _blobs(cache) == []
+
+
+def test_the_writer_stores_in_order_and_reports_its_failure(tmp_path: Path) -> None:
+    from deadline_nb.cache import Writer
+
+    def action(n: int, status: str) -> dict[str, object]:
+        return {"sessionActionId": f"sessionaction-{'c' * 32}-{n}", "status": status}
+
+    with Cache(tmp_path / "c.sqlite3") as cache:
+        # The writer waits on its first write while the line fills.
+        with Writer(cache, "f", "q", "j", backlog=3000) as writer, cache._lock:
+            for n in range(2500):
+                writer.put_actions([action(n, "RUNNING")])
+            writer.put_actions([action(7, "SUCCEEDED")])  # the later answer wins
+        stored = {a["sessionActionId"]: a["status"] for a in cache.actions("f", "q", "j")}
+        assert len(stored) == 2500 and stored[action(7, "")["sessionActionId"]] == "SUCCEEDED"
+        # Batches waiting in line are written together, up to 1000 actions a write.
+        assert len(_blobs(cache)) <= 5
+    closed = Writer(cache, "f", "q", "j")  # its cache is closed: the write fails
+    closed.put_actions([action(0, "RUNNING")])
+    with pytest.raises(sqlite3.ProgrammingError):
+        closed.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        closed.put_actions([action(1, "RUNNING")])
+
+
+def test_a_frame_built_in_chunks_equals_one_built_at_once(
+    farm: LocalFarm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # load_job keeps frames of a few thousand actions, not every action's dict, while it
+    # fetches (a million dicts would not fit); the frame must not depend on the chunks.
+    import deadline_nb.fetch.sync as sync
+
+    monkeypatch.setattr(sync, "_CHUNK", 7)
+    spec = farm.job_by_name("failing")
+    ids = (farm.farm_id, spec.queue_id, spec.job_id)
+    chunked = dnb.load_job(*ids, client=farm.client(), cache=tmp_path / "c", progress=False)
+    whole = dnb.load_job(*ids, client=farm.client(), cache=False, progress=False)
+    assert len(chunked.actions) == len(farm.model.session_actions(spec.job_id))
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(chunked.actions, whole.actions)
+    # The rerun reads the frame the first one stored.
+    again = dnb.load_job(*ids, client=farm.client(), cache=tmp_path / "c", progress=False)
+    pd.testing.assert_frame_equal(again.actions, whole.actions)

@@ -178,6 +178,7 @@ def fetch_session_action_frame(
                 refresh=refresh,
                 watch=watch,
                 max_workers=max_workers,
+                keep=False,  # a frame, not a million dicts
             )
         return action_frame(ids, store, synced)
 
@@ -195,15 +196,23 @@ def action_frame(ids: Ids, store: Cache | None, synced: Synced) -> pd.DataFrame:
 
     if store is None:
         return sort_actions(session_action_frame(list(synced.fetched.values()), **ids.frame_ids))
-    basis = store.frame_basis(*ids.key, in_memory=synced.fetched)
-    if basis.frame is not None and not basis.changed:
+    basis = store.frame_basis(*ids.key, in_memory=synced.fetched, covered=synced.covered)
+    if basis.frame is not None and not basis.changed and not basis.mine:
         return basis.frame
+    parts = []
     newer = session_action_frame(basis.changed, **ids.frame_ids)
-    if basis.frame is None:
-        frame = newer
-    else:
-        replaced = basis.frame["sessionActionId"].isin(newer["sessionActionId"])
-        frame = concat_frames([basis.frame[~replaced.to_numpy()], newer])
-    frame = sort_actions(frame)
+    if basis.mine:
+        # This fetch's own frames (keep=False), for the actions whose stored row is still
+        # exactly what it wrote: the last version of each, none that another writer replaced.
+        ours = concat_frames(synced.frames)
+        ours = ours[~ours["sessionActionId"].duplicated(keep="last").to_numpy()]
+        parts.append(ours[ours["sessionActionId"].isin(basis.mine).to_numpy()])
+    if basis.frame is not None:
+        taken = basis.frame["sessionActionId"].isin(newer["sessionActionId"]) | basis.frame[
+            "sessionActionId"
+        ].isin(basis.mine)
+        parts.append(basis.frame[~taken.to_numpy()])
+    parts.append(newer)
+    frame = sort_actions(concat_frames(parts) if len(parts) > 1 else newer)
     store.put_frame(*ids.key, basis.seq, frame)
     return frame

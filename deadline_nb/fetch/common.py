@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -151,11 +152,28 @@ def list_all(
     call: Callable[..., Mapping[str, Any]], key: str, operation: str, ids: Ids, **params: Any
 ) -> list[dict[str, Any]]:
     """Every item of a List* operation about ``ids``, AWS errors in one sentence."""
+    return list_with_bodies(call, key, operation, ids, **params)[0]
+
+
+def list_with_bodies(
+    call: Callable[..., Mapping[str, Any]], key: str, operation: str, ids: Ids, **params: Any
+) -> tuple[list[dict[str, Any]], list[bytes] | None]:
+    """:func:`list_all`, and the pages' raw bodies when the client keeps them (else None).
+
+    See :func:`capture_bodies`.
+    """
     out: list[dict[str, Any]] = []
+    bodies: list[bytes] | None = []
+    last_body()  # not a body of an earlier call
     with ids.errors(operation):
         for page in pages(call, key, **ids.params, **params):
             out.extend(page)
-    return out
+            body = last_body()
+            if body is None:
+                bodies = None  # one missing: keep none (the cache then encodes the items)
+            elif bodies is not None:
+                bodies.append(body)
+    return out, bodies
 
 
 def job_token(job: Mapping[str, Any]) -> str:
@@ -182,3 +200,28 @@ def is_finished(job: Mapping[str, Any]) -> bool:
     ):
         return False
     return all(status in schema.FINISHED_TASK_RUN_STATUSES for status, n in counts.items() if n)
+
+
+_bodies = threading.local()
+
+
+def _keep_body(response_dict: Mapping[str, Any], **_: Any) -> None:
+    _bodies.last = response_dict.get("body")
+
+
+def capture_bodies(c: Any) -> None:
+    """Keep each response's raw JSON body, for :func:`last_body`, on this client.
+
+    The cache stores a batch's body as the service sent it (compressed): encoding the parsed
+    answer back to JSON would cost about as much as parsing it did. botocore's ``before-parse``
+    event hands the handler the body in the thread that made the call. Registering twice is a
+    no-op.
+    """
+    c.meta.events.register("before-parse.deadline", _keep_body, unique_id="deadline-nb-bodies")
+
+
+def last_body() -> bytes | None:
+    """The raw body of the latest response this thread received, once; None if not kept."""
+    body = getattr(_bodies, "last", None)
+    _bodies.last = None
+    return body if isinstance(body, bytes) else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from .. import schema
@@ -17,8 +17,17 @@ from ..aws import DEFAULT_WORKERS
 from ..cache import Cache
 from ..errors import AwsError
 from .actions import action_frame
-from .common import CacheArg, CacheHandle, Ids, is_finished, job_token, resolve_client, resolve_ids
-from .resources import fetch_steps, fetch_tasks
+from .common import (
+    CacheArg,
+    CacheHandle,
+    Ids,
+    capture_bodies,
+    is_finished,
+    job_token,
+    resolve_client,
+    resolve_ids,
+)
+from .resources import fetch_steps, list_step_tasks
 from .sync import sync_actions
 from .watch import Watch
 
@@ -205,28 +214,54 @@ def load_job(
         "client": c,
     }
     watch = Watch(ids, c.meta.endpoint_url, progress=progress, timeout=timeout)
+    # Steps and tasks are listed in a thread of their own from the moment GetJob answers,
+    # while the session actions come: a big job's tasks take hundreds of calls.
+    side = ThreadPoolExecutor(1, "deadline-nb-steps")
+    listed: list[Future[tuple[list[dict[str, Any]], list[dict[str, Any]]]]] = []
+
+    def start(job: dict[str, Any]) -> None:
+        listed.append(
+            side.submit(_steps_and_tasks, c, ids, store, job, refresh, max_workers, watch)
+        )
+
     with CacheHandle(cache) as store:
-        with watch:
-            synced = sync_actions(
-                c,
-                ids,
-                store,
-                session_id=None,
-                refresh=refresh,
-                watch=watch,
-                max_workers=max_workers,
-            )
-            job = synced.job
-            assert job is not None  # a whole job's sync always reads it (GetJob)
-            sessions = synced.sessions
-            if sessions is None:  # the finished job came from the cache
-                sessions = store.items("session", *ids.key) if store is not None else []
-            try:
-                steps, tasks = _steps_and_tasks(c, ids, store, job, refresh, max_workers, watch)
-            except AwsError as error:
-                # The actions are fetched (and stored): a failure listing steps keeps them.
-                error.partial = list(synced.fetched.values())
-                raise
+        try:
+            with watch:
+                synced = sync_actions(
+                    c,
+                    ids,
+                    store,
+                    session_id=None,
+                    refresh=refresh,
+                    watch=watch,
+                    max_workers=max_workers,
+                    on_job=start,
+                    keep=False,  # a frame, not a million dicts
+                )
+                job = synced.job
+                assert job is not None and listed  # a whole job's sync reads it (GetJob)
+                sessions = synced.sessions
+                if sessions is None:  # the finished job came from the cache
+                    sessions = store.items("session", *ids.key) if store is not None else []
+                try:
+                    steps, tasks = listed[0].result()
+                except AwsError as error:
+                    # The actions are fetched (and stored): a failure listing steps keeps them.
+                    error.partial = (
+                        list(synced.fetched.values())
+                        if store is None
+                        else [
+                            a
+                            for a in store.actions(*ids.key)
+                            if a["sessionActionId"] in synced.covered
+                        ]
+                    )
+                    raise
+        finally:
+            # A failed fetch returns now. A listing still going ends in its thread, its results
+            # unused (by the client's timeouts at worst); once the cache is closed (which waits
+            # for a write in progress) its next write fails there, harmlessly.
+            side.shutdown(wait=False)
         actions = action_frame(ids, store, synced)
         snapshots = (
             store.snapshots(*ids.key)
@@ -266,22 +301,42 @@ def _steps_and_tasks(
     done = store.listings(*ids.key) if store is not None and not refresh else {}
     stale = [s for s in steps if done.get(s["stepId"]) != job_token(s) or not is_finished(s)]
     fresh: list[dict[str, Any]] = []
+    listings: list[tuple[list[dict[str, Any]], list[bytes] | None]] = []
     if stale:
         step_ids = [s["stepId"] for s in stale]
+        if store is not None:
+            capture_bodies(c)
         with ThreadPoolExecutor(min(max_workers, len(step_ids)), "deadline-nb-fetch") as pool:
-            for tasks in pool.map(
-                lambda step: fetch_tasks(*ids.key, step_id=step, client=c), step_ids
-            ):
+            for tasks, bodies in pool.map(lambda step: list_step_tasks(c, ids, step), step_ids):
                 fresh.extend(tasks)
+                listings.append((tasks, bodies))
         watch.check()
     if store is None:
         return steps, fresh
     store.put("step", *ids.key, steps, "stepId")
-    store.put("task", *ids.key, fresh, "taskId", parent_field="stepId")
+    for tasks, bodies in listings:  # as the service sent them: no encoding
+        store.put(
+            "task",
+            *ids.key,
+            tasks,
+            "taskId",
+            parent_field="stepId",
+            bodies=bodies,
+            operation="ListTasks",
+        )
     store.set_listings(*ids.key, {s["stepId"]: job_token(s) for s in stale if is_finished(s)})
     store.set_listing(*ids.key, "steps", job_token(job) if is_finished(job) else None)
-    # Tasks of steps listed at different times: put them back in the steps' order.
-    position = {s["stepId"]: n for n, s in enumerate(steps)}
-    tasks = store.items("task", *ids.key)
-    tasks.sort(key=lambda t: position.get(t.get("stepId", ""), len(position)))
+    # The tasks of the steps not listed now come from the cache (decoding the ones just
+    # listed again would cost as much as storing them); all go back in the steps' order.
+    listed = {s["stepId"] for s in stale}
+    by_step: dict[str, list[dict[str, Any]]] = {}
+    for task in fresh:
+        by_step.setdefault(task["stepId"], []).append(task)
+    tasks = []
+    for step in steps:
+        step_id = step["stepId"]
+        if step_id in listed:
+            tasks.extend(by_step.get(step_id, []))
+        else:
+            tasks.extend(store.items("task", *ids.key, parent=step_id))
     return steps, tasks

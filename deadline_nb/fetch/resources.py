@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from ..aws import DEFAULT_WORKERS
-from .common import Ids, clean, list_all, resolve_client, resolve_ids
+from .common import Ids, clean, list_all, list_with_bodies, resolve_client, resolve_ids
 
 if TYPE_CHECKING:
     import boto3
@@ -260,8 +260,7 @@ def fetch_tasks(
     )
 
     def one(step: str) -> list[dict[str, Any]]:
-        tasks = list_all(c.list_tasks, "tasks", "ListTasks", ids, stepId=step)
-        return [{**t, "stepId": step} for t in tasks]
+        return list_step_tasks(c, ids, step)[0]
 
     if len(step_ids) <= 1:
         return [t for step in step_ids for t in one(step)]
@@ -303,3 +302,15 @@ def fetch_sessions(
     c = resolve_client(client, boto3_session)
     ids = resolve_ids(farm_id, queue_id, job_id)
     return list_all(c.list_sessions, "sessions", "ListSessions", ids)
+
+
+def list_step_tasks(
+    c: DeadlineCloudClient, ids: Ids, step_id: str
+) -> tuple[list[dict[str, Any]], list[bytes] | None]:
+    """One step's tasks, with ``stepId`` added, and the raw ListTasks bodies they came in.
+
+    The bodies are there when the client keeps them (:func:`.common.capture_bodies`), for the
+    cache; their ``tasks`` are the tasks, without ``stepId``.
+    """
+    tasks, bodies = list_with_bodies(c.list_tasks, "tasks", "ListTasks", ids, stepId=step_id)
+    return [{**t, "stepId": step_id} for t in tasks], bodies

@@ -30,9 +30,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from .. import schema
-from ..cache import Cache, action_state
+from ..cache import Cache, Writer, action_state
 from ..errors import AwsError, NotFoundError, Problems, ServiceError
-from .common import Ids, clean, is_finished, job_token, pages
+from .common import Ids, capture_bodies, clean, is_finished, job_token, last_body, pages
 from .resources import fetch_job, fetch_sessions
 from .watch import Watch
 
@@ -45,6 +45,7 @@ _SESSION_FACTOR = 2  # see sync_actions: per-session listing while it costs at m
 _BATCH: Final = 100  # the API's limit on identifiers per BatchGet* call
 _PAGE: Final = 100  # and on maxResults per List* page
 _ITEM_ATTEMPTS: Final = 6  # rounds of retry for items a batch reports in `errors`
+_CHUNK: Final = 20_000  # actions per frame when a fetch keeps frames, not dicts
 # An error code of BatchGetSessionAction that means "use GetSessionAction instead".
 _NO_BATCH: Final = frozenset(
     {"UnknownOperationException", "AccessDeniedException", "InvalidAction", "NotImplemented"}
@@ -57,8 +58,8 @@ class _Sync:
     """One fetch of a job's (or a session's) session actions, pipelined and through the cache.
 
     Worker threads list and batch-get; they put what they got on ``self.events``; the calling
-    thread alone writes to the cache and decides what to fetch next, so the cache needs no
-    locking of its own and every batch is committed the moment it arrives.
+    thread alone decides what to fetch next, and hands each batch to the cache's writer thread
+    (:class:`~deadline_nb.cache.Writer`), which commits it while the fetch goes on.
     """
 
     def __init__(
@@ -70,6 +71,7 @@ class _Sync:
         refresh: bool,
         watch: Watch,
         max_workers: int,
+        keep: bool = True,
     ) -> None:
         self.c = c
         self.ids = ids
@@ -82,8 +84,17 @@ class _Sync:
         self.pending: list[str] = []
         self.outstanding = 0
         self.use_batch = hasattr(c, "batch_get_session_action")
+        if cache is not None:
+            capture_bodies(c)
         self.stop = threading.Event()
         self.missing: list[str] = []
+        self.writer: Writer | None = None
+        # With a cache and keep=False, fetched actions are turned into frames every _CHUNK of
+        # them rather than kept as dicts (about 3 KB each: a million would not fit).
+        self.chunked = cache is not None and not keep
+        self.frames: list[Any] = []
+        self.covered: set[str] = set()
+        self._pending: list[dict[str, Any]] = []
 
     # -- worker side: everything here runs in the pool and reports through self.events
 
@@ -109,13 +120,16 @@ class _Sync:
                     raise _Stopped
                 self.events.put(("summaries", session_id, page))
 
-    def _batch(self, action_ids: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def _batch(
+        self, action_ids: list[str]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bytes | None]:
         identifiers = [{**self.ids.params, "sessionActionId": a} for a in action_ids]
+        last_body()  # not a body of an earlier call
         with self.ids.errors("BatchGetSessionAction"):
             response = self.c.batch_get_session_action(identifiers=identifiers)  # type: ignore[arg-type]
         items: list[dict[str, Any]] = [dict(i) for i in response.get("sessionActions", [])]
         errors: list[dict[str, Any]] = [dict(e) for e in response.get("errors", [])]
-        return items, errors
+        return items, errors, last_body()
 
     def _get(self, action_id: str) -> dict[str, Any]:
         with self.ids.errors("GetSessionAction"):
@@ -151,6 +165,8 @@ class _Sync:
         seen: set[str] = set()
         listing = len(scopes)
         pool = ThreadPoolExecutor(self.max_workers, "deadline-nb-fetch")
+        if self.cache is not None:
+            self.writer = Writer(self.cache, *self.ids.key, remember=not self.chunked)
         finished = False
         try:
             for scope in scopes:
@@ -183,8 +199,8 @@ class _Sync:
                 if kind == "listed":
                     listing -= 1
                 elif kind == "batch":
-                    items, errors = result
-                    self._store(items)
+                    items, errors, body = result
+                    self._store(items, body)
                     watch.advance(len(items))
                     retry.extend(self._failed(errors, payload[1]))
                 elif kind == "get":
@@ -200,12 +216,26 @@ class _Sync:
             # A failed fetch returns now: calls still in flight (on a silent service, say) end
             # by the client's own timeouts, in their threads, and nothing waits for them.
             pool.shutdown(wait=finished, cancel_futures=True)
+            self._close_writer(finished)
         if self.missing:
             # The shared way of naming dropped items: one warning, the first few ids by name.
             problems = Problems("session action")
             for action_id in self.missing:
                 problems.add("listed but could not be fetched (not found)", action_id)
             problems.emit(stacklevel=5)
+
+    def _close_writer(self, finished: bool) -> None:
+        """Store what the writer still has in line; a fetch that failed keeps it too."""
+        writer, self.writer = self.writer, None
+        if writer is None:
+            return
+        try:
+            writer.close()
+        except Exception:
+            if finished:
+                raise
+            # The fetch's own error is the one to raise; this one is only logged.
+            logger.warning("the cache could not store the last actions fetched", exc_info=True)
 
     def _changed(
         self, summaries: list[dict[str, Any]], known: Mapping[str, tuple[bool, str]], seen: set[str]
@@ -277,7 +307,8 @@ class _Sync:
             return
         raise error
 
-    def _store(self, items: list[dict[str, Any]]) -> None:
+    def _store(self, items: list[dict[str, Any]], body: bytes | None = None) -> None:
+        """Keep fetched actions; ``body``: the BatchGetSessionAction response they came in."""
         if not items:
             return
         complete = []
@@ -289,9 +320,33 @@ class _Sync:
                 **item,
             }
             complete.append(full)
-            self.fetched[action_id] = full
-        if self.cache is not None:
-            self.cache.put_actions(*self.ids.key, complete)
+            if self.chunked:
+                self.covered.add(action_id)
+            else:
+                self.fetched[action_id] = full
+        if self.writer is not None:
+            self.writer.put_actions(complete, body)
+        if self.chunked:
+            self._pending.extend(complete)
+            if len(self._pending) >= _CHUNK:
+                self.to_frame()
+
+    def to_frame(self) -> None:
+        """Turn the actions not yet in a frame into one (``keep=False``)."""
+        from ..frames import session_action_frame
+
+        if self._pending:
+            self.frames.append(session_action_frame(self._pending, **self.ids.frame_ids))
+            self._pending = []
+
+    def partial(self) -> list[dict[str, Any]]:
+        """What this fetch had fetched, as dicts, for an error's ``partial``."""
+        if not self.chunked or self.cache is None:
+            return list(self.fetched.values())
+        # Only in the cache now (the writer has stored what was in line).
+        return [
+            a for a in self.cache.actions(*self.ids.key) if a["sessionActionId"] in self.covered
+        ]
 
 
 def _wait(watch: Watch, wait: float | None) -> float | None:
@@ -308,13 +363,20 @@ class _Stopped(Exception):
 
 @dataclasses.dataclass
 class Synced:
-    """What :func:`sync_actions` did: the actions it fetched in full, and what it read."""
+    """What :func:`sync_actions` did: the actions it fetched in full, and what it read.
+
+    With ``keep=False`` (and a cache), ``fetched`` is empty: the actions fetched are in
+    ``frames`` (session-action frames, in the order fetched; an action fetched twice is in
+    both, the later one wins), and their ids in ``covered``.
+    """
 
     fetched: dict[str, dict[str, Any]]
     job: dict[str, Any] | None = None
     sessions: list[dict[str, Any]] | None = None
     from_cache: bool = False
     seq_before: int = 0  # the cache's write number before this fetch wrote anything
+    frames: list[Any] = dataclasses.field(default_factory=list)
+    covered: set[str] = dataclasses.field(default_factory=set)
 
 
 def sync_actions(
@@ -326,29 +388,39 @@ def sync_actions(
     refresh: bool,
     watch: Watch,
     max_workers: int,
+    on_job: Callable[[dict[str, Any]], None] | None = None,
+    keep: bool = True,
 ) -> Synced:
     """Bring the cache up to date with the service (or, without one, fetch everything).
 
     ``watch`` shows the progress and keeps the deadline; past it, the fetch raises its
     :class:`~deadline_nb.errors.ServiceError`, with ``.partial`` as for any other failure.
+    ``on_job`` is called with the GetJob answer as soon as it comes (a whole job's sync), so
+    that the caller can start what needs it while the actions come. ``keep=False``: the
+    caller wants a frame, not dicts (see :class:`Synced`).
     """
-    known = cache.action_states(*ids.key) if cache is not None else {}
     seq_before = cache.seq if cache is not None else 0
-    sync = _Sync(c, ids, cache, refresh=refresh, watch=watch, max_workers=max_workers)
+    sync = _Sync(c, ids, cache, refresh=refresh, watch=watch, max_workers=max_workers, keep=keep)
     try:
         if session_id is not None:
+            known = cache.action_states(*ids.key) if cache is not None else {}
             synced = _sync_session(c, ids, cache, sync, session_id, known, refresh)
             synced.seq_before = seq_before
             return synced
         job = fetch_job(*ids.key, client=c)
         watch.describe(str(job.get("name") or ids.job_id))
         watch.check()
+        if on_job is not None:
+            on_job(job)
         token = job_token(job)
         if cache is not None:
             cache.put("job", *ids.key, [job], "jobId")
             unchanged = cache.listing(*ids.key) == token
-            if not refresh and unchanged and is_finished(job) and all(t for t, _ in known.values()):
+            # A finished job, completely listed at this state, every action ended: nothing can
+            # have changed. Checked before reading the actions' states (a million rows).
+            if not refresh and unchanged and is_finished(job) and cache.unended(*ids.key) == 0:
                 return Synced({}, job, None, from_cache=True, seq_before=seq_before)
+        known = cache.action_states(*ids.key) if cache is not None else {}
         sessions = fetch_sessions(*ids.key, client=c)
         watch.check()
         if cache is not None:
@@ -369,9 +441,17 @@ def sync_actions(
             ended = [s["sessionId"] for s in sessions if s.get("lifecycleStatus") == "ENDED"]
             cache.set_listings(*ids.key, dict.fromkeys(ended, "ended"))
             cache.set_listing(*ids.key, "", token if is_finished(job) else None)
-        return Synced(sync.fetched, job, sessions, seq_before=seq_before)
+        sync.to_frame()
+        return Synced(
+            sync.fetched,
+            job,
+            sessions,
+            seq_before=seq_before,
+            frames=sync.frames,
+            covered=sync.covered,
+        )
     except AwsError as error:
-        error.partial = list(sync.fetched.values())
+        error.partial = sync.partial()
         raise
 
 

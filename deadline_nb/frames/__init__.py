@@ -16,6 +16,9 @@ The modules, in the order data flows through them:
   ``sessionActionId``: :func:`parameter_frame`, :func:`limit_frame`, :func:`manifest_frame`;
 * :mod:`~deadline_nb.frames.ops` -- frames already built: :func:`job_action_frame`,
   :func:`sort_actions`, :func:`concat_frames`;
+* :mod:`~deadline_nb.frames.logs` -- session logs: :func:`log_frame` (each line with its
+  action and banner section), :func:`grep_log_frame`, :func:`annotate_log_lines`,
+  :func:`action_log_text`, :func:`normalize_log_line`, :func:`failure_lines`;
 * :mod:`~deadline_nb.frames.files` -- :func:`read_json`, :func:`write_json`, :func:`read_parquet`,
   :func:`write_csv` (text cells a spreadsheet would run as formulas neutralised);
 * shared inside the package: :mod:`~deadline_nb.frames.convert` (value conversions) and
@@ -28,17 +31,35 @@ from __future__ import annotations
 from .actions import READERS, current_reader, session_action_frame, use_reader
 from .companions import limit_frame, manifest_frame, parameter_frame
 from .files import csv_safe, read_json, read_parquet, write_csv, write_json
+from .logs import (
+    action_log_text,
+    annotate_log_lines,
+    failure_lines,
+    grep_log_frame,
+    last_error_line,
+    log_frame,
+    normalize_log_line,
+    normalize_log_lines,
+)
 from .ops import concat_frames, job_action_frame, sort_actions
 from .records import session_frame, step_frame, task_frame
 
 __all__ = [
     "READERS",
+    "action_log_text",
+    "annotate_log_lines",
     "concat_frames",
     "csv_safe",
     "current_reader",
+    "failure_lines",
+    "grep_log_frame",
     "job_action_frame",
+    "last_error_line",
     "limit_frame",
+    "log_frame",
     "manifest_frame",
+    "normalize_log_line",
+    "normalize_log_lines",
     "parameter_frame",
     "read_json",
     "read_parquet",
