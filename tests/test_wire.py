@@ -225,6 +225,48 @@ def test_every_operation_through_boto3_gives_botocores_answer(frozen: LocalFarm)
     assert pages > 150
 
 
+def logs_calls(farm: LocalFarm, logs: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Calls of every CloudWatch Logs operation the farm serves, on every queue's log group."""
+    yield "describe_log_groups", {}
+    for group in farm.logs.groups:
+        yield "describe_log_streams", {"logGroupName": group, "limit": 5}
+        yield "filter_log_events", {"logGroupName": group, "limit": 200}
+        streams = logs.describe_log_streams(logGroupName=group, limit=2)["logStreams"]
+        for stream in streams:
+            where = {"logGroupName": group, "logStreamName": stream["logStreamName"]}
+            yield "get_log_events", {**where, "startFromHead": True, "limit": 100}
+            yield "get_log_events", {**where, "limit": 50}
+
+
+def test_every_logs_operation_through_boto3_gives_botocores_answer(frozen: LocalFarm) -> None:
+    from deadline_nb.localfarm import LOGS_OPERATIONS
+
+    stock: Any = frozen.logs_client()
+    ours: Any = frozen.logs_client()
+    assert wire.install(ours)
+    assert type(ours._endpoint._response_parser_factory.create_parser("json")) is (
+        wire.WireJSONParser
+    )
+    assert type(stock._endpoint._response_parser_factory.create_parser("json")) is (
+        botocore.parsers.JSONParser
+    )
+    seen: set[str] = set()
+    pages = 0
+    for method, kwargs in logs_calls(frozen, stock):
+        for _ in range(2):  # the first two pages
+            got = getattr(ours, method)(**kwargs)
+            theirs = getattr(stock, method)(**kwargs)
+            assert_same(without_metadata(got), without_metadata(theirs), f"{method}({kwargs})")
+            pages += 1
+            seen.add(ours.meta.method_to_api_mapping[method])
+            token = got.get("nextToken") or got.get("nextForwardToken")
+            if not token:
+                break
+            kwargs = {**kwargs, "nextToken": token}
+    assert seen == set(LOGS_OPERATIONS)
+    assert pages > 20
+
+
 def test_errors_through_boto3_are_botocores(farm: LocalFarm) -> None:
     import deadline_nb as dnb
 
