@@ -189,26 +189,19 @@ def _session(
     return boto3.Session(region_name=region)
 
 
-def _parse_timestamps_fast(made: DeadlineCloudClient) -> None:
-    """Make this one client parse timestamps with :func:`parse_timestamp`.
+def _install_parser(made: DeadlineCloudClient) -> None:
+    """Make this one client read responses with compiled converters and fast timestamps.
 
-    botocore builds each response's parser from the endpoint's parser factory, which the
-    client's botocore session handed it. Giving this client's endpoint a factory of its own,
-    rather than changing the session's component (or botocore's default parser), leaves the
-    user's session and every other client in the process parsing the stock way. It does not
-    depend on the endpoint: a real AWS client gets it as the local farm's does.
+    The factory (:class:`deadline_nb.wire.WireParserFactory`) gives parsers that read a body
+    with converters compiled once per output shape instead of botocore's walk of every value,
+    and parse timestamps with :func:`parse_timestamp`: the same answers, several times sooner.
+    It goes on this client's endpoint only (:func:`deadline_nb.wire.install`), leaving the
+    user's session and every other client in the process parsing the stock way; on a botocore
+    whose parsers it cannot reproduce, it hands out botocore's own.
     """
-    import botocore.parsers
+    from .wire import install
 
-    endpoint = getattr(made, "_endpoint", None)
-    if not isinstance(
-        getattr(endpoint, "_response_parser_factory", None), botocore.parsers.ResponseParserFactory
-    ):  # pragma: no cover - a botocore that moved it: keep the stock parser, still correct
-        logger.debug("botocore's endpoint has no parser factory; timestamps parse the slow way")
-        return
-    factory = botocore.parsers.ResponseParserFactory()
-    factory.set_parser_defaults(timestamp_parser=parse_timestamp)
-    endpoint._response_parser_factory = factory  # type: ignore[union-attr]
+    install(made, timestamp_parser=parse_timestamp)
 
 
 def client(
@@ -247,10 +240,11 @@ def client(
     -------
     DeadlineCloudClient
         A client with adaptive retries (throttling is expected and waited out), a pool of
-        ``max_workers + 2`` connections, and fast timestamp parsing. A call that times out is
-        tried twice, not ten times: a service that accepts connections and never answers ends
-        the call in about ``2 * read_timeout`` seconds (a minute by default) with a
-        :class:`~deadline_nb.errors.ServiceError` naming the endpoint.
+        ``max_workers + 2`` connections, and fast response parsing (:mod:`deadline_nb.wire`).
+        A call that times out is tried twice, not ten times: a service that accepts
+        connections and never answers ends the call in about ``2 * read_timeout`` seconds (a
+        minute by default) with a :class:`~deadline_nb.errors.ServiceError` naming the
+        endpoint.
 
     Raises
     ------
@@ -303,7 +297,7 @@ def client(
         )
     except botocore.exceptions.NoRegionError as error:
         raise NoRegionError(_NO_REGION) from error
-    _parse_timestamps_fast(made)
+    _install_parser(made)
     made.meta.events.register_first("needs-retry.deadline", _stop_retrying_timeouts)
     return made
 

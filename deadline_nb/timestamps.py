@@ -34,8 +34,6 @@ def parse_timestamp(value: Any) -> datetime.datetime:
     >>> parse_timestamp("2026-03-02T08:00:00.250Z").isoformat()
     '2026-03-02T08:00:00.250000+00:00'
     """
-    import botocore.utils  # only for the rare forms fromisoformat does not read
-
     if isinstance(value, str):
         try:
             parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -43,5 +41,8 @@ def parse_timestamp(value: Any) -> datetime.datetime:
             parsed = None
         if parsed is not None and parsed.tzinfo is not None:
             return parsed
+    # Imported here, past the common case: an import statement costs more than the parse.
+    import botocore.utils  # only for the rare forms fromisoformat does not read
+
     stock: datetime.datetime = botocore.utils.parse_timestamp(value)
     return stock
