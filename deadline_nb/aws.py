@@ -486,6 +486,7 @@ def logs_client(
     # before-send runs for every attempt, retries included: each is a request the quota counts.
     made.meta.events.register("before-send.logs", pace)
     made.meta.events.register_first("needs-retry.logs", _stop_retrying_timeouts)
+    _install_parser(made)  # the json protocol's bodies too: a million lines of events
     return made
 
 
