@@ -1400,17 +1400,20 @@ class Cache:
     ) -> list[dict[str, Any]]:
         """The items at these (blob, position) places, in this order; each blob decoded once."""
         wanted = sorted({blob for blob, _ in places})
-        decoded: dict[int, list[dict[str, Any]]] = {}
-        with self._lock:
+        stored = []
+        with self._lock:  # the bytes under the lock; decoding them (most of the time) outside
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                for blob, form, extra, body in self._db.execute(
-                    f"SELECT id, format, extra, body FROM blobs WHERE id IN ({marks})", chunk
-                ):
-                    decoded[int(blob)] = (
-                        _unpack_many(body) if form is None else _unpack_raw(body, form, extra, ids)
-                    )
+                stored.extend(
+                    self._db.execute(
+                        f"SELECT id, format, extra, body FROM blobs WHERE id IN ({marks})", chunk
+                    ).fetchall()
+                )
+        decoded: dict[int, list[dict[str, Any]]] = {
+            int(blob): _unpack_many(body) if form is None else _unpack_raw(body, form, extra, ids)
+            for blob, form, extra, body in stored
+        }
         out = []
         for blob, pos in places:
             items = decoded.get(blob)
