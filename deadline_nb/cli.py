@@ -69,14 +69,28 @@ def _knob(convert: Callable[[str], Any], check: str, name: str) -> Callable[[str
     return parse
 
 
+def _quota(text: str) -> float | bool:
+    """``--logs-quota``: ``service`` for the service's own quotas, else a number (checked by
+    :func:`deadline_nb.localfarm.knobs.check_quota`, which refuses 0 and negatives)."""
+    if text.strip().lower() == "service":
+        return True
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid value: {text!r} (a number of requests per second, or 'service')"
+        ) from None
+
+
 def _add_localfarm(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "localfarm",
         help="run a local Deadline Cloud farm on 127.0.0.1 until Ctrl-C",
         description=(
             "Serve a simulated studio farm over the Deadline Cloud REST API on 127.0.0.1, in "
-            "the foreground. Prints the endpoint and the environment variables that point boto3 "
-            "and the deadline CLI at it, then the ids of its jobs."
+            "the foreground, with its session logs over CloudWatch Logs on the same endpoint. "
+            "Prints the endpoint and the environment variables that point boto3 and the "
+            "deadline CLI at it, then the ids of its jobs."
         ),
     )
     parser.add_argument(
@@ -98,7 +112,8 @@ def _add_localfarm(subparsers: Subparsers) -> None:
         type=_knob(float, "check_positive", "throttle_rate"),
         default=None,
         metavar="R",
-        help="requests per second allowed per operation before 429 ThrottlingException",
+        help="requests per second allowed per operation before 429 ThrottlingException "
+        "(CloudWatch Logs operations too, with their 400 ThrottlingException)",
     )
     parser.add_argument(
         "--fault-rate",
@@ -113,6 +128,16 @@ def _add_localfarm(subparsers: Subparsers) -> None:
         default=0.0,
         metavar="F",
         help="share of BatchGet* items returned in `errors` as InternalServerErrorException",
+    )
+    parser.add_argument(
+        "--logs-quota",
+        type=_knob(_quota, "check_quota", "logs_quota"),
+        default=None,
+        metavar="R|service",
+        help="requests per second allowed per CloudWatch Logs operation (GetLogEvents, "
+        "FilterLogEvents, DescribeLogStreams, DescribeLogGroups) before 400 "
+        "ThrottlingException 'Rate exceeded'; 'service' for the service's own quotas "
+        "(10, 5, 25 and 10 a second)",
     )
     parser.add_argument(
         "--speedup",
@@ -474,7 +499,7 @@ def run_localfarm(
     ----------
     args
         Parsed ``localfarm`` arguments: ``port``, ``seed``, ``latency``, ``throttle_rate``,
-        ``fault_rate``, ``item_fault_rate``, ``speedup``, ``size``.
+        ``fault_rate``, ``item_fault_rate``, ``logs_quota``, ``speedup``, ``size``.
     out
         Where to print the endpoint and ids; standard output by default.
     stop
@@ -508,6 +533,7 @@ def run_localfarm(
         throttle_rate=args.throttle_rate,
         fault_rate=args.fault_rate,
         item_fault_rate=args.item_fault_rate,
+        logs_quota=getattr(args, "logs_quota", None),
         speedup=args.speedup,
         port=args.port,
     )

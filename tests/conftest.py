@@ -28,9 +28,10 @@ if TYPE_CHECKING:
 
 
 # Every operation any boto3 client sent during the run (in this process), by name: the library
-# is read-only toward AWS, so the run fails if one is not a Get, List, BatchGet or Search.
+# is read-only toward AWS, so the run fails if one is not a Get, List, BatchGet, Search, or (for
+# CloudWatch Logs) Describe or Filter.
 _OPERATIONS: collections.Counter[str] = collections.Counter()
-_READ = ("Get", "List", "BatchGet", "Search")
+_READ = ("Get", "List", "BatchGet", "Search", "Describe", "Filter")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

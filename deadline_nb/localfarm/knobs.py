@@ -1,8 +1,8 @@
 """The checks of the local farm's knobs, in one place: shared by the farm and its command line.
 
 Shared by :class:`~deadline_nb.localfarm.server.LocalFarm` (port, latency, throttling and fault
-rates), :class:`~deadline_nb.localfarm.model.FarmModel` (size), the clocks of
-:mod:`~deadline_nb.localfarm.clock` (speedup, start) and ``deadline-nb localfarm``
+rates, the CloudWatch Logs quota), :class:`~deadline_nb.localfarm.model.FarmModel` (size), the
+clocks of :mod:`~deadline_nb.localfarm.clock` (speedup, start) and ``deadline-nb localfarm``
 (:mod:`deadline_nb.cli`), which runs the same check on each option as it parses it, so that a
 knob is refused with the same sentence from Python and from the shell.
 
@@ -27,6 +27,7 @@ __all__ = [
     "check_instant",
     "check_port",
     "check_positive",
+    "check_quota",
     "check_seconds",
     "check_share",
 ]
@@ -236,3 +237,41 @@ def check_port(name: str, value: object) -> int:
     if not 0 <= port <= MAX_PORT:
         raise bad_argument(name, must, value)
     return port
+
+
+def check_quota(name: str, value: object) -> float | bool | None:
+    """Return a requests-per-second quota: ``None`` (none), ``True`` (the service's), or a rate.
+
+    Parameters
+    ----------
+    name
+        The argument, as the caller spells it.
+    value
+        What was passed: ``None`` or ``False`` for no quota, ``True`` for the service's own
+        quotas, or a positive finite number of requests per second.
+
+    Returns
+    -------
+    float, bool or None
+        ``None``, ``True`` or the rate.
+
+    Examples
+    --------
+    >>> from deadline_nb.localfarm.knobs import check_quota
+    >>> check_quota("logs_quota", 25), check_quota("logs_quota", True), check_quota("logs_quota", None)
+    (25.0, True, None)
+    >>> check_quota("logs_quota", -1)
+    Traceback (most recent call last):
+    ...
+    ValueError: The value for `logs_quota` must be a positive finite number, True or None, but -1 was passed.
+    """  # noqa: E501 - a doctest's expected line cannot wrap
+    if value is None or value is False:
+        return None
+    if value is True:
+        return True
+    if isinstance(value, Real) and not isinstance(value, bool):
+        number = float(value)
+        if math.isfinite(number) and number > 0:
+            return number
+        raise bad_argument(name, "be a positive finite number, True or None", value)
+    raise bad_argument_type(name, "a number, True or None", value)

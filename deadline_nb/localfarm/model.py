@@ -538,6 +538,44 @@ class FarmModel:
         copied: list[dict[str, Any]] = json.loads(json.dumps([{**ids, **a} for a in actions]))
         return copied
 
+    def job_build(self, job_id: str) -> JobBuild:
+        """Return a job's simulation in full: every session and action it ever has.
+
+        For a finished job this is what :meth:`view` shows; for the running job it is the whole
+        plan, including what has not happened yet on the model's clock. The session logs
+        (:mod:`.sessionlog`) are written from it, so that a log can only say what the actions
+        did. Do not modify it.
+
+        Parameters
+        ----------
+        job_id
+            The job's id.
+
+        Returns
+        -------
+        JobBuild
+            Its steps (with their tasks), sessions and actions, in the API's shapes.
+
+        Raises
+        ------
+        KeyError
+            When the farm has no such job.
+
+        Examples
+        --------
+        >>> from deadline_nb.localfarm.model import FarmModel
+        >>> model = FarmModel(seed=0)
+        >>> build = model.job_build(model.job_by_name("render").job_id)
+        >>> len(build.sessions) == len(model.view(build.spec.job_id).sessions)
+        True
+        """
+        entry = self._jobs[job_id]
+        with self._lock:
+            if entry.build is None:
+                with _no_gc():
+                    return self._build(entry)
+            return entry.build
+
     def job_queue(self, job_id: str) -> str:
         """Return the id of the queue a job is in.
 

@@ -1,5 +1,9 @@
 """The local farm's HTTP layer: :class:`LocalFarm` serves the farm's API on 127.0.0.1.
 
+Two services share the one endpoint, as a client pointed at it expects: the Deadline Cloud REST
+API (routed by method and path) and CloudWatch Logs for the session logs (JSON 1.1, routed by
+the ``X-Amz-Target`` header, answered by :mod:`.logs`).
+
 Requests are routed and parsed by :mod:`.routes`, answered by :mod:`.responses` from the model
 (:mod:`.model`), and sent back with their timestamps as ISO 8601 text (:func:`.shapes.to_wire`).
 Here live what belongs to HTTP: sockets and threads, keep-alive connections, latency, throttling,
@@ -32,13 +36,30 @@ import threading
 import time
 import traceback
 import uuid
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final, Literal, overload
 
 from ..timestamps import parse_timestamp
 from .clock import Clock
 from .exceptions import ApiError
 from .ids import ACCOUNT, REGION
-from .knobs import check_count, check_port, check_positive, check_seconds, check_share
+from .knobs import (
+    check_count,
+    check_port,
+    check_positive,
+    check_quota,
+    check_seconds,
+    check_share,
+)
+from .logs import (
+    LOGS_OPERATIONS,
+    SERVICE_QUOTAS,
+    TARGET_PREFIX,
+    FarmLogs,
+    LogsError,
+    LogsResponses,
+    parse_logs_request,
+)
 from .model import FarmModel
 from .responses import OPERATIONS, FarmResponses
 from .routes import find_route, parse_request, route_table
@@ -125,7 +146,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if len(body) < length:  # the client left mid-body: nobody is there to answer
                 self.close_connection = True
                 return
-            status, headers, payload = self.server.farm.handle(self.command, self.path, body)
+            status, headers, payload = self.server.farm.handle(
+                self.command, self.path, body, headers=dict(self.headers.items())
+            )
         lines = [f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}"]
         lines.extend(f"{k}: {v}" for k, v in headers.items())
         lines.append(f"Content-Length: {len(payload)}")
@@ -172,9 +195,24 @@ def _content_length(values: list[str]) -> int:
     return length
 
 
-def _request_headers() -> dict[str, str]:
+def _request_headers(content_type: str = "application/json") -> dict[str, str]:
     """The headers every answer starts with."""
-    return {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
+    return {"Content-Type": content_type, "x-amzn-RequestId": str(uuid.uuid4())}
+
+
+#: CloudWatch Logs answers in JSON 1.1, like its requests.
+_LOGS_CONTENT_TYPE: Final = "application/x-amz-json-1.1"
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    """A request header by name, whatever its case (HTTP header names are case-insensitive)."""
+    if not headers:
+        return None
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value
+    return None
 
 
 def _error_answer(
@@ -246,6 +284,14 @@ class LocalFarm:
     item_fault_rate
         Share of the items of a BatchGet* call that come back in its ``errors`` with the code
         ``InternalServerErrorException`` (a transient failure of one item, to be retried).
+    logs_quota
+        Requests per second allowed for each CloudWatch Logs operation, as the service's quotas
+        limit an account: past it, 400 ``ThrottlingException`` ("Rate exceeded"). ``None``
+        (the default) sets no quota; ``True`` the service's own quotas
+        (:data:`.logs.SERVICE_QUOTAS`: GetLogEvents 10, FilterLogEvents 5, DescribeLogStreams
+        25, DescribeLogGroups 10); a positive number that rate for each logs operation, such as
+        ``25``. ``latency``, ``throttle_rate`` and ``fault_rate`` apply to the logs operations
+        too (a fault there is a 500 ``ServiceUnavailableException``).
     speedup
         How much faster than the wall clock the running job advances (with the default clock):
         a positive finite number.
@@ -266,6 +312,8 @@ class LocalFarm:
     ----------
     model : FarmModel
         The ground truth: ids, jobs and the exact responses the server gives.
+    logs : FarmLogs
+        The session logs served over CloudWatch Logs: groups, streams and their events.
     calls : collections.Counter
         Requests per operation since the start or the last :meth:`reset_calls`.
 
@@ -290,6 +338,7 @@ class LocalFarm:
         throttle_rate: float | None = None,
         fault_rate: float = 0.0,
         item_fault_rate: float = 0.0,
+        logs_quota: float | bool | None = None,
         speedup: float = 1.0,
         port: int = 0,
         host: str = "127.0.0.1",
@@ -306,8 +355,11 @@ class LocalFarm:
         )
         self.fault_rate = check_share("fault_rate", fault_rate)
         self.item_fault_rate = check_share("item_fault_rate", item_fault_rate)
+        self.logs_quota = check_quota("logs_quota", logs_quota)
         self.port = check_port("port", port)
         self.model = FarmModel(seed, size=size, speedup=speedup, clock=clock)
+        #: The session logs served over CloudWatch Logs (:mod:`.logs`): groups, streams, text.
+        self.logs = FarmLogs(self.model)
         self.host = host
         #: Queue ids whose requests are answered ``403 AccessDeniedException``, as AWS answers
         #: a caller whose role cannot read that queue. Set it to show or test that error.
@@ -329,6 +381,7 @@ class LocalFarm:
         self._faults = random.Random(f"{seed}:faults")
         self._routes = route_table(OPERATIONS)
         self._responses = FarmResponses(self.model, item_fault=self._item_fault)
+        self._logs_responses = LogsResponses(self.logs)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -430,27 +483,47 @@ class LocalFarm:
     def environment(self) -> dict[str, str]:
         """Return the environment variables that point AWS tools (the deadline CLI) here.
 
+        botocore reads a service's endpoint from ``AWS_ENDPOINT_URL_<service id>``: ``DEADLINE``
+        for Deadline Cloud and ``CLOUDWATCH_LOGS`` for CloudWatch Logs (service id
+        ``CloudWatch Logs``), so that ``deadline job logs`` and any boto3 script read the
+        session logs here too.
+
         Returns
         -------
         dict
-            ``AWS_ENDPOINT_URL_DEADLINE`` and ``AWS_DISABLE_HOST_PREFIX_INJECTION``.
+            ``AWS_ENDPOINT_URL_DEADLINE``, ``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`` and
+            ``AWS_DISABLE_HOST_PREFIX_INJECTION``.
 
         Examples
         --------
         >>> from deadline_nb.localfarm import LocalFarm
         >>> with LocalFarm() as farm:
-        ...     sorted(farm.environment())
-        ['AWS_DISABLE_HOST_PREFIX_INJECTION', 'AWS_ENDPOINT_URL_DEADLINE']
+        ...     sorted(farm.environment())  # doctest: +NORMALIZE_WHITESPACE
+        ['AWS_DISABLE_HOST_PREFIX_INJECTION', 'AWS_ENDPOINT_URL_CLOUDWATCH_LOGS',
+         'AWS_ENDPOINT_URL_DEADLINE']
         """
         return {
             "AWS_ENDPOINT_URL_DEADLINE": self.endpoint_url,
+            "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": self.endpoint_url,
             # botocore puts "management." in front of the host of every Deadline call;
             # management.127.0.0.1 resolves nowhere.
             "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
         }
 
-    def client(self, *, fast_timestamps: bool = True, **config: Any) -> DeadlineCloudClient:
-        """Return a boto3 ``deadline`` client for this farm.
+    @overload
+    def client(
+        self, service: Literal["deadline"] = ..., *, fast_timestamps: bool = ..., **config: Any
+    ) -> DeadlineCloudClient: ...
+
+    @overload
+    def client(
+        self, service: Literal["logs"], *, fast_timestamps: bool = ..., **config: Any
+    ) -> Any: ...
+
+    def client(
+        self, service: str = "deadline", *, fast_timestamps: bool = True, **config: Any
+    ) -> Any:
+        """Return a boto3 ``deadline`` client for this farm, or a ``logs`` one.
 
         Region ``us-west-2``, dummy static credentials (the farm checks no signature), host
         prefix injection off, and standard retries unless ``retries`` says otherwise.
@@ -463,15 +536,18 @@ class LocalFarm:
 
         Parameters
         ----------
+        service
+            ``"deadline"`` (the default) or ``"logs"``, for CloudWatch Logs (the session logs).
         fast_timestamps
-            Parse ISO 8601 timestamps with the standard library rather than ``dateutil``.
+            Parse ISO 8601 timestamps with the standard library rather than ``dateutil``
+            (CloudWatch Logs sends epoch milliseconds: nothing to parse there).
         **config
             Keyword arguments for :class:`botocore.config.Config`, such as
             ``retries={"total_max_attempts": 1}`` to see every throttle.
 
         Returns
         -------
-        DeadlineCloudClient
+        DeadlineCloudClient or botocore client
             A real boto3 client talking HTTP to 127.0.0.1.
 
         Examples
@@ -481,6 +557,11 @@ class LocalFarm:
         ...     [f["displayName"] for f in farm.client().list_farms()["farms"]]
         ['Studio Farm']
         """
+        if service not in ("deadline", "logs"):
+            raise ValueError(
+                f"The value for `service` must be one of ['deadline', 'logs'], but {service!r} "
+                "was passed."
+            )
         import boto3
         import botocore.session
         from botocore.config import Config
@@ -501,7 +582,35 @@ class LocalFarm:
             region_name=REGION,
             botocore_session=core,
         )
-        return session.client("deadline", endpoint_url=self.endpoint_url, config=Config(**options))
+        make: Any = session.client  # typed per service name; the name is checked above
+        return make(service, endpoint_url=self.endpoint_url, config=Config(**options))
+
+    def logs_client(self, **config: Any) -> Any:
+        """Return a boto3 ``logs`` (CloudWatch Logs) client for this farm's session logs.
+
+        The same as ``client("logs", **config)``.
+
+        Parameters
+        ----------
+        **config
+            Keyword arguments for :class:`botocore.config.Config`.
+
+        Returns
+        -------
+        botocore client
+            A real boto3 ``logs`` client talking HTTP to 127.0.0.1.
+
+        Examples
+        --------
+        >>> from deadline_nb.localfarm import LocalFarm
+        >>> with LocalFarm(seed=0) as farm:
+        ...     spec = farm.job_by_name("failing")
+        ...     group = f"/aws/deadline/{farm.farm_id}/{spec.queue_id}"
+        ...     streams = farm.logs_client().describe_log_streams(logGroupName=group, limit=2)
+        >>> [s["logStreamName"].startswith("session-") for s in streams["logStreams"]]
+        [True, True]
+        """
+        return self.client("logs", **config)
 
     # ---- ground truth shortcuts
 
@@ -555,12 +664,19 @@ class LocalFarm:
 
     # ---- answering requests
 
-    def handle(self, method: str, target: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def handle(
+        self,
+        method: str,
+        target: str,
+        body: bytes,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
         """Answer one request, as the server does but without HTTP: status, headers and body.
 
         Every request goes through here: it is counted, may wait (``latency``), be throttled or
-        fail (``fault_rate``), and is then routed, parsed and answered. Benchmarks call it to
-        time the farm without the network.
+        fail (``fault_rate``), and is then routed, parsed and answered. A request with an
+        ``X-Amz-Target`` header is CloudWatch Logs' (JSON 1.1); any other is Deadline Cloud's.
+        Benchmarks call it to time the farm without the network.
 
         Parameters
         ----------
@@ -570,6 +686,8 @@ class LocalFarm:
             The request target: path and query string.
         body
             The request body.
+        headers
+            The request headers (only ``X-Amz-Target`` is read, in any case).
 
         Returns
         -------
@@ -583,7 +701,14 @@ class LocalFarm:
         >>> status, headers, body = farm.handle("GET", f"/2023-10-12/farms/{farm.farm_id}", b"")
         >>> status, headers["Content-Type"], farm.calls["GetFarm"]
         (200, 'application/json', 1)
+        >>> status, headers, body = farm.handle(
+        ...     "POST", "/", b"{}", {"X-Amz-Target": "Logs_20140328.DescribeLogGroups"})
+        >>> status, headers["Content-Type"], len(json.loads(body)["logGroups"])
+        (200, 'application/x-amz-json-1.1', 3)
         """
+        amz_target = _header(headers, "X-Amz-Target")
+        if amz_target is not None:
+            return self._handle_logs(amz_target, body)
         headers = _request_headers()
         try:
             route, match, query = find_route(self._routes, method, target)
@@ -636,6 +761,82 @@ class LocalFarm:
             traceback.print_exc(file=sys.stderr)
             headers["x-amzn-ErrorType"] = "InternalServerErrorException"
             body_json = {"message": f"{type(error).__name__}: {error}"}
+            return 500, headers, json.dumps(body_json).encode()
+
+    def _take(self, key: str, rate: float) -> float:
+        """Take a token from the bucket ``key`` (made at ``rate``); the wait, or 0. Locked."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(rate)
+        return bucket.take()
+
+    def _logs_rate(self, operation: str) -> float | None:
+        """The quota of one CloudWatch Logs operation under ``logs_quota``, if any."""
+        if self.logs_quota is None:
+            return None
+        if self.logs_quota is True:
+            return SERVICE_QUOTAS.get(operation)
+        return float(self.logs_quota)
+
+    def _handle_logs(self, amz_target: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """Answer one CloudWatch Logs request (JSON 1.1, the operation in ``X-Amz-Target``)."""
+        headers = _request_headers(_LOGS_CONTENT_TYPE)
+        try:
+            operation = amz_target.removeprefix(TARGET_PREFIX)
+            if not amz_target.startswith(TARGET_PREFIX) or operation not in LOGS_OPERATIONS:
+                raise LogsError("UnknownOperationException", f"Unknown operation {amz_target}.")
+            with self._lock:
+                self.calls[operation] += 1
+                wait = 0.0
+                if self.throttle_rate is not None:
+                    wait = self._take(operation, self.throttle_rate)
+                quota = self._logs_rate(operation)
+                if quota is not None:
+                    wait = max(wait, self._take(f"logs-quota:{operation}", quota))
+                fault = self.fault_rate > 0 and self._faults.random() < self.fault_rate
+            if self.latency:
+                time.sleep(self.latency)
+            if wait:
+                raise LogsError("ThrottlingException", "Rate exceeded")
+            if fault:
+                raise LogsError(
+                    "ServiceUnavailableException",
+                    "The service cannot complete the request (injected).",
+                    status=500,
+                )
+            if operation in self.unavailable_operations:
+                raise LogsError("UnknownOperationException", f"Unknown operation {amz_target}.")
+            if self.expired_credentials:
+                raise LogsError(
+                    "ExpiredTokenException", "The security token included in the request is expired"
+                )
+            params = parse_logs_request(operation, body)
+            if self.denied_queues and operation != "DescribeLogGroups":
+                group = self._logs_responses.group_of(params)
+                queue = self.logs.queue_of(group) or {}
+                if queue.get("queueId") in self.denied_queues:
+                    raise LogsError(
+                        "AccessDeniedException",
+                        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/Artist/localfarm is not "
+                        f"authorized to perform: logs:{operation} on resource: "
+                        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:log-stream:",
+                    )
+            result = self._logs_responses.respond(operation, params)
+            # UTF-8 on the wire, as the service sends it (U+FFFD and all).
+            payload = json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode()
+            return 200, headers, payload
+        except ApiError as error:
+            headers["x-amzn-ErrorType"] = error.code
+            body_json = error.body() if isinstance(error, LogsError) else {}
+            body_json = {"__type": error.code, "message": error.message, **body_json}
+            return error.status, headers, json.dumps(body_json).encode()
+        except Exception as error:  # a bug here must reach the client as AWS would send it
+            traceback.print_exc(file=sys.stderr)
+            headers["x-amzn-ErrorType"] = "ServiceUnavailableException"
+            body_json = {
+                "__type": "ServiceUnavailableException",
+                "message": f"{type(error).__name__}: {error}",
+            }
             return 500, headers, json.dumps(body_json).encode()
 
     def _item_fault(self) -> bool:

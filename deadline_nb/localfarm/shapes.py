@@ -1,4 +1,4 @@
-"""botocore's service model for ``deadline``, and a validator of values against its shapes.
+"""botocore's service models for ``deadline`` and ``logs``, and a validator of values against them.
 
 The local farm takes everything it can from the model that boto3 itself uses: request paths and
 methods, input members and where they travel (path, query string, body), id patterns, enums, and
@@ -24,6 +24,7 @@ __all__ = [
     "ResponseShapeError",
     "check_responses",
     "format_timestamp",
+    "logs_service_model",
     "operation_model",
     "output_shape",
     "parse_timestamp",
@@ -49,6 +50,27 @@ def service_model() -> ServiceModel:
     '2023-10-12'
     """
     return botocore.session.get_session().get_service_model("deadline")
+
+
+@functools.lru_cache(maxsize=1)
+def logs_service_model() -> ServiceModel:
+    """Return botocore's model of the CloudWatch Logs API (loaded once, offline).
+
+    The local farm serves the session logs from it (:mod:`.logs`): operation names, input
+    members and their constraints, output shapes.
+
+    Returns
+    -------
+    botocore.model.ServiceModel
+        The ``logs`` service model shipped with the installed botocore.
+
+    Examples
+    --------
+    >>> from deadline_nb.localfarm.shapes import logs_service_model
+    >>> logs_service_model().metadata["targetPrefix"]
+    'Logs_20140328'
+    """
+    return botocore.session.get_session().get_service_model("logs")
 
 
 @functools.cache
@@ -399,18 +421,20 @@ class ResponseShapeError(AssertionError):
 
 
 def check_responses(client: Any) -> Any:
-    """Make a boto3 ``deadline`` client check every response against botocore's model.
+    """Make a boto3 ``deadline`` or ``logs`` client check every response against botocore's model.
 
-    A test helper shipped with the local farm, in the spirit of botocore's ``Stubber``: each
+    A test helper shipped with the local farm, in the spirit of botocore's Stubber: each
     response is checked twice, as JSON off the wire (no member the shape does not know, ISO 8601
     timestamps) and as boto3 parsed it (required members present, enums and id patterns
-    respected); an error response against its error shape and status code. A response that
-    breaks the model raises :class:`ResponseShapeError` from the call that received it.
+    respected); an error response against its error shape and status code (for ``logs``, a JSON
+    1.1 error: ``__type`` and ``message``, status 400, or 500 when the service is unavailable).
+    A response that breaks the model raises :class:`ResponseShapeError` from the call that
+    received it.
 
     Parameters
     ----------
     client
-        A boto3 ``deadline`` client, such as ``LocalFarm.client()``.
+        A boto3 ``deadline`` or ``logs`` client, such as ``LocalFarm.client()``.
 
     Returns
     -------
@@ -426,14 +450,25 @@ def check_responses(client: Any) -> Any:
     ...     client.get_farm(farmId=farm.farm_id)["displayName"]
     'Studio Farm'
     """
+    model_of = client.meta.service_model
+    service = model_of.service_name
 
     def after_call(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
         status = http_response.status_code
         body = json.loads(http_response.content) if http_response.content else {}
         if status == 200:
-            shape = output_shape(model.name)
+            shape = model_of.operation_model(model.name).output_shape
             problems = validate(shape, body, raw=True)
             problems += [f"parsed {p}" for p in validate(shape, parsed, raw=False)]
+        elif service == "logs":
+            code = http_response.headers.get("x-amzn-ErrorType", "").split(":")[0]
+            problems = []
+            if body.get("__type") != code or not isinstance(body.get("message"), str):
+                problems.append(f"error body {body!r} is not a JSON 1.1 error of type {code}")
+            if set(body) - {"__type", "message"}:
+                problems.append(f"error body has members {sorted(body)}")
+            if status != (500 if code == "ServiceUnavailableException" else 400):
+                problems.append(f"status {status} is not the service's for {code}")
         else:
             code = http_response.headers.get("x-amzn-ErrorType", "").split(":")[0]
             error = service_model().shape_for(code)
@@ -443,5 +478,5 @@ def check_responses(client: Any) -> Any:
         if problems:
             raise ResponseShapeError(f"{model.name}: " + "; ".join(problems[:10]))
 
-    client.meta.events.register("after-call.deadline", after_call)
+    client.meta.events.register(f"after-call.{model_of.service_id.hyphenize()}", after_call)
     return client
