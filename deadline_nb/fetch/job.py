@@ -68,6 +68,22 @@ class Job:
     actions: pd.DataFrame
     snapshots: pd.DataFrame
     _options: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+    _logs: pd.DataFrame | None = dataclasses.field(default=None, repr=False)
+
+    # A placeholder: the logs fetch layer replaces this property with one that reads every
+    # session's stream on first use and keeps the frame in ``_logs``.
+    @property
+    def logs(self) -> pd.DataFrame:
+        """The job's session log lines (:func:`deadline_nb.log_frame`, with the actions).
+
+        Raises
+        ------
+        NotImplementedError
+            Until the logs fetch layer reads them; a frame set in ``_logs`` is returned.
+        """
+        if self._logs is not None:
+            return self._logs
+        raise NotImplementedError("fetched by the logs fetch layer")
 
     @property
     def farm_id(self) -> str:
