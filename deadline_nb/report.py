@@ -23,9 +23,10 @@ still gives a page a browser opens at once:
 * a line longer than :data:`LOG_LINE_CHARS` characters is cut, saying how much was left out;
 * the same endings: at most :data:`MAX_ENDINGS` of them, most common first.
 
-So the logs add at most about 2 MB to a page, about 1 KB per line shown in the worst case and
-about 100 bytes in a usual one. Every line of every failed action is in ``failed_logs.parquet``
-next to the page.
+So the logs add about 2 MB to a page at most (the budget, which one action's block may overrun,
+and the failures table's column of endings, each cut at 160 characters); a usual line costs
+about 100 bytes. Every line of every failed action is in ``failed_logs.parquet`` next to the
+page.
 
 This module only composes: it takes a :class:`~deadline_nb.Job` and never talks to AWS (reading
 ``job.logs`` is the job's own fetch, the first time it is used).
@@ -547,10 +548,11 @@ def _logs_section(df: pd.DataFrame, logs: _FailureLogs) -> tuple[str, set[str]]:
         block = _log_block(
             row, by_action.get(action_id), ending.get(action_id, (None, ""))[0], params
         )
-        if blocks and size + len(block) > LOG_BUDGET:
+        cost = len(block.encode("utf-8"))
+        if blocks and size + cost > LOG_BUDGET:
             break
         blocks.append(block)
-        size += len(block)
+        size += cost
     intro = (
         f"<p>The end of each failed action's log (its last {LOG_TAIL} lines), oldest failure "
         "first. The line marked is the one it ends with: its last <code>openjd_fail</code> line, "
