@@ -60,9 +60,11 @@ _BOX: Final = (
 )
 # A column-reverse box starts scrolled to its end: a tail opens at its last line, with no script.
 _BOTTOM: Final = "display:flex;flex-direction:column-reverse;"
+# The box scrolls, not the pre (JupyterLab gives a pre overflow:auto, which would let the flex
+# box shrink it to its own height and scroll it from its top).
 _PRE: Final = (
     "margin:0;padding:6px 10px;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;"
-    "font-size:12px;line-height:1.4;white-space:pre"
+    "font-size:12px;line-height:1.4;white-space:pre;flex:none;overflow:visible"
 )
 _NUMBER: Final = (
     "color:#5b6475;display:inline-block;min-width:6ch;padding-right:1ch;text-align:right"
