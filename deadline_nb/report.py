@@ -51,7 +51,7 @@ from .charts import CHARTS, ChartData
 from .errors import AccessDeniedError, AwsError, Problems, bad_argument
 from .frames.logs import failure_lines
 from .summary import TOTAL_LABEL, exit_code_name, summarize
-from .text import REPLACED, clean_text, format_seconds, printable_text
+from .text import REPLACED, clean_text, environment_name, format_seconds, printable_text
 
 if TYPE_CHECKING:
     from .fetch import Job
@@ -415,18 +415,13 @@ class _FailureLogs:
         self.endings = endings
         self.lines = lines
 
-    def ending(self) -> dict[str, tuple[str | None, str]]:
-        """Each failed action's (line it ends with, where the line came from), by its id."""
+    def ending(self) -> dict[str, str | None]:
+        """The line each failed action ends with (None: it has none), by the action's id."""
         if self.endings is None:
             return {}
         table = self.endings
         lines = table["line"].astype(object).where(table["line"].notna(), None)
-        return {
-            str(i): (line, str(source))
-            for i, line, source in zip(
-                table["sessionActionId"], lines, table["source"], strict=True
-            )
-        }
+        return {str(i): line for i, line in zip(table["sessionActionId"], lines, strict=True)}
 
 
 def _failure_logs(job: Job) -> _FailureLogs:
@@ -493,7 +488,9 @@ def _log_block(
         for part in (
             _e(row.get("stepName", row.get("stepId"))),
             _e(row["actionType"]),
-            _e(row.get("environmentId")),
+            _e(environment_name(str(row["environmentId"])))
+            if not pd.isna(row.get("environmentId"))
+            else "",
             _params(row, params) if params else "",
             _e(row.get("workerId")),
         )
@@ -545,9 +542,7 @@ def _logs_section(df: pd.DataFrame, logs: _FailureLogs) -> tuple[str, set[str]]:
     size = 0
     for _, row in failed.head(MAX_FAILED_LOGS).iterrows():
         action_id = str(row["sessionActionId"])
-        block = _log_block(
-            row, by_action.get(action_id), ending.get(action_id, (None, ""))[0], params
-        )
+        block = _log_block(row, by_action.get(action_id), ending.get(action_id), params)
         cost = len(block.encode("utf-8"))
         if blocks and size + cost > LOG_BUDGET:
             break
@@ -808,7 +803,7 @@ def _failures(
             f'<span class="msg">{_e(row["progressMessage"])}</span>',
         ]
         if with_logs:
-            line = ending.get(action_id, (None, ""))[0]
+            line = ending.get(action_id)
             cells.append(
                 f'<code class="ending">{_escape(_cut(line, _ENDING_CHARS))}</code>'
                 if line is not None

@@ -842,3 +842,28 @@ def test_log_tab_of_a_frame_says_it_needs_a_job(failing_with_logs: dnb.Job) -> N
             ex.log_tab.search("License")
     finally:
         ex.close()
+
+
+def test_log_tab_keeps_a_search_across_a_refresh_of_the_same_job(
+    failing_with_logs: dnb.Job, farm: LocalFarm
+) -> None:
+    tab = LogTab()
+    try:
+        first = counted(failing_with_logs)
+        tab.set_job(first)
+        found = tab.search("openjd_fail")
+        assert len(found) and type(first).reads == 1
+        # What a refresh gives: a new Job object for the same job, whose logs are read again.
+        again = counted(failing_with_logs)
+        tab.set_job(again)
+        assert tab.logs is None and type(again).reads == 0
+        assert len(tab.matches) == len(found) and len(tab.results.options) == len(found)
+        index = tab.results.options[0][1]
+        tab.results.value = index
+        assert type(again).reads == 1
+        assert tab.action.value == str(tab.matches.loc[index, "sessionActionId"])
+        # Another job: its search starts afresh.
+        tab.set_job(with_logs(farm, load(farm, "render")))
+        assert tab.matches.empty and tab.results.options == () and tab.summary.value == ""
+    finally:
+        tab.close()

@@ -31,7 +31,7 @@ import pandas as pd
 from .. import schema
 from ..errors import DeadlineNbError
 from ..frames.logs import annotate_log_lines, grep_log_frame, last_error_line
-from ..text import printable_text, short_id
+from ..text import environment_name, printable_text, short_id
 from .shared import ALL, error_html, note_html
 
 if TYPE_CHECKING:
@@ -104,8 +104,7 @@ def _parameters(row: Mapping[str, Any], columns: Sequence[str]) -> str:
 
 def _action_label(row: Mapping[str, Any], params: Sequence[str]) -> str:
     """``FAILED · Crowd Sim · taskRun · Frame=8 · worker-da12c917 · #4``."""
-    # An environment by its name: its id is JOB:<name> or STEP:<step id>:<name>.
-    environment = _text(row.get("environmentId")).rsplit(":", 1)[-1]
+    environment = environment_name(_text(row.get("environmentId")))
     what = _text(row.get("stepName")) or environment or _text(row.get("stepId"))
     action_id = _text(row.get("sessionActionId"))
     parts = [
@@ -212,7 +211,7 @@ class LogTab(widgets.VBox):
     # ---- what the explorer calls
 
     def set_job(self, job: Job | None) -> None:
-        """Show ``job``'s logs from now on; the logs of another job are let go (not read yet).
+        """Show ``job``'s logs from now on (read when next shown); another job's search is cleared.
 
         Parameters
         ----------
@@ -229,8 +228,13 @@ class LogTab(widgets.VBox):
         with self._lock:
             if job is self.job:
                 return
+            same = job is not None and self.job is not None and job.job_id == self.job.job_id
             self.job = job
-            self.logs = None
+            self.logs = None  # read again when next shown: a running job's logs grow
+            if same:
+                # A refresh (or a watch poll) of the same job: the search results stay; their
+                # lines keep their place, since a session's log only grows at its end.
+                return
             self._focus = None
             self.matches = pd.DataFrame()
             with self._quietly():
