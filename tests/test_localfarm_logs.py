@@ -693,7 +693,12 @@ def test_logs_tell_what_the_actions_did(module_farm: LocalFarm, logs: Any, deadl
                     assert exit_code(mine) == code, action["sessionActionId"]
                 messages = "\n".join(e["message"] for e in mine)
                 if code == 137:
-                    assert re.search(r"memory: .*\n.* Killed +\S+", messages)
+                    # Memory climbs, then the shell reports the kill, then the exit.
+                    memory = [float(m) for m in re.findall(r"memory: ([\d.]+) GB", messages)]
+                    assert len(memory) >= 3 and memory == sorted(memory)
+                    assert re.search(
+                        r" Killed +\S+.*\nProcess pid \d+ exited with code: 137", messages
+                    )
                 if code == -1073741819:
                     assert "0xC0000005 (EXCEPTION_ACCESS_VIOLATION)" in messages
                     assert "3221225477 (unsigned) / 0xc0000005 (hex) / -1073741819 (signed)" in (

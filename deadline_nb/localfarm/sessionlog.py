@@ -486,6 +486,7 @@ class _Session:
     embedded: str
     pid: int
     host: str
+    script: str = ""  # the embedded file the running action runs
 
 
 def _run_command(s: _Session) -> str:
@@ -494,7 +495,7 @@ def _run_command(s: _Session) -> str:
 
 
 def _setup(s: _Session, scope: str, file_name: str) -> list[str]:
-    path = f"{s.embedded}/tmp{_name(s.r)}"
+    path = s.script = f"{s.embedded}/tmp{_name(s.r)}"
     return [
         *_subsection("Phase: Setup"),
         f"Writing embedded files for {'Environment' if scope == 'Env' else 'Task'} to disk.",
@@ -686,9 +687,10 @@ def _failure(
         while memory[-1] < 60:
             memory.append(memory[-1] + r.uniform(6, 14))
         lines = [f"[{program}] memory: {m:.1f} GB resident" for m in memory]
-        script = f"{s.embedded}/tmp{_name(r)}"
+        # The task's script runs the program under bash, which reports the OOM kill and exits
+        # with 128 + 9.
         lines.append(
-            f"{script}: line {r.randint(8, 20)}: {child} Killed                  "
+            f"{s.script}: line {r.randint(8, 20)}: {child} Killed                  "
             f"{program} --frame {task.label}"
         )
         return lines, 137
@@ -812,7 +814,10 @@ def _task_action(
         lines.run(exit_at + 1, after, gap)
     elif status == "FAILED" and code is not None:
         ending, returncode = _failure(s, step, task, program, int(code), pid)
-        lines.run(exit_at - len(ending) * 40 - 40, ending, 40)
+        # Memory climbs over the last minute before the OOM kill; a crash is sudden.
+        gap = min(8000.0, span / (len(ending) + 2)) if code == 137 else 40.0
+        lines.run(exit_at - 40 - (len(ending) - 1) * gap, ending[:-1], gap)
+        lines.add(exit_at - 40, ending[-1])
         lines.add(exit_at, exit_code_line(pid, returncode))
     else:
         _signal_end(s, lines, action, pid, end)
