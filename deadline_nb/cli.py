@@ -593,7 +593,8 @@ def run_demo(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
             progress=not args.quiet,
             client=client(endpoint_url=farm.endpoint_url),
         )
-    page = write_report(job, page, title=f"Postmortem: {job.name} (local farm demo)")
+        # While the farm runs: the report reads the failed actions' logs from it.
+        page = write_report(job, page, title=f"Postmortem: {job.name} (local farm demo)")
     lines = _report_lines(job, page)
     lines.append(f"Open it in a browser (it needs no network): {page.resolve().as_uri()}")
     print("\n".join(lines), file=out)

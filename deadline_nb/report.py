@@ -7,11 +7,29 @@ JavaScript and no external address, so it can be attached to a ticket and read i
 Next to it, in a folder named after it (``report.html`` -> ``report_files/``), go the charts as
 PNG and SVG and the session actions as Parquet, for whoever wants to dig further.
 
-Every text that comes from the API (names, ids, progress messages, parameters) is HTML-escaped,
-and its control characters (NUL...) read as U+FFFD: a progress message is whatever a render
-script printed.
+Every text that comes from the API (names, ids, progress messages, parameters, log lines) is
+HTML-escaped, and its control characters (NUL...) read as U+FFFD: a progress message is whatever
+a render script printed.
 
-This module only composes: it takes a :class:`~deadline_nb.Job` and never talks to AWS.
+With the session logs (``logs=True``, the job's :attr:`~deadline_nb.Job.logs`), each failed
+action shows the end of its log, and the failures say which of them end with the same error line.
+How much of the logs goes into the page is bounded, so that a job with thousands of failures
+still gives a page a browser opens at once:
+
+* each failed action's last :data:`LOG_TAIL` lines (and the line it ends with, when that is
+  further up), for the first :data:`MAX_FAILED_LOGS` failed actions (those of the failures
+  table, oldest failure first) and only while the logs' markup stays under
+  :data:`LOG_BUDGET` bytes; the page says how many more there are;
+* a line longer than :data:`LOG_LINE_CHARS` characters is cut, saying how much was left out;
+* the same endings: at most :data:`MAX_ENDINGS` of them, most common first.
+
+So the logs add about 2 MB to a page at most (the budget, which one action's block may overrun,
+and the failures table's column of endings, each cut at 160 characters); a usual line costs
+about 100 bytes. Every line of every failed action is in ``failed_logs.parquet`` next to the
+page.
+
+This module only composes: it takes a :class:`~deadline_nb.Job` and never talks to AWS (reading
+``job.logs`` is the job's own fetch, the first time it is used).
 """
 
 from __future__ import annotations
@@ -30,14 +48,24 @@ import pandas as pd
 
 from . import schema
 from .charts import CHARTS, ChartData
-from .errors import Problems, bad_argument
+from .errors import AccessDeniedError, AwsError, Problems, bad_argument
+from .frames.logs import failure_lines
 from .summary import TOTAL_LABEL, exit_code_name, summarize
-from .text import REPLACED, clean_text, format_seconds, printable_text
+from .text import REPLACED, clean_text, environment_name, format_seconds, printable_text
 
 if TYPE_CHECKING:
     from .fetch import Job
 
-__all__ = ["CHARTS", "write_report"]
+__all__ = [
+    "CHARTS",
+    "FAILED_LOGS_FILE",
+    "LOG_BUDGET",
+    "LOG_LINE_CHARS",
+    "LOG_TAIL",
+    "MAX_ENDINGS",
+    "MAX_FAILED_LOGS",
+    "write_report",
+]
 
 # A chart whose SVG (comments removed) is larger than this is inlined as PNG instead: a
 # timeline's SVG grows with its actions (about 100 bytes each), a 1920 x 1080 PNG does not.
@@ -47,6 +75,24 @@ _MAX_ROWS: Final = 200
 _SLOWEST: Final = 10
 _HTML_SUFFIXES: Final = (".html", ".htm")
 _MISSING: Final = '<span class="na">–</span>'
+
+#: Lines of each failed action's log shown: its last ones.
+LOG_TAIL: Final = 40
+#: Failed actions whose logs are shown at most (the failures table's first rows).
+MAX_FAILED_LOGS: Final = _MAX_ROWS
+#: Bytes of log markup after which no further failed action's log is added to the page.
+LOG_BUDGET: Final = 2_000_000
+#: Characters of one log line shown; the rest is cut and counted.
+LOG_LINE_CHARS: Final = 500
+#: Distinct endings listed at most ("12 failed actions end with: ...").
+MAX_ENDINGS: Final = 20
+#: The file next to the page with every log line of every failed action.
+FAILED_LOGS_FILE: Final = "failed_logs.parquet"
+# A carriage return inside a line (a progress bar redrawn in place) as a visible sign: in HTML
+# it would start a new line with no number.
+_CR_SIGN: Final = "\u240d"
+# Characters of the line an action ends with shown in the failures table (all in its log below).
+_ENDING_CHARS: Final = 160
 
 _CSS: Final = """
 :root { color-scheme: light; --fg: #1d2330; --muted: #5b6475; --line: #d9dde5; --bg: #f6f7f9;
@@ -88,6 +134,18 @@ figure { margin: 8px 0 24px; }
 figure svg, figure img { max-width: 100%; height: auto; display: block;
   border: 1px solid var(--line); }
 figcaption { color: var(--muted); font-size: 12px; margin-top: 4px; }
+pre.log { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px;
+  line-height: 1.4; background: var(--bg); border: 1px solid var(--line); border-radius: 4px;
+  padding: 8px 12px; margin: 4px 0 16px; white-space: pre-wrap; overflow-wrap: anywhere; }
+pre.log .ln { display: inline-block; min-width: 6ch; padding-right: 1ch; text-align: right;
+  color: var(--muted); user-select: none; }
+pre.log mark { background: #fde7e5; color: var(--bad); font-weight: 600; }
+pre.log .cut, pre.log .gap { color: var(--muted); font-style: italic; }
+ul.endings li { max-width: none; margin: 2px 0; }
+ul.endings code { overflow-wrap: anywhere; white-space: pre-wrap; }
+code.ending { display: block; min-width: 28ch; max-width: 48ch; overflow-wrap: anywhere;
+  white-space: pre-wrap; }
+.note { border-left: 3px solid var(--line); padding: 2px 10px; color: var(--muted); }
 footer { margin-top: 48px; color: var(--muted); font-size: 12px; border-top: 1px solid var(--line);
   padding-top: 8px; }
 @media print { body { max-width: none; padding: 0; } h2 { break-after: avoid; }
@@ -105,20 +163,26 @@ def write_report(
     *,
     title: str | None = None,
     charts: Sequence[str] | None = None,
+    logs: bool = True,
 ) -> Path:
     """Write a job's postmortem as one self-contained HTML file, with its charts and data beside it.
 
     The page holds the job's identity and times, key figures, the per-step summary
     (:func:`deadline_nb.summarize`), the steps' task counts, the failed actions with their exit
     codes (named, see :func:`deadline_nb.exit_code_name`) and last progress messages, the retried
-    tasks, the slowest task runs, and the charts. It needs no network and no JavaScript: CSS is
-    inline, each chart is an inline SVG (or a PNG ``data:`` URI when its SVG would be large, as a
-    big job's timeline is), and every text from the API is HTML-escaped. A 10,000-action job's
-    report is well under 5 MB.
+    tasks, the slowest task runs, and the charts. With the session logs, each failed action also
+    shows the line its log ends with (:func:`deadline_nb.failure_lines`), the failures say which
+    error lines several of them share (numbers, paths and ids blanked: "12 failed actions end
+    with: ..."), and a section shows the end of each failed action's log, its error line marked.
+    It needs no network and no JavaScript: CSS is inline, each chart is an inline SVG (or a PNG
+    ``data:`` URI when its SVG would be large, as a big job's timeline is), and every text from
+    the API or a log is HTML-escaped. A 10,000-action job's report is well under 5 MB; how much
+    of the logs goes in is bounded (see :mod:`deadline_nb.report`).
 
     Next to the HTML file, in ``<stem>_files/`` (``report.html`` -> ``report_files/``), go each
-    chart as ``<chart>.png`` and ``<chart>.svg`` (1920 x 1080, see :func:`deadline_nb.save_figure`)
-    and the job's session actions as ``actions.parquet`` (read it back with
+    chart as ``<chart>.png`` and ``<chart>.svg`` (1920 x 1080, see :func:`deadline_nb.save_figure`),
+    the job's session actions as ``actions.parquet`` and, with the logs, every line of the failed
+    actions' logs as ``failed_logs.parquet`` (read them back with
     :func:`deadline_nb.read_parquet`). Existing files of the same names are replaced.
 
     Parameters
@@ -135,6 +199,11 @@ def write_report(
         :data:`deadline_nb.charts.CHARTS` (``"timeline"``,
         ``"frame_times"``, ``"durations"``, ``"status"``, ``"exit_codes"``, ``"concurrency"``,
         ``"progress"``). Default: all of them.
+    logs
+        Show the failed actions' logs, from ``job.logs`` (read on first use, and only when an
+        action failed). When the logs cannot be read (a role that may not read CloudWatch Logs,
+        a log group that has expired), the page says so in one sentence where they would be and
+        is otherwise complete. ``False`` leaves the logs out and reads nothing.
 
     Returns
     -------
@@ -170,9 +239,11 @@ def write_report(
     >>> page.name
     'report.html'
     >>> files  # doctest: +NORMALIZE_WHITESPACE
-    ['actions.parquet', 'exit_codes.png', 'exit_codes.svg', 'status.png',
-     'status.svg']
+    ['actions.parquet', 'exit_codes.png', 'exit_codes.svg', 'failed_logs.parquet',
+     'status.png', 'status.svg']
     >>> "sq030_crowd_v007_failing" in text and "0xC0000005 access violation" in text
+    True
+    >>> "3 failed actions end with: <code>openjd_fail: License checkout failed" in text
     True
     """
     names = _chart_names(charts)
@@ -180,9 +251,15 @@ def write_report(
     _warn_unencodable(job)
     heading = title if title is not None else f"Postmortem: {job.name}"
     make_writable_folder(files)
+    failure_logs = _failure_logs(job) if logs else None
     figures = [_chart(name, job, files) for name in names]
     job.actions.to_parquet(files / "actions.parquet")
-    document = _document(job, heading, figures, files.name)
+    lines_file = files / FAILED_LOGS_FILE
+    if failure_logs is not None and failure_logs.lines is not None:
+        failure_logs.lines.to_parquet(lines_file, index=False)
+    else:  # a file from an earlier report would pass for this one's
+        lines_file.unlink(missing_ok=True)
+    document = _document(job, heading, figures, files.name, failure_logs)
     temporary = page.with_name(f".{page.name}.partial")
     try:
         temporary.write_text(document, encoding="utf-8")
@@ -315,6 +392,218 @@ def _inline_svg(text: str) -> str:
     svg = _METADATA.sub("", svg, count=1)
     head, _, rest = svg.partition(">")
     return (_NAMESPACE.sub("", head) + ">" + rest).strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# the failed actions' logs
+
+
+class _FailureLogs:
+    """What the page shows of the logs: the failed actions' endings and lines, or why not.
+
+    ``note`` is the one sentence shown instead when the logs could not be read; ``endings`` is
+    :func:`~deadline_nb.failure_lines` of every failed action, ``lines`` their log lines.
+    """
+
+    def __init__(
+        self,
+        note: str = "",
+        endings: pd.DataFrame | None = None,
+        lines: pd.DataFrame | None = None,
+    ) -> None:
+        self.note = note
+        self.endings = endings
+        self.lines = lines
+
+    def ending(self) -> dict[str, str | None]:
+        """The line each failed action ends with (None: it has none), by the action's id."""
+        if self.endings is None:
+            return {}
+        table = self.endings
+        lines = table["line"].astype(object).where(table["line"].notna(), None)
+        return {str(i): line for i, line in zip(table["sessionActionId"], lines, strict=True)}
+
+
+def _failure_logs(job: Job) -> _FailureLogs:
+    """Read the job's logs (only when an action failed) and keep the failed actions' part."""
+    failed = _column(job.actions, "status").astype("string") == "FAILED"
+    if not failed.fillna(False).any():
+        return _FailureLogs()
+    try:
+        frame = job.logs
+    except AccessDeniedError as error:
+        return _FailureLogs(note=_denied_sentence(error))
+    except AwsError as error:
+        # An expired log group, throttling that retries did not cure...: the rest of the
+        # postmortem is still worth having.
+        reason = str(error).rstrip(". ")
+        return _FailureLogs(note=f"The session logs could not be read, so none is shown: {reason}.")
+    endings = failure_lines(frame, job.actions)
+    ids = endings["sessionActionId"].astype(object).to_numpy()
+    mine = frame["sessionActionId"].astype(object).isin(ids).to_numpy()
+    return _FailureLogs(endings=endings, lines=frame.loc[mine].reset_index(drop=True))
+
+
+def _denied_sentence(error: AccessDeniedError) -> str:
+    what = f"{error.operation} was denied" if error.operation else "access was denied"
+    where = f" for queue {error.queue_id}" if error.queue_id else ""
+    return (
+        "The session logs are not shown: the AWS identity that wrote this report may not read "
+        f"this job's CloudWatch Logs{where} ({what})."
+    )
+
+
+def _failed_in_order(df: pd.DataFrame) -> pd.DataFrame:
+    """The failed actions, oldest failure first: the failures table's order, and the logs'."""
+    failed = df[(_column(df, "status").astype("string") == "FAILED").fillna(False).to_numpy()]
+    return failed.sort_values("endedAt", na_position="last")
+
+
+def _cut(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[:chars] + "…"
+
+
+def _line_html(number: int, text: object, *, marked: bool = False) -> str:
+    """One log line in a ``pre``: its number, then the text, cut when long, escaped."""
+    message = "" if text is None or text is pd.NA else str(text)
+    cut = ""
+    if len(message) > LOG_LINE_CHARS:
+        cut = f'<span class="cut"> … {len(message) - LOG_LINE_CHARS:,} more characters</span>'
+        message = message[:LOG_LINE_CHARS]
+    body = _escape(message, quote=False).replace("\r", _CR_SIGN) + cut
+    if marked:
+        body = f"<mark>{body}</mark>"
+    return f'<span class="ln">{number:,}</span>{body}'
+
+
+def _log_block(
+    row: pd.Series, lines: pd.DataFrame | None, ending: str | None, params: Sequence[str]
+) -> str:
+    """One failed action: a heading saying which, and the end of its log, the error line marked."""
+    action_id = str(row["sessionActionId"])
+    code = row["processExitCode"]
+    meaning = exit_code_name(None if pd.isna(code) else int(code))
+    title = " · ".join(
+        part
+        for part in (
+            _e(row.get("stepName", row.get("stepId"))),
+            _e(row["actionType"]),
+            _e(environment_name(str(row["environmentId"])))
+            if not pd.isna(row.get("environmentId"))
+            else "",
+            _params(row, params) if params else "",
+            _e(row.get("workerId")),
+        )
+        if part and part != _MISSING
+    )
+    exit_text = f"exit code {_e(code)}" + (f" ({_e(meaning)})" if meaning else "")
+    head = (
+        f'<h3 id="log-{_e(action_id)}">{title}</h3>'
+        f'<p class="muted">{exit_text} · <span class=id>{_e(action_id)}</span>'
+    )
+    if lines is None or not len(lines):
+        return head + " · no line of its session's log falls in its time window.</p>"
+    messages = lines["message"].astype(object).where(lines["message"].notna(), None).tolist()
+    total = len(messages)
+    start = max(0, total - LOG_TAIL)
+    # The line failure_lines chose is the last one with its text: a later line with the same
+    # text would have been chosen by the same rule.
+    error_at = -1
+    if ending is not None:
+        error_at = next((i for i in range(total - 1, -1, -1) if messages[i] == ending), -1)
+    shown = f"the last {total - start:,} of {total:,} lines" if start else f"all {total:,} lines"
+    mark = "; the line it ends with is marked" if error_at >= 0 else ""
+    parts = []
+    if 0 <= error_at < start:  # the error line is further up: shown first, then the tail
+        parts.append(_line_html(error_at + 1, messages[error_at], marked=True))
+        if start - error_at > 1:
+            parts.append(f'<span class="gap">⋮ {start - error_at - 1:,} lines</span>')
+    parts += [_line_html(i + 1, messages[i], marked=i == error_at) for i in range(start, total)]
+    return head + f" · {shown}{mark}.</p>" + '<pre class="log">' + "\n".join(parts) + "</pre>"
+
+
+def _logs_section(df: pd.DataFrame, logs: _FailureLogs) -> tuple[str, set[str]]:
+    """The failed actions' logs, within the page's bounds; and the ids of those shown."""
+    if logs.note:
+        return f'<p class="note">{_escape(logs.note)}</p>', set()
+    failed = _failed_in_order(df)
+    if not len(failed) or logs.lines is None:
+        return "<p>No action failed.</p>", set()
+    params = [c for c in df.columns if c.startswith(schema.PARAMETER_PREFIX)]
+    ending = logs.ending()
+    frame = logs.lines
+    by_action: dict[str, pd.DataFrame] = {}
+    if len(frame):
+        ordered = frame.assign(_key=frame["sessionActionId"].astype(str)).sort_values(
+            ["_key", "lineIndex"], kind="stable"
+        )
+        by_action = {str(k): g for k, g in ordered.groupby("_key", sort=False)}
+    blocks: list[str] = []
+    size = 0
+    for _, row in failed.head(MAX_FAILED_LOGS).iterrows():
+        action_id = str(row["sessionActionId"])
+        block = _log_block(row, by_action.get(action_id), ending.get(action_id), params)
+        cost = len(block.encode("utf-8"))
+        if blocks and size + cost > LOG_BUDGET:
+            break
+        blocks.append(block)
+        size += cost
+    intro = (
+        f"<p>The end of each failed action's log (its last {LOG_TAIL} lines), oldest failure "
+        "first. The line marked is the one it ends with: its last <code>openjd_fail</code> line, "
+        "else the last line of the task's own output, else its exit code line. Every line of "
+        f"every failed action is in <code>{FAILED_LOGS_FILE}</code>.</p>"
+    )
+    rest = len(failed) - len(blocks)
+    more = (
+        f'<p class="muted">And {rest:,} more failed actions, whose logs are not shown here to '
+        f"keep this page small: they are in <code>{FAILED_LOGS_FILE}</code>.</p>"
+        if rest
+        else ""
+    )
+    shown = {str(i) for i in failed["sessionActionId"].head(len(blocks))}
+    return intro + "".join(blocks) + more, shown
+
+
+def _endings(logs: _FailureLogs) -> str:
+    """Which error lines several failed actions end with (normalised), most common first."""
+    if logs.endings is None:
+        return ""
+    table = logs.endings[logs.endings["normalized"].notna()]
+    if len(table) < 2:
+        return ""
+    key = table["normalized"].astype(str)
+    groups = (
+        pd.DataFrame(
+            {
+                "key": key,
+                "workerId": table["workerId"].astype("string"),
+                "step": table["stepName"].astype("string").fillna(table["stepId"].astype("string")),
+            }
+        )
+        .groupby("key", sort=False)
+        .agg(actions=("key", "size"), workers=("workerId", "nunique"), steps=("step", "unique"))
+    )
+    shared = groups[groups["actions"] > 1].sort_values("actions", ascending=False, kind="stable")
+    if not len(shared):
+        return "<p>No two failed actions end with the same line.</p>"
+    items = []
+    for line, group in shared.head(MAX_ENDINGS).iterrows():
+        shown = _escape(_cut(str(line), LOG_LINE_CHARS))
+        steps = ", ".join(str(s) for s in group["steps"] if not pd.isna(s))
+        workers = int(group["workers"])
+        where = f"{steps}; " if steps else ""
+        items.append(
+            f"<li>{int(group['actions']):,} failed actions end with: <code>{shown}</code> "
+            f'<span class="muted">({_escape(where)}{workers:,} worker'
+            f"{'s' if workers != 1 else ''})</span></li>"
+        )
+    rest = len(shared) - MAX_ENDINGS
+    more = f'<li class="muted">and {rest:,} more shared endings</li>' if rest > 0 else ""
+    return (
+        "<p>Failed actions that end with the same line (numbers, paths and ids blanked):</p>"
+        f'<ul class="endings">{"".join(items)}{more}</ul>'
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -479,8 +768,10 @@ def _steps_table(steps: pd.DataFrame) -> str:
     return _table(header, rows, numeric=range(2, 2 + len(count_columns)))
 
 
-def _failures(df: pd.DataFrame) -> str:
-    failed = df[_column(df, "status").astype("string") == "FAILED"]
+def _failures(
+    df: pd.DataFrame, logs: _FailureLogs | None = None, linked: frozenset[str] = frozenset()
+) -> str:
+    failed = _failed_in_order(df)
     if not len(failed):
         return "<p>No action failed.</p>"
     params = [c for c in df.columns if c.startswith(schema.PARAMETER_PREFIX)]
@@ -492,41 +783,53 @@ def _failures(df: pd.DataFrame) -> str:
             _e(exit_code_name(None if pd.isna(code) else int(code))),
             _e(int(n)),
         ]
-        for code, n in counts.items()
+        for code, n in zip(counts.index.tolist(), counts.tolist(), strict=True)
     ]
-    shown = failed.sort_values("endedAt", na_position="last").head(_MAX_ROWS)
-    rows = [
-        [
+    shown = failed.head(_MAX_ROWS)
+    with_logs = logs is not None and logs.endings is not None
+    ending = logs.ending() if logs is not None else {}
+    rows = []
+    for _, row in shown.iterrows():
+        action_id = str(row["sessionActionId"])
+        code = row["processExitCode"]
+        cells = [
             _e(row["endedAt"] if not pd.isna(row["endedAt"]) else row["startedAt"]),
             _e(row.get("stepName", row.get("stepId"))),
             _e(row["actionType"]),
             _params(row, params),
             _e(row.get("workerId")),
-            _e(row["processExitCode"]),
-            _e(exit_code_name(None if pd.isna(row["processExitCode"]) else row["processExitCode"])),
+            _e(code),
+            _e(exit_code_name(None if pd.isna(code) else code)),
             f'<span class="msg">{_e(row["progressMessage"])}</span>',
-            f"<span class=id>{_e(row['sessionActionId'])}</span>",
         ]
-        for _, row in shown.iterrows()
+        if with_logs:
+            line = ending.get(action_id)
+            cells.append(
+                f'<code class="ending">{_escape(_cut(line, _ENDING_CHARS))}</code>'
+                if line is not None
+                else _MISSING
+            )
+        identity = f"<span class=id>{_e(action_id)}</span>"
+        if action_id in linked:  # its log is further down the page
+            identity = f'<a href="#log-{_e(action_id)}">{identity}</a>'
+        rows.append([*cells, identity])
+    header = [
+        "Ended",
+        "Step",
+        "Action",
+        "Parameters",
+        "Worker",
+        "Exit code",
+        "Meaning",
+        "Last progress message",
+        *(["Log ends with"] if with_logs else []),
+        "Session action",
     ]
     return (
         f"<p>{len(failed)} failed action{'s' if len(failed) != 1 else ''}, by exit code:</p>"
         + _table(["Exit code", "Meaning", "Actions"], code_rows, numeric=(0, 2))
-        + _table(
-            [
-                "Ended",
-                "Step",
-                "Action",
-                "Parameters",
-                "Worker",
-                "Exit code",
-                "Meaning",
-                "Last progress message",
-                "Session action",
-            ],
-            rows,
-            numeric=(5,),
-        )
+        + (_endings(logs) if logs is not None else "")
+        + _table(header, rows, numeric=(5,))
         + _more(len(shown), len(failed))
     )
 
@@ -589,7 +892,13 @@ def _slowest(df: pd.DataFrame) -> str:
     )
 
 
-def _document(job: Job, heading: str, figures: Sequence[_Figure], files: str) -> str:
+def _document(
+    job: Job,
+    heading: str,
+    figures: Sequence[_Figure],
+    files: str,
+    logs: _FailureLogs | None = None,
+) -> str:
     from .version import __version__
 
     df = job.actions
@@ -607,10 +916,12 @@ def _document(job: Job, heading: str, figures: Sequence[_Figure], files: str) ->
         chart_sections.append(
             f'<h3 id="chart-{figure.name}">{_escape(CHARTS[figure.name].heading)}</h3>{body}'
         )
+    log_html, linked = _logs_section(df, logs) if logs is not None else ("", set())
     sections = [
         ("summary", "Summary", _cards(total) + _summary_table(table)),
         ("steps", "Steps", _steps_table(job.steps)),
-        ("failures", "Failed actions", _failures(df)),
+        ("failures", "Failed actions", _failures(df, logs, frozenset(linked))),
+        *([("logs", "Logs of failed actions", log_html)] if logs is not None else []),
         ("retries", "Retried tasks", _retried(df)),
         ("slowest", f"Slowest {_SLOWEST} task runs", _slowest(df)),
         ("charts", "Charts", "".join(chart_sections)),
@@ -633,9 +944,14 @@ def _document(job: Job, heading: str, figures: Sequence[_Figure], files: str) ->
         f"{_identity(job)}</header>\n"
         f"<nav><ol>{contents}</ol></nav>\n{body}\n"
         "<footer><p>Times are in UTC. Next to this file, in "
-        f"<code>{_escape(files)}/</code>: each chart as PNG and SVG, and every session "
-        "action of the job as <code>actions.parquet</code> (read it with "
-        "<code>deadline_nb.read_parquet</code>).</p>"
+        f"<code>{_escape(files)}/</code>: each chart as PNG and SVG, every session "
+        "action of the job as <code>actions.parquet</code>"
+        + (
+            f", and every log line of the failed actions as <code>{FAILED_LOGS_FILE}</code>"
+            if logs is not None and logs.lines is not None
+            else ""
+        )
+        + " (read them with <code>deadline_nb.read_parquet</code>).</p>"
         f"<p>Written by deadline_nb {_escape(__version__)}; no network needed to view it.</p>"
         "</footer>\n</body>\n</html>\n"
     )

@@ -17,6 +17,7 @@ import numpy as np
 __all__ = [
     "REPLACED",
     "clean_text",
+    "environment_name",
     "format_seconds",
     "printable_text",
     "short_id",
@@ -26,6 +27,7 @@ __all__ = [
 # `<prefix>-<32 lowercase hex>`, the prefix being everything before the first dash: worker-...,
 # session-... One compiled pattern: a timeline of 20,000 session lanes shortens its labels at once.
 _LONG_ID: Final = re.compile(r"([^-]*)-([0-9a-f]{32})")
+_ENVIRONMENT_ID: Final = re.compile(r"(?:STEP:step|JOB:job)-[0-9a-f]{32}:(.*)", re.DOTALL)
 
 
 def short_id(label: str, digits: int = 8) -> str:
@@ -40,6 +42,23 @@ def short_id(label: str, digits: int = 8) -> str:
     """
     match = _LONG_ID.fullmatch(label)
     return f"{match[1]}-{match[2][:digits]}" if match else label
+
+
+def environment_name(environment_id: str) -> str:
+    """An environment's name from its id (``STEP:step-<hex>:<name>``, ``JOB:job-<hex>:<name>``).
+
+    Those are the two forms of the API's ``EnvironmentId`` (botocore's ``deadline`` model gives
+    its pattern); any other text is returned as it is.
+
+    Examples
+    --------
+    >>> environment_name("STEP:step-" + "0" * 32 + ":Golaem: crowd")
+    'Golaem: crowd'
+    >>> environment_name("Rez")
+    'Rez'
+    """
+    match = _ENVIRONMENT_ID.fullmatch(environment_id)
+    return match[1] if match else environment_id
 
 
 def short_labels(labels: Sequence[str]) -> list[str]:

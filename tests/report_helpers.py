@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import html.parser
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from deadline_nb.localfarm import FarmModel
@@ -95,3 +96,56 @@ def retried_tasks(model: FarmModel, job_id: str) -> int:
 def utc_text(epoch: float) -> str:
     """An epoch time as the report writes it."""
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+_LOG_HEADING = re.compile(r'<h3 id="log-([^"]+)">')
+_PRE = re.compile(r'<pre class="log">(.*?)</pre>', re.DOTALL)
+_NUMBER = re.compile(r'<span class="ln">([0-9,]+)</span>')
+_GAP = re.compile(r'<span class="gap">[^<]*</span>\n?')
+_CUT = re.compile(r'<span class="cut"> … ([0-9,]+) more characters</span>')
+
+
+class LogLine(NamedTuple):
+    """One line of a failed action's log as the report shows it."""
+
+    number: int
+    text: str  # unescaped, without the cut note
+    marked: bool
+    cut: int  # characters left out
+
+
+def log_blocks(text: str) -> dict[str, list[LogLine]]:
+    """The failed actions' logs on a report page: each action's lines, in order, by its id.
+
+    An action whose block has no ``pre`` (no line in its window) has an empty list.
+    """
+    headings = list(_LOG_HEADING.finditer(text))
+    blocks: dict[str, list[LogLine]] = {}
+    for k, heading in enumerate(headings):
+        end = (
+            headings[k + 1].start()
+            if k + 1 < len(headings)
+            else text.index("</section>", heading.end())
+        )
+        pre = _PRE.search(text, heading.end(), end)
+        lines: list[LogLine] = []
+        if pre is not None:
+            parts = _NUMBER.split(pre.group(1))
+            for number, body in zip(parts[1::2], parts[2::2], strict=True):
+                body = _GAP.sub("", body)
+                body = body[:-1] if body.endswith("\n") else body
+                cut = _CUT.search(body)
+                body = _CUT.sub("", body)
+                marked = body.startswith("<mark>") and body.endswith("</mark>")
+                body = body.removeprefix("<mark>").removesuffix("</mark>") if marked else body
+                assert "<" not in body, body  # nothing but escaped text is left
+                lines.append(
+                    LogLine(
+                        int(number.replace(",", "")),
+                        html.unescape(body),
+                        marked,
+                        int(cut.group(1).replace(",", "")) if cut else 0,
+                    )
+                )
+        blocks[html.unescape(heading.group(1))] = lines
+    return blocks

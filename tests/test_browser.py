@@ -26,7 +26,9 @@ NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "01_explore_jo
 _MINUTE = 60_000  # Playwright counts in milliseconds
 
 # The notebook panel JupyterLab shows, and its code cells (window.jupyterapp: see browser_helpers).
-_PANEL = "window.jupyterapp.shell.currentWidget"
+# Until JupyterLab has started, window.jupyterapp is undefined: a function that throws ends
+# Playwright's wait at once, so the panel is "none yet" then.
+_PANEL = "(window.jupyterapp && window.jupyterapp.shell.currentWidget)"
 _KERNEL_IDLE = f"""() => {{
     const panel = {_PANEL};
     const kernel = panel && panel.sessionContext && panel.sessionContext.session

@@ -15,6 +15,7 @@ from deadline_nb.charts import CHARTS
 from deadline_nb.localfarm import LocalFarm
 
 from .helpers import job_options
+from .log_helpers import with_logs
 from .report_helpers import (
     Page,
     assert_self_contained,
@@ -43,7 +44,7 @@ def load(farm: LocalFarm, role: str, **options: Any) -> dnb.Job:
 
 @pytest.fixture(scope="module")
 def failing(farm: LocalFarm) -> dnb.Job:
-    return load(farm, "failing")
+    return with_logs(farm, load(farm, "failing"))  # its logs read, as after first use
 
 
 @pytest.fixture(scope="module")
@@ -179,6 +180,7 @@ def test_paths_folder_or_html_file(failing: dnb.Job, tmp_path: Path) -> None:
     assert named == tmp_path / "sq030.htm"
     assert sorted(p.name for p in (tmp_path / "sq030_files").iterdir()) == [
         "actions.parquet",
+        "failed_logs.parquet",
         "status.png",
         "status.svg",
     ]

@@ -8,6 +8,9 @@ one-line errors. The browser test (test_browser.py) checks that the same widgets
 from __future__ import annotations
 
 import base64
+import dataclasses
+import html
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +21,14 @@ import pandas as pd
 import pytest
 
 import deadline_nb as dnb
+from deadline_nb.errors import AccessDeniedError
 from deadline_nb.localfarm import JOBS, LocalFarm
-from deadline_nb.widgets import ALL, Explorer, JobPicker
+from deadline_nb.widgets import ALL, TABS, Explorer, JobPicker, LogTab
+from deadline_nb.widgets.logview import LOG_TAIL
 
 from .fetch_helpers import Recorder
+from .log_helpers import with_logs
+from .report_helpers import failed_runs
 
 NAMES = {"Comp", "FX", "Lighting"}
 
@@ -586,3 +593,277 @@ def test_picker_takes_the_deadline_config_defaults_with_a_client_to_aws(
     render = farm.job_by_name(JOBS["render"])
     picker = JobPicker(queue_id=render.queue_id, job_id=render.job_id)
     assert picker.value["job_id"] == render.job_id
+
+
+# ---------------------------------------------------------------------------------------------
+# the Log tab
+
+LOG_TAB = [name for name, _ in TABS].index("log")
+
+
+class CountedLogs(dnb.Job):
+    """A job whose logs (read from the farm beforehand) count how often they are asked for."""
+
+    reads = 0
+    error: Exception | None = None
+
+    @property
+    def logs(self) -> pd.DataFrame:
+        type(self).reads += 1
+        if self.error is not None:
+            raise self.error
+        assert self._logs is not None
+        return self._logs
+
+
+def counted(job: dnb.Job, error: Exception | None = None) -> CountedLogs:
+    kind = type("Counted", (CountedLogs,), {"reads": 0, "error": error})
+    made: CountedLogs = kind(**{f.name: getattr(job, f.name) for f in dataclasses.fields(job)})
+    return made
+
+
+@pytest.fixture(scope="module")
+def failing_with_logs(farm: LocalFarm) -> dnb.Job:
+    return with_logs(farm, load(farm, "failing"))
+
+
+def shown_lines(tab: LogTab) -> list[str]:
+    """The log lines the view shows, unescaped, without their numbers."""
+    pre = re.search(r"<pre[^>]*>(.*)</pre>", tab.view.value, re.DOTALL)
+    assert pre is not None, tab.view.value
+    parts = re.split(
+        r'<span style="color:#5b6475;display:inline-block[^"]*">[0-9,]+</span>', pre[1]
+    )
+    return [html.unescape(re.sub(r"<[^>]+>", "", p)).removesuffix("\n") for p in parts[1:]]
+
+
+def marked_lines(tab: LogTab, colour: str) -> list[str]:
+    return [
+        html.unescape(m)
+        for m in re.findall(
+            rf'<span style="background:{colour}[^"]*">([^<]*)</span>', tab.view.value
+        )
+    ]
+
+
+def lines_of(logs: pd.DataFrame, action_id: str) -> list[str]:
+    rows = logs[(logs["sessionActionId"] == action_id).to_numpy()].sort_values("lineIndex")
+    return rows["message"].fillna("").tolist()
+
+
+def test_log_tab_reads_the_logs_when_first_opened(failing_with_logs: dnb.Job) -> None:
+    job = counted(failing_with_logs)
+    ex = dnb.explore(job)
+    try:
+        assert type(job).reads == 0  # opening the explorer reads no log
+        assert ex.log_tab.logs is None and ex.log_tab.view.value == ""
+        ex.tabs.selected_index = LOG_TAB
+        assert type(job).reads == 1
+        lines = len(failing_with_logs.logs)
+        assert f"{lines:,} log lines from " in ex.log_tab.message.value
+        # The first failed action is chosen, its whole (short) log shown, its error line marked.
+        failed = job.actions[job.actions["status"] == "FAILED"].sort_values("endedAt")
+        first = str(failed["sessionActionId"].iloc[0])
+        assert ex.log_tab.action.value == first
+        expected = lines_of(failing_with_logs.logs, first)
+        assert shown_lines(ex.log_tab) == expected[-LOG_TAIL:]
+        ending = dnb.failure_lines(failing_with_logs.logs, job.actions)
+        line = ending.loc[ending["sessionActionId"] == first, "line"].iloc[0]
+        assert marked_lines(ex.log_tab, "#fde7e5") == [line]
+
+        # Choosing another action shows its lines; nothing is read again.
+        other = str(failed["sessionActionId"].iloc[2])
+        ex.log_tab.action.value = other
+        assert shown_lines(ex.log_tab) == lines_of(failing_with_logs.logs, other)[-LOG_TAIL:]
+        ex.tabs.selected_index = 0
+        ex.tabs.selected_index = LOG_TAB
+        assert type(job).reads == 1 and ex.log_tab.action.value == other
+    finally:
+        ex.close()
+
+
+def test_log_tab_shows_the_tail_and_all_lines_on_request(farm: LocalFarm) -> None:
+    job = with_logs(farm, load(farm, "render"))
+    ex = dnb.explore(job)
+    try:
+        ex.tabs.selected_index = LOG_TAB
+        # The action with the most lines: longer than the tail.
+        counts = job.logs["sessionActionId"].value_counts()
+        longest = str(counts.index[0])
+        assert counts.iloc[0] > LOG_TAIL
+        ex.log_tab.action.value = longest
+        every = lines_of(job.logs, longest)
+        assert shown_lines(ex.log_tab) == every[-LOG_TAIL:]
+        assert f"lines {len(every) - LOG_TAIL + 1:,}–{len(every):,} of {len(every):,}" in (
+            ex.log_tab.view.value
+        )
+        ex.log_tab.all_lines.value = True
+        assert shown_lines(ex.log_tab) == every
+        assert f"all {len(every):,} lines" in ex.log_tab.view.value
+    finally:
+        ex.close()
+
+
+def test_log_tab_choices_follow_the_filters(failing_with_logs: dnb.Job) -> None:
+    ex = dnb.explore(failing_with_logs)
+    try:
+        ex.tabs.selected_index = LOG_TAB
+        started = failing_with_logs.actions["startedAt"].notna()
+        assert len(ex.log_tab.action.options) == int(started.sum())
+        assert ex.log_tab.action.options[0][0].startswith("FAILED · ")  # failed first
+        ex.status.value = "SUCCEEDED"
+        succeeded = failing_with_logs.actions["status"] == "SUCCEEDED"
+        assert {v for _, v in ex.log_tab.action.options} == set(
+            failing_with_logs.actions.loc[succeeded, "sessionActionId"].astype(str)
+        )
+    finally:
+        ex.close()
+
+
+def test_log_search_finds_the_shared_error_and_shows_its_action(
+    failing_with_logs: dnb.Job, farm: LocalFarm
+) -> None:
+    ex = dnb.explore(failing_with_logs)
+    tab = ex.log_tab
+    try:
+        # Typed in the box (as on Enter), before the tab was ever opened: the logs are read then.
+        tab.query.value = "license checkout FAILED"
+        logs = failing_with_logs.logs
+        found = logs[logs["message"].str.lower().str.contains("license checkout failed")]
+        assert len(tab.matches) == len(found) > 0
+        # Every matching line belongs to a task run that failed with exit code 1 (the farm's
+        # licence error), and every such run has matches.
+        licence = {
+            a["sessionActionId"]
+            for a in failed_runs(farm.model, failing_with_logs.job_id)
+            if a.get("processExitCode") == 1
+        }
+        assert set(tab.matches["sessionActionId"].astype(str)) == licence
+        assert {"stepName", "workerId", "param.Frame"} <= set(tab.matches.columns)
+        assert tab.matches["workerId"].notna().all()
+        assert f"{len(found)} lines in {len(licence)} actions match" in tab.summary.value
+        label, index = tab.results.options[0]
+        row = tab.matches.loc[index]
+        assert label.startswith(f"Crowd Sim · Frame={row['param.Frame']} · ")
+
+        # Choosing a result shows its action's log with the line marked.
+        tab.results.value = index
+        assert tab.action.value == str(row["sessionActionId"])
+        assert str(row["message"]) in marked_lines(tab, "#fde7e5") + marked_lines(tab, "#fff3bf")
+
+        # A regular expression, case-sensitive, from code.
+        again = tab.search("RLM error -[0-9]+", regex=True, case=True)
+        assert tab.regex.value and tab.case.value
+        assert len(again) == int(logs["message"].str.contains("RLM error -[0-9]+").sum())
+        assert tab.search("rlm ERROR", regex=False, case=True).empty
+        assert "No line of the job's logs matches" in html.unescape(tab.summary.value)
+    finally:
+        ex.close()
+
+
+def test_log_search_result_far_from_the_end_shows_its_place(farm: LocalFarm) -> None:
+    job = with_logs(farm, load(farm, "render"))
+    ex = dnb.explore(job)
+    tab = ex.log_tab
+    try:
+        tab.search("Parameter values:")
+        counts = job.logs["sessionActionId"].value_counts()
+        longest = str(counts.index[0])
+        index = tab.matches.index[(tab.matches["sessionActionId"] == longest).to_numpy()][0]
+        tab.results.value = index
+        assert tab.action.value == longest
+        assert marked_lines(tab, "#fff3bf") == ["Parameter values:"]
+        lines = shown_lines(tab)
+        assert "Parameter values:" in lines[:12] and len(lines) == LOG_TAIL
+    finally:
+        ex.close()
+
+
+def test_log_lines_are_escaped(failing_with_logs: dnb.Job) -> None:
+    logs = failing_with_logs.logs.copy()
+    first = str(logs["sessionActionId"].dropna().iloc[0])
+    row = logs.index[(logs["sessionActionId"] == first).to_numpy()][-1]
+    logs["message"] = logs["message"].astype(object)
+    logs.loc[row, "message"] = "<script>alert(1)</script> & <b>"
+    logs["message"] = logs["message"].astype(dnb.schema.STRING)
+    ex = dnb.explore(dataclasses.replace(failing_with_logs, _logs=logs))
+    try:
+        ex.log_tab.show(first)
+        assert "<script>" not in ex.log_tab.view.value
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;" in ex.log_tab.view.value
+        assert shown_lines(ex.log_tab)[-1] == "<script>alert(1)</script> & <b>"
+    finally:
+        ex.close()
+
+
+def test_log_errors_are_one_sentence_in_the_tab(failing_with_logs: dnb.Job) -> None:
+    denied = AccessDeniedError(
+        "Access denied: your AWS identity may not call GetLogEvents on queue q of farm f; "
+        "use a profile that is a member of it.",
+        operation="GetLogEvents",
+    )
+    ex = dnb.explore(counted(failing_with_logs, denied))
+    tab = ex.log_tab
+    try:
+        ex.tabs.selected_index = LOG_TAB
+        assert "Access denied" in tab.message.value and "GetLogEvents" in tab.message.value
+        assert "\n" not in tab.message.value and "Traceback" not in tab.message.value
+        assert tab.view.value == ""
+        tab.search_button.click()  # nothing typed
+        assert "Type what to look for" in tab.summary.value
+        tab.query.value = "License"
+        assert "Access denied" in tab.summary.value
+        with pytest.raises(AccessDeniedError):
+            tab.search("License")
+        # The rest of the explorer is unaffected.
+        ex.tabs.selected_index = 0
+        assert rectangles(ex) == attempted(failing_with_logs.actions)
+    finally:
+        ex.close()
+
+    # A regular expression Arrow cannot run is one sentence too.
+    ex = dnb.explore(failing_with_logs)
+    try:
+        ex.log_tab.regex.value = True
+        ex.log_tab.query.value = "License (checkout"
+        assert "`pattern`" in ex.log_tab.summary.value and "License (checkout" in (
+            html.unescape(ex.log_tab.summary.value)
+        )
+    finally:
+        ex.close()
+
+
+def test_log_tab_of_a_frame_says_it_needs_a_job(failing_with_logs: dnb.Job) -> None:
+    ex = dnb.explore(failing_with_logs.actions)
+    try:
+        ex.tabs.selected_index = LOG_TAB
+        assert "need a job" in ex.log_tab.message.value
+        with pytest.raises(ValueError, match="need a job"):
+            ex.log_tab.search("License")
+    finally:
+        ex.close()
+
+
+def test_log_tab_keeps_a_search_across_a_refresh_of_the_same_job(
+    failing_with_logs: dnb.Job, farm: LocalFarm
+) -> None:
+    tab = LogTab()
+    try:
+        first = counted(failing_with_logs)
+        tab.set_job(first)
+        found = tab.search("openjd_fail")
+        assert len(found) and type(first).reads == 1
+        # What a refresh gives: a new Job object for the same job, whose logs are read again.
+        again = counted(failing_with_logs)
+        tab.set_job(again)
+        assert tab.logs is None and type(again).reads == 0
+        assert len(tab.matches) == len(found) and len(tab.results.options) == len(found)
+        index = tab.results.options[0][1]
+        tab.results.value = index
+        assert type(again).reads == 1
+        assert tab.action.value == str(tab.matches.loc[index, "sessionActionId"])
+        # Another job: its search starts afresh.
+        tab.set_job(with_logs(farm, load(farm, "render")))
+        assert tab.matches.empty and tab.results.options == () and tab.summary.value == ""
+    finally:
+        tab.close()

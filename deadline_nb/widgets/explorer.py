@@ -2,9 +2,10 @@
 
 :func:`explore` puts a :class:`~deadline_nb.widgets.JobPicker` on top (when it has a client), then
 filters (status, step, action type, time range) and tabs with the charts of
-:mod:`deadline_nb.charts` (timeline, frame times, durations, progress) and a table of the slowest
-and failed actions, a Refresh button (incremental, through the cache), an Export button, and a
-watch mode that follows a running job.
+:mod:`deadline_nb.charts` (timeline, frame times, durations, progress), a table of the slowest
+and failed actions, and the job's logs (:class:`~deadline_nb.widgets.logview.LogTab`: an action's
+log, and a search over them all, read the first time the tab is used), a Refresh button
+(incremental, through the cache), an Export button, and a watch mode that follows a running job.
 
 This module only composes: jobs come from :mod:`deadline_nb.fetch` (and
 :meth:`deadline_nb.Job.refresh`), pictures from the chart registry. Charts are drawn on figures
@@ -39,6 +40,7 @@ from ..fetch import CacheArg, Job, load_job
 from ..frames.files import write_csv
 from ..plots import save_figure
 from ..summary import exit_code_name
+from .logview import LogTab
 from .picker import JobPicker
 from .shared import ALL, DPI, error_html, note_html, png, progress_text, task_counts
 
@@ -56,6 +58,7 @@ EXPLORER_CHARTS: Final[tuple[str, ...]] = ("timeline", "frame_times", "durations
 TABS: Final[tuple[tuple[str, str], ...]] = (
     *((name, CHARTS[name].title) for name in EXPLORER_CHARTS),
     ("table", "Slowest & failed"),
+    ("log", "Log"),
 )
 _SLOWEST: Final = 20  # task runs in the "slowest" table
 _RANGE_STEPS: Final = 120  # positions of the time-range slider
@@ -129,7 +132,11 @@ class Explorer(widgets.VBox):
     time_range : ipywidgets.SelectionRangeSlider
         Keeps the actions that ran (at least partly) within the range.
     tabs : ipywidgets.Tab
-        One ``ipywidgets.Output`` per tab of :data:`TABS`.
+        One ``ipywidgets.Output`` per chart tab of :data:`TABS` and the table's, then the
+        :attr:`log_tab`.
+    log_tab : LogTab
+        The Log tab: the chosen action's log and a search over the job's logs, read the first
+        time the tab is opened (``ex.log_tab.show(id)``, ``ex.log_tab.search("text")``).
     figures : dict
         The figure last drawn for each chart tab that has been drawn.
     table : pandas.DataFrame
@@ -229,9 +236,12 @@ class Explorer(widgets.VBox):
             layout=widgets.Layout(width="32em"),
         )
         self.time_label = widgets.HTML()
-        self.outputs = {name: widgets.Output() for name, _ in TABS}
+        self.log_tab = LogTab()
+        self.outputs = {name: widgets.Output() for name, _ in TABS if name != "log"}
+        self.outputs["log"] = self.log_tab.output
         self.tabs = widgets.Tab(
-            children=[self.outputs[name] for name, _ in TABS], titles=[t for _, t in TABS]
+            children=[self.log_tab if name == "log" else self.outputs[name] for name, _ in TABS],
+            titles=[t for _, t in TABS],
         )
         self.refresh_button = widgets.Button(
             description="Refresh", icon="refresh", tooltip="Fetch what changed (through the cache)"
@@ -574,6 +584,7 @@ class Explorer(widgets.VBox):
             # Show nothing rather than the previous job under the new job's name.
             with self._lock:
                 self.job = None
+                self.log_tab.set_job(None)
                 self.progress.value = ""
                 self.refresh_button.disabled = self.watch_button.disabled = True
                 self._set_source(schema.empty_frame(schema.SESSION_ACTION_COLUMNS), None)
@@ -585,6 +596,7 @@ class Explorer(widgets.VBox):
     def _set_job(self, job: Job) -> None:
         with self._lock:
             previous, self.job = self.job, job
+            self.log_tab.set_job(job)
             self.refresh_button.disabled = self.watch_button.disabled = False
             if previous is None or previous.job_id != job.job_id:  # keep a folder typed in
                 self.folder.value = str(Path("exports") / _slug(job.name))
@@ -802,6 +814,10 @@ class Explorer(widgets.VBox):
                 return
             self._stale.discard(name)
             frame = self._filtered()
+            if name == "log":  # the logs are read here, the first time the tab is opened
+                self.log_tab.set_actions(frame)
+                self.log_tab.draw()
+                return
             output = self.outputs[name]
             if name == "table":
                 self.table = _slowest_and_failed(frame)
