@@ -189,7 +189,7 @@ def _session(
     return boto3.Session(region_name=region)
 
 
-def _install_parser(made: Any) -> None:
+def _install_parser(made: DeadlineCloudClient) -> None:
     """Make this one client read responses with compiled converters and fast timestamps.
 
     The factory (:class:`deadline_nb.wire.WireParserFactory`) gives parsers that read a body
@@ -418,8 +418,7 @@ def logs_client(
     Returns
     -------
     botocore client
-        A CloudWatch Logs client, reading responses as fast as :func:`client` does
-        (:mod:`deadline_nb.wire`).
+        A CloudWatch Logs client.
 
     Raises
     ------
@@ -487,8 +486,7 @@ def logs_client(
     # before-send runs for every attempt, retries included: each is a request the quota counts.
     made.meta.events.register("before-send.logs", pace)
     made.meta.events.register_first("needs-retry.logs", _stop_retrying_timeouts)
-    # A page of 10,000 log events is 10,000 structures for botocore's walk to read.
-    _install_parser(made)
+    _install_parser(made)  # the json protocol's bodies too: a million lines of events
     return made
 
 

@@ -286,21 +286,6 @@ def _pack_raw(bodies: Sequence[bytes]) -> bytes:
     return packer.compress(head) + packer.compress(b"".join(bodies)) + packer.flush()
 
 
-@functools.cache
-def _response_parser(operation: str) -> tuple[Any, Any]:
-    """botocore's parser for a Deadline Cloud operation's responses, and its output shape."""
-    import botocore.parsers
-    import botocore.session
-
-    from .timestamps import parse_timestamp
-
-    model = botocore.session.get_session().get_service_model("deadline")
-    factory = botocore.parsers.ResponseParserFactory()
-    factory.set_parser_defaults(timestamp_parser=parse_timestamp)
-    parser = factory.create_parser(model.metadata["protocol"])
-    return parser, model.operation_model(operation).output_shape
-
-
 def _unpack_raw(
     blob: bytes, operation: str, extra: str | None, ids: tuple[str, str, str]
 ) -> list[dict[str, Any]]:
@@ -313,7 +298,8 @@ def _unpack_raw(
     data = unpacker.decompress(blob) + unpacker.flush()
     (count,) = struct.unpack_from("<I", data)
     lengths = struct.unpack_from(f"<{count}I", data, 4)
-    parser, shape = _response_parser(operation)
+    from .wire import decode_items
+
     member = _RAW_ITEMS[operation]
     params = dict(zip(_ID_FIELDS, ids, strict=True))
     items = []
@@ -321,8 +307,8 @@ def _unpack_raw(
     for length in lengths:
         body = data[offset : offset + length]
         offset += length
-        parsed = parser.parse({"body": body, "headers": {}, "status_code": 200}, shape)
-        items.extend(parsed.get(member, []))
+        # As a client of deadline_nb.client() would have read it, fast (deadline_nb.wire).
+        items.extend(decode_items("deadline", operation, body, member))
     if operation == "BatchGetSessionAction":
         return [
             {
@@ -1414,17 +1400,20 @@ class Cache:
     ) -> list[dict[str, Any]]:
         """The items at these (blob, position) places, in this order; each blob decoded once."""
         wanted = sorted({blob for blob, _ in places})
-        decoded: dict[int, list[dict[str, Any]]] = {}
-        with self._lock:
+        stored = []
+        with self._lock:  # the bytes under the lock; decoding them (most of the time) outside
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                for blob, form, extra, body in self._db.execute(
-                    f"SELECT id, format, extra, body FROM blobs WHERE id IN ({marks})", chunk
-                ):
-                    decoded[int(blob)] = (
-                        _unpack_many(body) if form is None else _unpack_raw(body, form, extra, ids)
-                    )
+                stored.extend(
+                    self._db.execute(
+                        f"SELECT id, format, extra, body FROM blobs WHERE id IN ({marks})", chunk
+                    ).fetchall()
+                )
+        decoded: dict[int, list[dict[str, Any]]] = {
+            int(blob): _unpack_many(body) if form is None else _unpack_raw(body, form, extra, ids)
+            for blob, form, extra, body in stored
+        }
         out = []
         for blob, pos in places:
             items = decoded.get(blob)
