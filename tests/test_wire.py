@@ -239,11 +239,13 @@ def logs_calls(farm: LocalFarm, logs: Any) -> Iterator[tuple[str, dict[str, Any]
 
 
 def test_every_logs_operation_through_boto3_gives_botocores_answer(frozen: LocalFarm) -> None:
+    from deadline_nb.aws import logs_client
     from deadline_nb.localfarm import LOGS_OPERATIONS
 
     stock: Any = frozen.logs_client()
-    ours: Any = frozen.logs_client()
-    assert wire.install(ours)
+    # The client deadline_nb reads logs with (its quotas raised: this farm is ours alone).
+    quotas = dict.fromkeys(LOGS_OPERATIONS, 1000.0)
+    ours: Any = logs_client(endpoint_url=frozen.endpoint_url, quotas=quotas)
     assert type(ours._endpoint._response_parser_factory.create_parser("json")) is (
         wire.WireJSONParser
     )
