@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..aws import DEFAULT_WORKERS
 from ..cache import Cache
-from .common import CacheArg, CacheHandle, Ids, resolve_client, resolve_ids
+from .common import CacheArg, CacheHandle, Ids, fewer_collections, resolve_client, resolve_ids
 from .sync import Synced, sync_actions
 from .watch import Watch
 
@@ -103,7 +103,7 @@ def fetch_session_actions(
     c = resolve_client(client, boto3_session)
     ids = resolve_ids(farm_id, queue_id, job_id)
     watch = Watch(ids, c.meta.endpoint_url, progress=progress, timeout=timeout)
-    with CacheHandle(cache) as store:
+    with fewer_collections(), CacheHandle(cache) as store:
         with watch:
             synced = sync_actions(
                 c,
@@ -168,7 +168,7 @@ def fetch_session_action_frame(
     c = resolve_client(client, boto3_session)
     ids = resolve_ids(farm_id, queue_id, job_id)
     watch = Watch(ids, c.meta.endpoint_url, progress=progress, timeout=timeout)
-    with CacheHandle(cache) as store:
+    with fewer_collections(), CacheHandle(cache) as store:
         with watch:
             synced = sync_actions(
                 c,

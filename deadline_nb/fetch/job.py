@@ -22,12 +22,13 @@ from .common import (
     CacheHandle,
     Ids,
     capture_bodies,
+    fewer_collections,
     is_finished,
     job_token,
     resolve_client,
     resolve_ids,
 )
-from .resources import fetch_steps, list_step_tasks
+from .resources import fetch_steps, iter_step_tasks
 from .sync import sync_actions
 from .watch import Watch
 
@@ -266,7 +267,7 @@ def load_job(
     >>> job.actions[["stepName", "workerId"]].notna().any().tolist()
     [True, True]
     """
-    from ..frames import job_action_frame, session_frame, step_frame, task_frame
+    from ..frames import job_action_frame, session_frame, step_frame
 
     c = resolve_client(client, boto3_session)
     ids = resolve_ids(farm_id, queue_id, job_id)
@@ -282,14 +283,14 @@ def load_job(
     # Steps and tasks are listed in a thread of their own from the moment GetJob answers,
     # while the session actions come: a big job's tasks take hundreds of calls.
     side = ThreadPoolExecutor(1, "deadline-nb-steps")
-    listed: list[Future[tuple[list[dict[str, Any]], list[dict[str, Any]]]]] = []
+    listed: list[Future[tuple[list[dict[str, Any]], pd.DataFrame]]] = []
 
     def start(job: dict[str, Any]) -> None:
         listed.append(
             side.submit(_steps_and_tasks, c, ids, store, job, refresh, max_workers, watch)
         )
 
-    with CacheHandle(cache) as store:
+    with fewer_collections(), CacheHandle(cache) as store:
         try:
             with watch:
                 synced = sync_actions(
@@ -339,7 +340,7 @@ def load_job(
     return Job(
         job=job,
         steps=step_df,
-        tasks=task_frame(tasks, **frame_ids),
+        tasks=tasks,
         sessions=session_df,
         actions=job_action_frame(actions, steps=step_df, sessions=session_df),
         snapshots=snapshots,
@@ -356,53 +357,62 @@ def _steps_and_tasks(
     refresh: bool,
     max_workers: int,
     watch: Watch,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Steps and their tasks; a finished step whose counts have not moved is not listed again."""
+) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+    """Steps, and their tasks as a frame; a finished step whose counts have not moved is not
+    listed again.
+
+    A step's tasks are turned into a frame (and stored) about 20,000 at a time as they come,
+    so that a million tasks are never all in memory as dicts.
+    """
+    from ..frames import concat_frames, task_frame
+
+    frame_ids = ids.frame_ids
     finished = store is not None and not refresh and is_finished(job)
     if finished and store is not None and store.listing(*ids.key, "steps") == job_token(job):
-        return store.items("step", *ids.key), store.items("task", *ids.key)
+        tasks = store.items("task", *ids.key)
+        return store.items("step", *ids.key), task_frame(tasks, **frame_ids)
     watch.check()
     steps = fetch_steps(*ids.key, client=c)
     watch.check()
     done = store.listings(*ids.key) if store is not None and not refresh else {}
     stale = [s for s in steps if done.get(s["stepId"]) != job_token(s) or not is_finished(s)]
-    fresh: list[dict[str, Any]] = []
-    listings: list[tuple[list[dict[str, Any]], list[bytes] | None]] = []
+    if store is not None:
+        capture_bodies(c)
+
+    def one(step_id: str) -> list[pd.DataFrame]:
+        parts = []
+        for tasks, bodies in iter_step_tasks(c, ids, step_id):
+            if store is not None:  # as the service sent them: no encoding
+                store.put(
+                    "task",
+                    *ids.key,
+                    tasks,
+                    "taskId",
+                    parent_field="stepId",
+                    bodies=bodies,
+                    operation="ListTasks",
+                )
+            parts.append(task_frame(tasks, **frame_ids))
+        return parts
+
+    listed: dict[str, list[pd.DataFrame]] = {}
     if stale:
         step_ids = [s["stepId"] for s in stale]
-        if store is not None:
-            capture_bodies(c)
         with ThreadPoolExecutor(min(max_workers, len(step_ids)), "deadline-nb-fetch") as pool:
-            for tasks, bodies in pool.map(lambda step: list_step_tasks(c, ids, step), step_ids):
-                fresh.extend(tasks)
-                listings.append((tasks, bodies))
+            listed = dict(zip(step_ids, pool.map(one, step_ids), strict=True))
         watch.check()
-    if store is None:
-        return steps, fresh
-    store.put("step", *ids.key, steps, "stepId")
-    for tasks, bodies in listings:  # as the service sent them: no encoding
-        store.put(
-            "task",
-            *ids.key,
-            tasks,
-            "taskId",
-            parent_field="stepId",
-            bodies=bodies,
-            operation="ListTasks",
-        )
-    store.set_listings(*ids.key, {s["stepId"]: job_token(s) for s in stale if is_finished(s)})
-    store.set_listing(*ids.key, "steps", job_token(job) if is_finished(job) else None)
-    # The tasks of the steps not listed now come from the cache (decoding the ones just
-    # listed again would cost as much as storing them); all go back in the steps' order.
-    listed = {s["stepId"] for s in stale}
-    by_step: dict[str, list[dict[str, Any]]] = {}
-    for task in fresh:
-        by_step.setdefault(task["stepId"], []).append(task)
-    tasks = []
+    if store is not None:
+        store.put("step", *ids.key, steps, "stepId")
+        store.set_listings(*ids.key, {s["stepId"]: job_token(s) for s in stale if is_finished(s)})
+        store.set_listing(*ids.key, "steps", job_token(job) if is_finished(job) else None)
+    # The tasks of the steps not listed now come from the cache; all in the steps' order.
+    parts = []
     for step in steps:
         step_id = step["stepId"]
         if step_id in listed:
-            tasks.extend(by_step.get(step_id, []))
-        else:
-            tasks.extend(store.items("task", *ids.key, parent=step_id))
-    return steps, tasks
+            parts.extend(listed[step_id])
+        elif store is not None:
+            parts.append(task_frame(store.items("task", *ids.key, parent=step_id), **frame_ids))
+    if not parts:
+        return steps, task_frame([], **frame_ids)
+    return steps, parts[0] if len(parts) == 1 else concat_frames(parts)

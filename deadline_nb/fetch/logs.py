@@ -43,6 +43,7 @@ from .common import (
     CacheArg,
     CacheHandle,
     Ids,
+    fewer_collections,
     is_finished,
     job_token,
     resolve_client,
@@ -516,7 +517,7 @@ def fetch_session_logs(
     ids = resolve_ids(farm_id, queue_id, job_id)
     lc = _logs_client_for(c, logs_client, boto3_session, ids, max_workers)
     watch = Watch(ids, c.meta.endpoint_url, progress=progress, timeout=timeout, unit="session")
-    with CacheHandle(cache) as store:
+    with fewer_collections(), CacheHandle(cache) as store:
         items = _job_sessions(c, ids, store, refresh)
         sessions = _sessions_from_items(items)
         if session_ids is not None:

@@ -8,11 +8,12 @@ in that order, each left out taken from the ``deadline`` CLI's configured defaul
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from ..aws import DEFAULT_WORKERS
-from .common import Ids, clean, list_all, list_with_bodies, resolve_client, resolve_ids
+from .common import Ids, clean, last_body, list_all, pages, resolve_client, resolve_ids
 
 if TYPE_CHECKING:
     import boto3
@@ -312,5 +313,35 @@ def list_step_tasks(
     The bodies are there when the client keeps them (:func:`.common.capture_bodies`), for the
     cache; their ``tasks`` are the tasks, without ``stepId``.
     """
-    tasks, bodies = list_with_bodies(c.list_tasks, "tasks", "ListTasks", ids, stepId=step_id)
-    return [{**t, "stepId": step_id} for t in tasks], bodies
+    tasks: list[dict[str, Any]] = []
+    bodies: list[bytes] | None = []
+    for chunk, chunk_bodies in iter_step_tasks(c, ids, step_id):
+        tasks.extend(chunk)
+        bodies = None if bodies is None or chunk_bodies is None else bodies + chunk_bodies
+    return tasks, bodies
+
+
+def iter_step_tasks(
+    c: DeadlineCloudClient, ids: Ids, step_id: str, chunk: int = 20_000
+) -> Iterator[tuple[list[dict[str, Any]], list[bytes] | None]]:
+    """:func:`list_step_tasks` in parts of about ``chunk`` tasks (whole pages), as they come.
+
+    A step of a million tasks need not be in memory as dicts all at once (``load_job`` turns
+    each part into a frame and stores it before the next). Yields at least once.
+    """
+    tasks: list[dict[str, Any]] = []
+    bodies: list[bytes] | None = []
+    last_body()  # not a body of an earlier call
+    with ids.errors("ListTasks"):
+        for page in pages(c.list_tasks, "tasks", **ids.params, stepId=step_id):
+            body = last_body()
+            tasks.extend({**t, "stepId": step_id} for t in page)
+            if body is None:
+                bodies = None  # one missing: keep none (the cache then encodes the items)
+            elif bodies is not None:
+                bodies.append(body)
+            if len(tasks) >= chunk:
+                yield tasks, bodies
+                tasks, bodies = [], []
+    if tasks or bodies == []:
+        yield tasks, bodies
