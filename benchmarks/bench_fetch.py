@@ -51,10 +51,13 @@ import deadline_nb as dnb
 
 
 @contextmanager
-def farm_process(size: int, latency: float) -> Iterator[tuple[str, dict[str, str]]]:
-    """Run ``deadline-nb localfarm`` in a subprocess; yield its endpoint and the big job's ids."""
+def farm_process(size: int, latency: float, *extra: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """Run ``deadline-nb localfarm`` in a subprocess; yield its endpoint and the big job's ids.
+
+    ``extra``: more options of ``deadline-nb localfarm`` (``--logs-quota 25``, say).
+    """
     command = [sys.executable, "-m", "deadline_nb.cli", "localfarm", "--port", "0"]
-    command += ["--size", str(size), "--latency", str(latency)]
+    command += ["--size", str(size), "--latency", str(latency), *extra]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1)
     try:
         assert process.stdout is not None
@@ -75,6 +78,8 @@ def farm_process(size: int, latency: float) -> Iterator[tuple[str, dict[str, str
     finally:
         process.terminate()
         process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 class Counter:

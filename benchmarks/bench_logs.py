@@ -319,29 +319,11 @@ def cached_section(args: argparse.Namespace) -> None:
 @contextmanager
 def farm_process(size: int, latency: float, quota: float) -> Iterator[tuple[str, dict[str, str]]]:
     """``deadline-nb localfarm`` in a subprocess (its own interpreter lock, as AWS would have)."""
-    command = [sys.executable, "-m", "deadline_nb.cli", "localfarm", "--port", "0"]
-    command += ["--size", str(size), "--latency", str(latency), "--logs-quota", str(quota)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1)
-    try:
-        assert process.stdout is not None
-        endpoint, ids = "", {}
-        for line in process.stdout:
-            if line.startswith("Local Deadline Cloud farm listening on "):
-                endpoint = line.split()[-1]
-            elif line.startswith("farm "):
-                ids["farm_id"] = line.split()[1]
-            elif line.startswith("job ") and "sq900_big_render" in line:
-                parts = line.split()
-                ids["job_id"] = parts[1]
-                ids["queue_id"] = parts[-1].rstrip(")")
-            elif line.startswith("Press Ctrl-C"):
-                break
-        yield endpoint, ids
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        if process.stdout is not None:
-            process.stdout.close()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_fetch import farm_process as fetch_farm
+
+    with fetch_farm(size, latency, "--logs-quota", str(quota)) as running:
+        yield running
 
 
 class Calls:

@@ -189,6 +189,39 @@ def _session(
     return boto3.Session(region_name=region)
 
 
+def _options(max_workers: int, connect_timeout: float, read_timeout: float) -> dict[str, Any]:
+    """The botocore ``Config`` of every client made here (Deadline Cloud and CloudWatch Logs)."""
+    from .version import __version__
+
+    return {
+        # Adaptive: on a throttle the client also slows its own sending rate, shared by every
+        # thread using it, instead of each thread retrying into the same limit.
+        "retries": {"mode": "adaptive", "total_max_attempts": 10},
+        "max_pool_connections": max_workers + 2,
+        "user_agent_extra": f"deadline-nb/{__version__}",
+        "connect_timeout": connect_timeout,
+        "read_timeout": read_timeout,
+    }
+
+
+def _make_client(
+    session: Any, service: str, endpoint_url: str | None, region: str | None, options: Any
+) -> Any:
+    """``session.client(service, ...)``, a missing region as the package's one sentence."""
+    import botocore.exceptions
+    from botocore.config import Config
+
+    try:
+        return session.client(
+            service,
+            endpoint_url=endpoint_url,
+            region_name=region or session.region_name,
+            config=Config(**options),
+        )
+    except botocore.exceptions.NoRegionError as error:
+        raise NoRegionError(_NO_REGION) from error
+
+
 def _install_parser(made: DeadlineCloudClient) -> None:
     """Make this one client read responses with compiled converters and fast timestamps.
 
@@ -264,10 +297,6 @@ def client(
     ...     [f["displayName"] for f in c.list_farms()["farms"]]
     ['Studio Farm']
     """
-    import botocore.exceptions
-    from botocore.config import Config
-
-    from .version import __version__
 
     for name, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
         if not value > 0:
@@ -276,27 +305,11 @@ def client(
     if region is None and boto3_session is None and profile is None and not local:
         region = config_defaults()["region"]
     session = _session(boto3_session, profile, region, local)
-    options: dict[str, Any] = {
-        # Adaptive: on a throttle the client also slows its own sending rate, shared by every
-        # thread using it, instead of each thread retrying into the same limit.
-        "retries": {"mode": "adaptive", "total_max_attempts": 10},
-        "max_pool_connections": max_workers + 2,
-        "user_agent_extra": f"deadline-nb/{__version__}",
-        "connect_timeout": connect_timeout,
-        "read_timeout": read_timeout,
-    }
+    options = _options(max_workers, connect_timeout, read_timeout)
     if local:
         # botocore sends Deadline calls to "management.<host>"; management.127.0.0.1 is nowhere.
         options["inject_host_prefix"] = False
-    try:
-        made: DeadlineCloudClient = session.client(
-            "deadline",
-            endpoint_url=endpoint_url,
-            region_name=region or session.region_name,
-            config=Config(**options),
-        )
-    except botocore.exceptions.NoRegionError as error:
-        raise NoRegionError(_NO_REGION) from error
+    made: DeadlineCloudClient = _make_client(session, "deadline", endpoint_url, region, options)
     _install_parser(made)
     made.meta.events.register_first("needs-retry.deadline", _stop_retrying_timeouts)
     return made
@@ -434,11 +447,8 @@ def logs_client(
     ...     len(logs.describe_log_groups()["logGroups"])
     3
     """
-    import botocore.exceptions
-    from botocore.config import Config
 
     from .ratelimit import LOGS_QUOTAS, shared_bucket
-    from .version import __version__
 
     for name, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
         if not value > 0:
@@ -455,22 +465,9 @@ def logs_client(
         session = _queue_role_session(deadline_client, farm_id, queue_id, region)
     if session is None:
         session = _session(boto3_session, profile, region, local)
-    options: dict[str, Any] = {
-        "retries": {"mode": "adaptive", "total_max_attempts": 10},
-        "max_pool_connections": max_workers + 2,
-        "user_agent_extra": f"deadline-nb/{__version__}",
-        "connect_timeout": connect_timeout,
-        "read_timeout": read_timeout,
-    }
-    try:
-        made: Any = session.client(
-            "logs",
-            endpoint_url=endpoint_url,
-            region_name=region or session.region_name,
-            config=Config(**options),
-        )
-    except botocore.exceptions.NoRegionError as error:
-        raise NoRegionError(_NO_REGION) from error
+    made: Any = _make_client(
+        session, "logs", endpoint_url, region, _options(max_workers, connect_timeout, read_timeout)
+    )
     # One quota per account and region: a local endpoint is an account of its own.
     scope = f"{made.meta.region_name}|{endpoint_url if local else ''}"
     given = quotas or {}
