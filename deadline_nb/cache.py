@@ -324,6 +324,29 @@ def _unpack_raw(
     return items
 
 
+# An item whose id names its parent ("task-<hex>-<n>" of "step-<hex>", "sessionaction-<hex>-<n>"
+# of "session-<hex>") keeps no parent in its row: the parent's items are a range of the key.
+_CHILD_PREFIX: Final = {"step-": "task-", "session-": "sessionaction-"}
+
+
+def _children(parent: str) -> tuple[str, str] | None:
+    """The range of ids named after ``parent`` (see _CHILD_PREFIX), or None."""
+    for head, child in _CHILD_PREFIX.items():
+        if parent.startswith(head):
+            low = child + parent[len(head) :] + "-"
+            return low, low[:-1] + "."  # "." follows "-": every id that starts with `low`
+    return None
+
+
+def _stored_parent(item_id: str, parent: Any) -> Any:
+    """What the row keeps of an item's parent: nothing when its id names it."""
+    if isinstance(parent, str):
+        children = _children(parent)
+        if children is not None and children[0] <= item_id < children[1]:
+            return None
+    return parent
+
+
 def _last_of_each(
     items: Iterable[Mapping[str, Any]], id_field: str
 ) -> list[tuple[int, Mapping[str, Any]]]:
@@ -1081,7 +1104,9 @@ class Cache:
                         key,
                         kind,
                         item[id_field],
-                        item.get(parent_field) if parent_field else None,
+                        _stored_parent(item[id_field], item.get(parent_field))
+                        if parent_field
+                        else None,
                         seq,
                         position,
                         blob,
@@ -1134,7 +1159,12 @@ class Cache:
         """
         query = "SELECT id, blob, pos FROM items WHERE job=? AND kind=?"
         args: list[Any] = [kind]
-        if parent is not None:
+        children = None if parent is None else _children(parent)
+        if children is not None:
+            # Its children by the key's range (their rows keep no parent), or by their row.
+            query += " AND ((id >= ? AND id < ? AND parent IS NULL) OR parent = ?)"
+            args.extend([*children, parent])
+        elif parent is not None:
             query += " AND parent=?"
             args.append(parent)
         rows = self._select((farm_id, queue_id, job_id), query + " ORDER BY ord, id", *args)
@@ -1309,9 +1339,8 @@ class Cache:
                     # RUNNING landing after another's SUCCEEDED): an ended action never runs
                     # again, so the stored end stands.
                     continue
-                session = action.get("sessionId")
                 # The session is in the action's id; kept only when it says otherwise.
-                parent = None if session in (None, schema.session_of(action_id)) else session
+                parent = _stored_parent(action_id, action.get("sessionId"))
                 # An ended action's state is never compared (it cannot change): not kept.
                 state = None if terminal else action_state(action)
                 rows.append((key, action_id, parent, int(terminal), state, seq, blob, pos))
@@ -1475,23 +1504,7 @@ class Cache:
         ...     c.actions("f", "q", "j")
         []
         """
-        if session_id is None:
-            return self.items("action", farm_id, queue_id, job_id, exclude=exclude)
-        # A session's actions are named after it ("sessionaction-<its hex>-<n>"): a range of
-        # the key; an action whose stored session says otherwise is found by that instead.
-        head = "sessionaction-" + session_id.removeprefix("session-") + "-"
-        rows = self._select(
-            (farm_id, queue_id, job_id),
-            "SELECT id, blob, pos FROM items WHERE job=? AND kind='action' AND "
-            "((id >= ? AND id < ? AND parent IS NULL) OR parent = ?) ORDER BY ord, id",
-            head,
-            head[:-1] + ".",  # "." follows "-": every id that starts with `head`
-            session_id,
-        )
-        return self._bodies(
-            (farm_id, queue_id, job_id),
-            [(blob, pos) for item_id, blob, pos in rows if item_id not in exclude],
-        )
+        return self.items("action", farm_id, queue_id, job_id, parent=session_id, exclude=exclude)
 
     @_recovering
     def actions_since(

@@ -269,3 +269,24 @@ def test_a_frame_built_in_chunks_equals_one_built_at_once(
     # The rerun reads the frame the first one stored.
     again = dnb.load_job(*ids, client=farm.client(), cache=tmp_path / "c", progress=False)
     pd.testing.assert_frame_equal(again.actions, whole.actions)
+
+
+def test_items_of_a_parent_whether_their_ids_name_it_or_not(tmp_path: Path) -> None:
+    # A task "task-<hex>-<n>" names its step "step-<hex>": its row keeps no parent and is found
+    # by its id; one whose id does not name its step keeps it in the row. Both are found.
+    step = "step-" + "d" * 32
+    tasks = [
+        {"taskId": "task-" + "d" * 32 + "-0", "stepId": step},
+        {"taskId": "task-" + "d" * 32 + "-10", "stepId": step},
+        {"taskId": "task-odd", "stepId": step},
+        {"taskId": "task-" + "e" * 32 + "-0", "stepId": "step-" + "e" * 32},
+        {"taskId": "task-" + "d" * 32 + "-1", "stepId": "step-" + "e" * 32},  # misnamed
+    ]
+    with Cache(tmp_path / "c.sqlite3") as cache:
+        cache.put("task", "f", "q", "j", tasks, "taskId", parent_field="stepId")
+        kept = dict(cache._db.execute("SELECT id, parent FROM items WHERE kind='task'"))
+        assert kept["task-" + "d" * 32 + "-0"] is None and kept["task-odd"] == step
+        mine = cache.items("task", "f", "q", "j", parent=step)
+        assert [t["taskId"] for t in mine] == [t["taskId"] for t in tasks[:3]]
+        other = cache.items("task", "f", "q", "j", parent="step-" + "e" * 32)
+        assert [t["taskId"] for t in other] == [t["taskId"] for t in tasks[3:]]
