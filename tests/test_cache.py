@@ -290,3 +290,38 @@ def test_items_of_a_parent_whether_their_ids_name_it_or_not(tmp_path: Path) -> N
         assert [t["taskId"] for t in mine] == [t["taskId"] for t in tasks[:3]]
         other = cache.items("task", "f", "q", "j", parent="step-" + "e" * 32)
         assert [t["taskId"] for t in other] == [t["taskId"] for t in tasks[3:]]
+
+
+def test_an_action_another_notebook_replaced_during_a_fetch_is_the_stored_one(
+    tmp_path: Path,
+) -> None:
+    # load_job keeps its own frames (not dicts) of what it fetched; an action that another
+    # notebook stored a newer answer for meanwhile comes from the cache, the others from them.
+    from deadline_nb.fetch.actions import action_frame
+    from deadline_nb.fetch.common import Ids
+    from deadline_nb.fetch.sync import Synced
+
+    ids = Ids("farm-1", "queue-1", "job-1")
+    head = "sessionaction-" + "f" * 32
+    run = {"taskRun": {"taskId": "task-" + "f" * 32 + "-0", "stepId": "step-" + "f" * 32}}
+    mine = [
+        {"sessionActionId": f"{head}-{n}", "status": "RUNNING", "definition": run}
+        for n in range(3)
+    ]
+    path = tmp_path / "c.sqlite3"
+    with Cache(path) as ours, Cache(path) as other:
+        ours.put_actions(*ids.key, mine, remember=False)
+        other.put_actions(*ids.key, [{**mine[1], "status": "SUCCEEDED"}])
+        synced = Synced(
+            {},
+            frames=[dnb.session_action_frame(mine, **ids.frame_ids)],
+            covered={a["sessionActionId"] for a in mine},
+        )
+        frame = action_frame(ids, ours, synced)
+        assert frame["status"].astype(str).tolist() == ["RUNNING", "SUCCEEDED", "RUNNING"]
+        # What was stored is that same frame, read back by the next build.
+        assert ours.frame(*ids.key)[1]["status"].astype(str).tolist() == [  # type: ignore[index]
+            "RUNNING",
+            "SUCCEEDED",
+            "RUNNING",
+        ]

@@ -7,7 +7,7 @@ current, so that a rerun converts only the actions fetched since.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..aws import DEFAULT_WORKERS
@@ -204,15 +204,26 @@ def action_frame(ids: Ids, store: Cache | None, synced: Synced) -> pd.DataFrame:
     if basis.mine:
         # This fetch's own frames (keep=False), for the actions whose stored row is still
         # exactly what it wrote: the last version of each, none that another writer replaced.
-        ours = concat_frames(synced.frames)
+        ours = concat_frames(synced.frames) if len(synced.frames) > 1 else synced.frames[0]
         ours = ours[~ours["sessionActionId"].duplicated(keep="last").to_numpy()]
-        parts.append(ours[ours["sessionActionId"].isin(basis.mine).to_numpy()])
+        if len(ours) != len(basis.mine):  # else every one of them is still the stored one
+            ours = ours[_among(ours["sessionActionId"], basis.mine)]
+        parts.append(ours)
     if basis.frame is not None:
-        taken = basis.frame["sessionActionId"].isin(newer["sessionActionId"]) | basis.frame[
-            "sessionActionId"
-        ].isin(basis.mine)
-        parts.append(basis.frame[~taken.to_numpy()])
+        taken = _among(basis.frame["sessionActionId"], {*newer["sessionActionId"], *basis.mine})
+        parts.append(basis.frame[~taken])
     parts.append(newer)
     frame = sort_actions(concat_frames(parts) if len(parts) > 1 else newer)
     store.put_frame(*ids.key, basis.seq, frame)
     return frame
+
+
+def _among(ids: pd.Series, wanted: Collection[str]) -> Any:
+    """A NumPy mask: which of ``ids`` are in ``wanted`` (Arrow's hash lookup, not pandas')."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = pa.Array.from_pandas(ids)
+    mask = pc.is_in(values, value_set=pa.array(list(wanted), type=values.type))
+    return np.asarray(mask.fill_null(False), dtype=bool)
