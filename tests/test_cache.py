@@ -305,8 +305,7 @@ def test_an_action_another_notebook_replaced_during_a_fetch_is_the_stored_one(
     head = "sessionaction-" + "f" * 32
     run = {"taskRun": {"taskId": "task-" + "f" * 32 + "-0", "stepId": "step-" + "f" * 32}}
     mine = [
-        {"sessionActionId": f"{head}-{n}", "status": "RUNNING", "definition": run}
-        for n in range(3)
+        {"sessionActionId": f"{head}-{n}", "status": "RUNNING", "definition": run} for n in range(3)
     ]
     path = tmp_path / "c.sqlite3"
     with Cache(path) as ours, Cache(path) as other:
