@@ -314,7 +314,7 @@ def test_an_action_another_notebook_replaced_during_a_fetch_is_the_stored_one(
         synced = Synced(
             {},
             frames=[dnb.session_action_frame(mine, **ids.frame_ids)],
-            covered={a["sessionActionId"] for a in mine},
+            covered={str(a["sessionActionId"]) for a in mine},
         )
         frame = action_frame(ids, ours, synced)
         assert frame["status"].astype(str).tolist() == ["RUNNING", "SUCCEEDED", "RUNNING"]
