@@ -154,28 +154,11 @@ def list_all(
     call: Callable[..., Mapping[str, Any]], key: str, operation: str, ids: Ids, **params: Any
 ) -> list[dict[str, Any]]:
     """Every item of a List* operation about ``ids``, AWS errors in one sentence."""
-    return list_with_bodies(call, key, operation, ids, **params)[0]
-
-
-def list_with_bodies(
-    call: Callable[..., Mapping[str, Any]], key: str, operation: str, ids: Ids, **params: Any
-) -> tuple[list[dict[str, Any]], list[bytes] | None]:
-    """:func:`list_all`, and the pages' raw bodies when the client keeps them (else None).
-
-    See :func:`capture_bodies`.
-    """
     out: list[dict[str, Any]] = []
-    bodies: list[bytes] | None = []
-    last_body()  # not a body of an earlier call
     with ids.errors(operation):
         for page in pages(call, key, **ids.params, **params):
             out.extend(page)
-            body = last_body()
-            if body is None:
-                bodies = None  # one missing: keep none (the cache then encodes the items)
-            elif bodies is not None:
-                bodies.append(body)
-    return out, bodies
+    return out
 
 
 def job_token(job: Mapping[str, Any]) -> str:

@@ -261,7 +261,7 @@ def fetch_tasks(
     )
 
     def one(step: str) -> list[dict[str, Any]]:
-        return list_step_tasks(c, ids, step)[0]
+        return [task for part, _ in iter_step_tasks(c, ids, step) for task in part]
 
     if len(step_ids) <= 1:
         return [t for step in step_ids for t in one(step)]
@@ -305,26 +305,12 @@ def fetch_sessions(
     return list_all(c.list_sessions, "sessions", "ListSessions", ids)
 
 
-def list_step_tasks(
-    c: DeadlineCloudClient, ids: Ids, step_id: str
-) -> tuple[list[dict[str, Any]], list[bytes] | None]:
-    """One step's tasks, with ``stepId`` added, and the raw ListTasks bodies they came in.
-
-    The bodies are there when the client keeps them (:func:`.common.capture_bodies`), for the
-    cache; their ``tasks`` are the tasks, without ``stepId``.
-    """
-    tasks: list[dict[str, Any]] = []
-    bodies: list[bytes] | None = []
-    for chunk, chunk_bodies in iter_step_tasks(c, ids, step_id):
-        tasks.extend(chunk)
-        bodies = None if bodies is None or chunk_bodies is None else bodies + chunk_bodies
-    return tasks, bodies
-
-
 def iter_step_tasks(
     c: DeadlineCloudClient, ids: Ids, step_id: str, chunk: int = 20_000
 ) -> Iterator[tuple[list[dict[str, Any]], list[bytes] | None]]:
-    """:func:`list_step_tasks` in parts of about ``chunk`` tasks (whole pages), as they come.
+    """One step's tasks, with ``stepId`` added, in parts of about ``chunk`` tasks (whole pages),
+    as they come, each with the raw ListTasks bodies it came in (None when the client does not
+    keep them: :func:`.common.capture_bodies`; their ``tasks`` lack ``stepId``).
 
     A step of a million tasks need not be in memory as dicts all at once (``load_job`` turns
     each part into a frame and stores it before the next). Yields at least once.
