@@ -21,7 +21,8 @@ local farm in its own process with N actions and no added latency, and, each in 
 cache the cold run left), and warm to a DataFrame (``fetch_session_action_frame``), with each
 process's peak memory and the cache's size per action. ``--compare-with DIR`` runs the same
 clients from another checkout of deadline_nb (``git worktree add DIR <rev>``) against the same
-farm, printed next to this one's: today's figures in the same run. ``--profile`` adds one cold
+farm, printed next to this one's: today's figures in the same run; ``--runs`` of each, the
+checkouts taking turns, give medians. ``--profile`` adds one cold
 run with the cache under yappi (CPU time of every thread, not only the calling one) and prints
 where the time goes.
 
@@ -297,6 +298,8 @@ endpoint, farm_id, queue_id, job_id, mode, cache = sys.argv[1:7]
 c = dnb.client(endpoint_url=endpoint)
 calls = [0]
 c.meta.events.register("before-call.deadline", lambda **_: calls.__setitem__(0, calls[0] + 1))
+use = resource.getrusage(resource.RUSAGE_SELF)
+cpu0 = use.ru_utime + use.ru_stime
 t = time.perf_counter()
 if mode == "frame":
     n = len(dnb.fetch_session_action_frame(
@@ -306,8 +309,10 @@ else:
                        cache=False if mode == "nocache" else cache, progress=False)
     n = len(job.actions)
 seconds = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"seconds": seconds, "actions": n, "peak": peak, "calls": calls[0]}))
+use = resource.getrusage(resource.RUSAGE_SELF)
+cpu = use.ru_utime + use.ru_stime - cpu0
+peak = use.ru_maxrss * 1024
+print(json.dumps({"seconds": seconds, "cpu": cpu, "actions": n, "peak": peak, "calls": calls[0]}))
 """
 
 # The same, under yappi: CPU time of every thread, by thread and by where the code lives.
@@ -362,9 +367,18 @@ def _run_big(
     )
 
 
-def big(size: int, checkouts: list[tuple[str, str]], profile: bool) -> None:
+def big(size: int, checkouts: list[tuple[str, str]], profile: bool, runs: int = 1) -> None:
     print(f"# a {size:,}-action job from the local farm in its own process, no added latency")
-    print(f"{'':<10}{'run':<26}{'seconds':>9}{'calls':>8}{'peak MB':>9}  notes", flush=True)
+    if runs > 1:
+        print(f"# medians of {runs} runs, the checkouts taking turns (every run in brackets)")
+    head = f"{'':<10}{'run':<26}{'seconds':>9}{'CPU s':>8}{'calls':>8}{'peak MB':>9}  notes"
+    print(head, flush=True)
+    modes = (
+        ("cache", "cold, with the cache"),
+        ("nocache", "cold, cache=False"),
+        ("warm", "warm (load_job)"),
+        ("frame", "warm to a DataFrame"),
+    )
     with farm_process(size, 0.0) as (endpoint, ids), tempfile.TemporaryDirectory() as tmp:
         c, _, _ = connect(endpoint, ids)  # the farm builds the job before anyone's clock
         del c
@@ -372,30 +386,49 @@ def big(size: int, checkouts: list[tuple[str, str]], profile: bool) -> None:
         # own warm-up, as AWS has none), which would otherwise count against the first run.
         # In a process of its own: Linux keeps a parent's peak memory in its children's.
         _run_big(_BIG_RUN, checkouts[0][1], endpoint, ids, "nocache", "")
-        for label, checkout in checkouts:
-            figures: dict[str, dict[str, Any]] = {}
-            cache = str(Path(tmp) / f"{label}.sqlite3")
-            for mode, title in (
-                ("cache", "cold, with the cache"),
-                ("nocache", "cold, cache=False"),
-                ("warm", "warm (load_job)"),
-                ("frame", "warm to a DataFrame"),
-            ):
-                out = _run_big(_BIG_RUN, checkout, endpoint, ids, mode, cache)
-                got = figures[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+        seen: dict[str, dict[str, list[dict[str, Any]]]] = {
+            label: {mode: [] for mode, _ in modes} for label, _ in checkouts
+        }
+        sizes: dict[str, float] = {}
+        # Turns: run r of every checkout before run r + 1 of any, so that a busy moment of the
+        # machine falls on all of them alike.
+        for run in range(runs):
+            for label, checkout in checkouts:
+                cache = str(Path(tmp) / f"{label}-{run}.sqlite3")
+                for mode, _ in modes:
+                    out = _run_big(_BIG_RUN, checkout, endpoint, ids, mode, cache)
+                    got = json.loads(out.stdout.strip().splitlines()[-1])
+                    seen[label][mode].append(got)
+                    if mode == "cache":
+                        sizes[label] = Path(cache).stat().st_size / max(1, got["actions"])
+                Path(cache).unlink()
+        for label, _ in checkouts:
+            median = {
+                mode: statistics.median(g["seconds"] for g in seen[label][mode])
+                for mode, _ in modes
+            }
+            cpu = {
+                mode: statistics.median(g["cpu"] for g in seen[label][mode]) for mode, _ in modes
+            }
+            for mode, title in modes:
+                got = seen[label][mode][-1]
+                every = seen[label][mode]
                 note = ""
                 if mode == "cache":
-                    per = Path(cache).stat().st_size / max(1, got["actions"])
-                    note = f"{got['actions']:,} actions, cache {per:.0f} B/action"
+                    note = f"{got['actions']:,} actions, cache {sizes[label]:.0f} B/action"
                 if mode == "nocache":
-                    ratio = figures["cache"]["seconds"] / got["seconds"]
+                    ratio = median["cache"] / median["nocache"]
                     note = f"cold with the cache / without: {ratio:.2f}x"
+                if runs > 1:
+                    note += " [" + ", ".join(f"{g['seconds']:.1f}" for g in every) + "]"
+                peak = max(g["peak"] for g in every)
                 print(
-                    f"{label:<10}{title:<26}{got['seconds']:9.2f}{got['calls']:8d}"
-                    f"{got['peak'] / 1e6:9.0f}  {note}",
+                    f"{label:<10}{title:<26}{median[mode]:9.2f}{cpu[mode]:8.1f}{got['calls']:8d}"
+                    f"{peak / 1e6:9.0f}  {note}",
                     flush=True,
                 )
-            if profile:
+        if profile:
+            for label, checkout in checkouts:
                 print(f"{label:<10}where the time of a cold run with the cache goes (yappi):")
                 cache = str(Path(tmp) / f"{label}-profile.sqlite3")
                 print(_run_big(_PROFILE_RUN, checkout, endpoint, ids, cache).stdout, end="")
@@ -420,7 +453,7 @@ def main() -> None:
         if args.compare_with:
             checkouts.append(("compared", str(Path(args.compare_with).resolve())))
         for size in args.big:
-            big(size, checkouts, args.profile)
+            big(size, checkouts, args.profile, args.runs)
         return
     ten_thousand(args.actions, args.latency, args.runs, cli=not args.no_cli, loop=not args.no_loop)
     if not args.no_million:

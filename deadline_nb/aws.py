@@ -237,6 +237,17 @@ def _install_parser(made: DeadlineCloudClient) -> None:
     install(made, timestamp_parser=parse_timestamp)
 
 
+def _install_serializer(made: DeadlineCloudClient) -> None:
+    """Make this one client write its requests of ids (``BatchGet*``) with ``json.dumps``.
+
+    botocore's walk and validation of 100 ids cost more than the rest of the request; see
+    :func:`deadline_nb.wire.install_serializer`.
+    """
+    from .wire import install_serializer
+
+    install_serializer(made)
+
+
 def client(
     boto3_session: boto3.Session | None = None,
     *,
@@ -311,6 +322,7 @@ def client(
         options["inject_host_prefix"] = False
     made: DeadlineCloudClient = _make_client(session, "deadline", endpoint_url, region, options)
     _install_parser(made)
+    _install_serializer(made)
     made.meta.events.register_first("needs-retry.deadline", _stop_retrying_timeouts)
     return made
 

@@ -134,6 +134,20 @@ def test_fast_timestamps_are_the_instants_botocore_gives(value: Any) -> None:
     assert ours.utcoffset() == theirs.utcoffset()
 
 
+@pytest.mark.parametrize("value", TIMESTAMPS)
+def test_the_python_3_10_path_reads_the_same_instants(
+    value: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python 3.10's fromisoformat does not read "Z": the text is rewritten first there.
+    import deadline_nb.timestamps as timestamps
+
+    monkeypatch.setattr(timestamps, "_READS_Z", False)
+    fast = parse_timestamp(value)
+    stock = botocore.utils.parse_timestamp(value)
+    assert fast == stock
+    assert fast.utcoffset() == stock.utcoffset()
+
+
 def test_a_local_farm_client_parses_timestamps_fast_too(farm: Any) -> None:
     c = dnb.client(endpoint_url=farm.endpoint_url)
     parser: Any = c._endpoint._response_parser_factory.create_parser("rest-json")  # type: ignore[attr-defined]

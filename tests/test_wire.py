@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import botocore.exceptions
 import botocore.model
 import botocore.parsers
+import botocore.serialize
 import botocore.session
 import botocore.utils
 import pytest
@@ -787,3 +788,87 @@ def test_compiled_shapes_are_kept_per_client(farm: LocalFarm) -> None:
     other: Any = dnb.client(endpoint_url=farm.endpoint_url)
     other.get_farm(farmId=farm.farm_id)
     assert other._endpoint._response_parser_factory.compiler("rest-json") is not compiler
+
+
+# ---------------------------------------------------------------------------------------------
+# requests: bodies of ids by json.dumps
+
+
+def _deadline_model() -> botocore.model.ServiceModel:
+    return botocore.session.get_session().get_service_model("deadline")
+
+
+def _plain_value(shape: botocore.model.Shape) -> st.SearchStrategy[Any]:
+    """Values botocore accepts for a plain shape: any text, any int, lists, partial structures."""
+    kind = shape.type_name
+    if kind == "string":
+        return st.text(max_size=12)
+    if kind in ("integer", "long"):
+        return st.integers(-(2**40), 2**40)
+    if kind == "boolean":
+        return st.booleans()
+    if kind == "list":
+        return st.lists(_plain_value(shape.member), max_size=4)  # type: ignore[attr-defined]
+    members = shape.members  # type: ignore[attr-defined]
+    return st.fixed_dictionaries(
+        {}, optional={name: _plain_value(m) for name, m in members.items()}
+    )
+
+
+_PLAIN_OPERATIONS = sorted(
+    name
+    for name in _deadline_model().operation_names
+    if wire._plain_body(_deadline_model().operation_model(name))
+)
+
+
+def test_the_plain_body_operations_are_the_batch_gets() -> None:
+    # BatchGetSessionAction is the one a big job sends a thousand of; a creating or updating
+    # operation (timestamps, floats, documents, path members) must never be among them.
+    assert "BatchGetSessionAction" in _PLAIN_OPERATIONS
+    assert "BatchGetTask" in _PLAIN_OPERATIONS
+    assert all(name.startswith("BatchGet") for name in _PLAIN_OPERATIONS), _PLAIN_OPERATIONS
+    model = _deadline_model()
+    for name in ("CreateJob", "SearchJobs", "ListSessionActions", "GetSessionAction"):
+        assert not wire._plain_body(model.operation_model(name)), name
+
+
+@pytest.mark.parametrize("operation", _PLAIN_OPERATIONS)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_plain_body_is_written_to_botocores_bytes(operation: str, data: Any) -> None:
+    model = _deadline_model().operation_model(operation)
+    params = data.draw(_plain_value(model.input_shape))
+    stock = botocore.serialize.create_serializer("rest-json", include_validation=False)
+    fast = wire._PlainBodySerializer(stock)
+    assert fast.serialize_to_request(params, model) == stock.serialize_to_request(params, model)
+
+
+def test_every_other_operation_is_still_validated() -> None:
+    import boto3
+
+    c = boto3.client(
+        "deadline", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    assert wire.install_serializer(c)
+    assert wire.install_serializer(c)  # twice: still one wrapper
+    assert not isinstance(c._serializer._inner, wire._PlainBodySerializer)
+    with pytest.raises(botocore.exceptions.ParamValidationError, match="farmId"):
+        c.get_job(farmId=7, queueId="queue-1", jobId="job-1")
+
+
+def test_the_librarys_client_batch_gets_through_the_fast_body(farm: LocalFarm) -> None:
+    import deadline_nb as dnb
+
+    c = dnb.client(endpoint_url=farm.endpoint_url)
+    assert isinstance(c._serializer, wire._PlainBodySerializer)
+    job = farm.job_by_name("render")
+    where = {"farmId": farm.farm_id, "queueId": job.queue_id, "jobId": job.job_id}
+    listed = c.list_session_actions(**where, maxResults=5)["sessionActions"]
+    ids = [{**where, "sessionActionId": a["sessionActionId"]} for a in listed]
+    ids.append({**where, "sessionActionId": "sessionaction-" + "0" * 32 + "-0"})
+    got = c.batch_get_session_action(identifiers=ids)
+    assert [a["sessionActionId"] for a in got["sessionActions"]] == [
+        a["sessionActionId"] for a in listed
+    ]
+    assert [e["sessionActionId"] for e in got["errors"]] == [ids[-1]["sessionActionId"]]
