@@ -239,8 +239,9 @@ def diagnose(
     >>> found = dnb.diagnose(actions)
     >>> found.loc[0, ["severity", "kind"]].tolist()
     ['critical', 'systematic_failure']
-    >>> print(found.loc[0, "title"])  # doctest: +ELLIPSIS
-    3 task runs of 1 task failed with exit code -1073741819 (0xC0000005 access violation) ...
+    >>> print(found.loc[0, "title"])  # doctest: +NORMALIZE_WHITESPACE
+    3 task runs of 1 task failed with exit code -1073741819 (0xC0000005 access violation); 1 task
+    failed for good; first at 2026-03-04 10:17:24 UTC.
     >>> sorted(found.attrs["unchecked"])[:2]
     ['failed_cost', 'failing_worker']
     """
@@ -553,8 +554,11 @@ def _failure_group(
     when = d.ended[rows]
     first = int(when[when != NAT].min()) if (when != NAT).any() else int(d.start[rows].min())
     what = _failed_what(d, run_rows, env_rows, len(rows), len(tasks))
-    if how == "line":
-        title = f"{what} ended with the same error: “{_cut(key, 120)}” (exit {code_text})"
+    shown = _cut(re.sub(r"\s+", " ", key), 120)
+    if how == "line" and len(rows) > 1:
+        title = f"{what} ended with the same error: “{shown}” (exit code {code_text})"
+    elif how == "line":
+        title = f"{what} failed with “{shown}” (exit code {code_text})"
     else:
         title = f"{what} failed with exit code {code_text}"
     if lost:
