@@ -295,9 +295,9 @@ def findings_text(findings: pd.DataFrame, *, evidence: bool = False) -> list[str
     for row in findings.itertuples(index=False):
         lines.append(f"{str(row.severity).upper():<9}{row.title}")
         if evidence:
-            lines.append(f"         {row.evidence}")
+            lines.append(f"         {row.evidence!s}")
             if row.next:
-                lines.append(f"         next: {row.next}")
+                lines.append(f"         next: {row.next!s}")
     if not lines:
         lines.append("No findings.")
     for kind, why in (findings.attrs.get("unchecked") or {}).items():
@@ -465,18 +465,25 @@ class _Data:
     def step_name(self, code: int) -> str:
         return self.step_names[code] if 0 <= code < len(self.step_names) else "(no step)"
 
-    def labels(self, rows: np.ndarray) -> list[str]:
-        """What a TD calls each of these task runs: ``Frame=7`` (its parameters), else its task."""
-        out = []
-        for row in rows:
+    def listed(self, rows: np.ndarray) -> str:
+        """What a TD calls these task runs, the first few: ``Frame=7, Frame=9 and 3 more``.
+
+        A run is named by its parameters (else its task); each task once. Only the names shown
+        are made: a finding about thousands of runs costs no more than one about five.
+        """
+        codes = self.task[rows]
+        _, first = np.unique(codes, return_index=True)
+        distinct = rows[np.sort(first)]
+        names = []
+        for row in distinct[:_SHOWN]:
+            values: list[tuple[str, Any]] = [(c, self.df[c].iat[row]) for c in self.params]
             parts = [
-                f"{c[len(schema.PARAMETER_PREFIX) :]}={self.df[c].iat[row]}"
-                for c in self.params
-                if not pd.isna(self.df[c].iat[row])
+                f"{c[len(schema.PARAMETER_PREFIX) :]}={v}" for c, v in values if not pd.isna(v)
             ]
             code = self.task[row]
-            out.append(", ".join(parts) or (self.task_names[code] if code >= 0 else "?"))
-        return _unique(out)
+            names.append(", ".join(parts) or (self.task_names[code] if code >= 0 else "?"))
+        more = len(distinct) - len(names)
+        return ", ".join(names) + (f" and {more} more" if more > 0 else "")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -517,20 +524,20 @@ def _systematic(d: _Data, inputs: _Inputs, min_tasks: int) -> list[_Finding]:
     succeeded = d.succeeded_tasks()
     lost_rows: set[int] = set()
     final: dict[int, int] = {}
-    for row in failed:
-        code = d.task[row]
-        if d.runs[row] and code >= 0 and not succeeded[code]:
-            if code not in final or d.start[row] >= d.start[final[code]]:
-                final[code] = row
+    for row in failed.tolist():
+        code = int(d.task[row])
+        later = code not in final or d.start[row] >= d.start[final[code]]
+        if d.runs[row] and code >= 0 and not succeeded[code] and later:
+            final[code] = row
     active_tasks = set(d.task[d.runs & np.isin(d.status, schema.ACTIVE_STATUSES)].tolist())
     lost_rows = {row for code, row in final.items() if code not in active_tasks}
     groups: dict[tuple[str, str], list[int]] = {}
-    for key, row in zip(keys, failed, strict=True):
-        groups.setdefault(key, []).append(int(row))
+    for group, row in zip(keys, failed.tolist(), strict=True):
+        groups.setdefault(group, []).append(int(row))
     found = []
-    for (how, key), rows_list in groups.items():
+    for (how, text), rows_list in groups.items():
         rows = np.array(rows_list)
-        found.append(_failure_group(d, how, key, rows, lines.get(key), lost_rows, min_tasks))
+        found.append(_failure_group(d, how, text, rows, lines.get(text), lost_rows, min_tasks))
     return found
 
 
@@ -575,7 +582,7 @@ def _failure_group(
     steps = _unique([d.step_name(c) for c in d.step[rows] if c >= 0])
     evidence = [_n(len(rows), "failed action") + (f" in {', '.join(steps)}" if steps else "")]
     if len(run_rows):
-        evidence.append(f"task runs: {_listed(d.labels(run_rows))}")
+        evidence.append(f"task runs: {d.listed(run_rows)}")
     if len(env_rows):
         envs = _unique(
             environment_name(str(e))
@@ -621,9 +628,7 @@ def _failed_what(d: _Data, runs: np.ndarray, envs: np.ndarray, total: int, tasks
     return " and ".join(parts)
 
 
-def _failing_workers(
-    d: _Data, inputs: _Inputs, min_failures: int, alpha: float
-) -> list[_Finding]:
+def _failing_workers(d: _Data, inputs: _Inputs, min_failures: int, alpha: float) -> list[_Finding]:
     if not d.has_workers:
         return []
     outcome = d.runs & d.attempted & np.isin(d.status, ("SUCCEEDED", "FAILED")) & (d.worker >= 0)
@@ -686,26 +691,26 @@ def _hypergeom_tail(k: int, n: int, failures: int, total: int) -> float:
 
     The one-sided Fisher exact test of a worker's failures against the rest of the job's.
     """
+    log_fact = _log_factorials(total)
 
-    def log_choose(a: int, b: int) -> float:
-        return math.lgamma(a + 1) - math.lgamma(b + 1) - math.lgamma(a - b + 1)
+    def log_choose(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+        return np.asarray(log_fact[a] - log_fact[b] - log_fact[np.subtract(a, b)])
 
-    denominator = log_choose(total, n)
-    top = min(n, failures)
-    return float(
-        sum(
-            math.exp(log_choose(failures, x) + log_choose(total - failures, n - x) - denominator)
-            for x in range(k, top + 1)
-            if n - x <= total - failures
-        )
-    )
+    x = np.arange(max(k, n - (total - failures)), min(n, failures) + 1)
+    if not len(x):
+        return 0.0
+    terms = log_choose(failures, x) + log_choose(total - failures, n - x) - log_choose(total, n)
+    return float(min(1.0, np.exp(terms).sum()))
+
+
+def _log_factorials(n: int) -> np.ndarray:
+    """log(i!) for i = 0 .. n."""
+    return np.concatenate(([0.0], np.cumsum(np.log(np.arange(1, n + 1, dtype=np.float64)))))
 
 
 def _code_counts(d: _Data, rows: np.ndarray) -> str:
     values = pd.Series(d.codes[rows]).value_counts(dropna=False)
-    return ", ".join(
-        f"{'none' if np.isnan(c) else int(c)} ×{int(v)}" for c, v in values.items()
-    )
+    return ", ".join(f"{'none' if np.isnan(c) else int(c)} ×{int(v)}" for c, v in values.items())
 
 
 def _memory(d: _Data, inputs: _Inputs, percent: float) -> list[_Finding]:
@@ -744,7 +749,7 @@ def _memory(d: _Data, inputs: _Inputs, percent: float) -> list[_Finding]:
         title += f"; {len(both)} of them exited 137 (killed, out of memory)"
     title += "."
     killed_elsewhere = int(killed.sum()) - len(both)
-    evidence = [f"task runs: {_listed(d.labels(near))}"]
+    evidence = [f"task runs: {d.listed(near)}"]
     if not np.isnan(total_bytes).all():
         evidence.append(f"worker memory {_gib(float(np.nanmax(total_bytes)))}")
     if killed_elsewhere:
@@ -788,9 +793,8 @@ def _flaky(d: _Data, min_tasks: int, share: float) -> list[_Finding]:
     cost = int(d.spent[rows].sum())
     run_time = int(d.spent[d.runs].sum())
     fraction = cost / run_time if run_time else 0.0
-    labels = _unique(d.labels(rows))
     title = (
-        f"{_n(len(tasks), 'task')} failed and then succeeded on retry ({_listed(labels)}); "
+        f"{_n(len(tasks), 'task')} failed and then succeeded on retry ({d.listed(rows)}); "
         f"their {_n(len(rows), 'failed run')} cost {format_seconds(cost / _NS)} of worker time "
         f"({fraction:.1%} of all task-run time)."
     )
@@ -828,7 +832,7 @@ def _interrupted(d: _Data) -> list[_Finding]:
             "info",
             "interrupted",
             title,
-            f"task runs: {_listed(d.labels(rows))}; workers: {_listed(_short_ids(workers))}.",
+            f"task runs: {d.listed(rows)}; workers: {_listed(_short_ids(workers))}.",
             d.action_ids(rows),
             d.task_ids(rows),
             workers,
@@ -872,7 +876,7 @@ def _stalled(d: _Data, inputs: _Inputs, asof: Any, heartbeats: float) -> list[_F
         f"{format_seconds(float(silence.max()) / _NS)} before {_clock(now)} "
         f"(more than {heartbeats:g} heartbeats of {schema.HEARTBEAT_SECONDS:g} s)."
     )
-    evidence = f"actions: {_listed(d.labels(rows))}"
+    evidence = f"actions: {d.listed(rows)}"
     if workers:
         evidence += f"; workers: {_listed(_short_ids(workers))} (are they still up?)"
     return [
@@ -905,9 +909,9 @@ def _stuck(d: _Data, inputs: _Inputs, minutes: float) -> list[_Finding]:
             "id": ids[mine].to_numpy(),
             "t": utc_ns(snaps, "workerUpdatedAt")[mine],
             "seen": utc_ns(snaps, "observedAt")[mine],
-            "p": snaps["progressPercent"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)[
-                mine
-            ],
+            "p": snaps["progressPercent"]
+            .astype("Float64")
+            .to_numpy(dtype=float, na_value=np.nan)[mine],
         }
     )
     table["t"] = np.where(table["t"] != NAT, table["t"], table["seen"])
@@ -944,7 +948,7 @@ def _stuck(d: _Data, inputs: _Inputs, minutes: float) -> list[_Finding]:
             "warning",
             "stuck_progress",
             title,
-            f"actions: {_listed(d.labels(rows))}; progress from the cache's snapshots.",
+            f"actions: {d.listed(rows)}; progress from the cache's snapshots.",
             d.action_ids(rows),
             d.task_ids(rows),
             workers,
@@ -985,7 +989,7 @@ def _outliers(d: _Data, min_runs: int, mads: float, ratio: float) -> list[_Findi
         title = (
             f"{_n(len(slow), 'task run')} of {name} took {took.min() / median:.1f}x to "
             f"{took.max() / median:.1f}x the step's median of {format_seconds(median)} "
-            f"({_listed([format_seconds(t) for t in took])}): {_listed(d.labels(slow))}."
+            f"({_listed([format_seconds(t) for t in took])}): {d.listed(slow)}."
         )
         workers = d.worker_ids(slow)
         evidence = (
@@ -1201,8 +1205,10 @@ def _never_attempted(d: _Data, inputs: _Inputs) -> list[_Finding]:
         ids = column_strings(tasks, "taskId")
         started = utc_ns(tasks, "startedAt") != NAT
         runs = column_strings(tasks, "runStatus").to_numpy()
-        never = ~started & ~ids.isin(ran).to_numpy() & np.isin(
-            runs, sorted(schema.FINISHED_TASK_RUN_STATUSES - {"SUCCEEDED"})
+        never = (
+            ~started
+            & ~ids.isin(ran).to_numpy()
+            & np.isin(runs, sorted(schema.FINISHED_TASK_RUN_STATUSES - {"SUCCEEDED"}))
         )
         never_ids = [str(t) for t in ids[never]]
         total = len(tasks)
@@ -1237,7 +1243,7 @@ def _never_attempted(d: _Data, inputs: _Inputs) -> list[_Finding]:
         title += f"; {_n(int(cut.sum()), 'running task run')} were cut short"
     title += "."
     position = {name: i for i, name in enumerate(d.task_names)}
-    never_codes = [position[t] for t in never_ids if t in position]
+    never_codes = np.array([position[t] for t in never_ids if t in position], dtype=np.int64)
     rows = np.flatnonzero(d.runs & np.isin(d.task, never_codes))
     return [
         _Finding(
@@ -1305,9 +1311,7 @@ def _frame(found: list[_Finding], unchecked: dict[str, str]) -> pd.DataFrame:
     else:
         out = pd.DataFrame(
             {
-                "severity": pd.Categorical(
-                    [f.severity for f in found], dtype=schema.FINDING_COLUMNS["severity"]
-                ),
+                "severity": pd.Series([f.severity for f in found], dtype=schema.SEVERITY),
                 "kind": pd.array([f.kind for f in found], dtype=schema.STRING),
                 "title": pd.array([f.title for f in found], dtype=schema.STRING),
                 "evidence": pd.array([f.evidence for f in found], dtype=schema.STRING),

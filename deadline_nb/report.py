@@ -925,7 +925,7 @@ def _findings(job: Job, linked: frozenset[str], drawn: set[str]) -> str:
 
     # Reads what the job has (its logs when the page shows them); fetches nothing more.
     found = diagnose(job)
-    items = []
+    items: list[str] = []
     for row in found.itertuples(index=False):
         anchor = next(
             (
@@ -935,7 +935,8 @@ def _findings(job: Job, linked: frozenset[str], drawn: set[str]) -> str:
             ),
             "summary",
         )
-        logged = [a for a in row.sessionActionIds if a in linked]
+        ids: tuple[str, ...] = row.sessionActionIds  # type: ignore[assignment]
+        logged = [a for a in ids if a in linked]
         if row.kind in ("systematic_failure", "failing_worker") and logged:
             anchor = f"log-{logged[0]}"
         next_step = f" Next: <code>{_escape(str(row.next))}</code>" if row.next else ""

@@ -115,9 +115,7 @@ def with_resources(
     out["memPeakBytes"] = pd.array(
         [None if np.isnan(p) else round(p / 100 * total) for p in percent], dtype="Int64"
     )
-    out["memPeakPercent"] = pd.array(
-        [None if np.isnan(p) else p for p in percent], dtype="Float64"
-    )
+    out["memPeakPercent"] = pd.array([None if np.isnan(p) else p for p in percent], dtype="Float64")
     out["memTotalBytes"] = pd.array(
         [None if np.isnan(p) else total for p in percent], dtype="Int64"
     )

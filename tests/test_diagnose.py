@@ -22,19 +22,21 @@ import pytest
 import deadline_nb as dnb
 from deadline_nb import schema
 from deadline_nb.cli import main
-from deadline_nb.findings import FINDING_KINDS, _hypergeom_tail, _step_times, _Data, _Inputs
+from deadline_nb.findings import FINDING_KINDS, _Data, _hypergeom_tail, _Inputs, _step_times
 from deadline_nb.localfarm import LocalFarm
 from deadline_nb.localfarm.clock import ManualClock
 from deadline_nb.localfarm.model import JOBS, FarmModel
 from deadline_nb.localfarm.simulation import JobBuild
 
-from .diagnose_helpers import GIB, cost_frame, job_from_view, simulated_job, with_resources
+from .diagnose_helpers import cost_frame, job_from_view, simulated_job, with_resources
 
 SEVERE = ("critical", "warning")
 
 
 def kinds(found: pd.DataFrame, severities: tuple[str, ...] = SEVERE) -> list[str]:
-    return [str(k) for k, s in zip(found["kind"], found["severity"], strict=True) if s in severities]
+    return [
+        str(k) for k, s in zip(found["kind"], found["severity"], strict=True) if s in severities
+    ]
 
 
 def failed_runs(b: JobBuild) -> list[dict[str, Any]]:
@@ -88,8 +90,9 @@ def test_most_severe_first_and_ids_are_tuples() -> None:
     ],
 )
 def test_bad_threshold_names_the_argument(name: str, value: float) -> None:
+    options: dict[str, Any] = {name: value}
     with pytest.raises(ValueError, match=f"`{name}`"):
-        dnb.diagnose(dnb.session_action_frame([]), **{name: value})
+        dnb.diagnose(dnb.session_action_frame([]), **options)
 
 
 def test_bad_input() -> None:
@@ -211,16 +214,14 @@ def test_shared_error_and_environment_failure_from_the_logs(
     assert license_row["severity"] == "warning"
     assert "grep_logs" in license_row["next"]
     # The environment that failed to enter names its worker: the one whose host is in the line.
-    env = [
-        a for a in b.actions if a["status"] == "FAILED" and "envEnter" in a["definition"]
-    ]
+    env = [a for a in b.actions if a["status"] == "FAILED" and "envEnter" in a["definition"]]
     env_row = failures[failures["title"].str.contains("not installed")].iloc[0]
     assert env_row["workerIds"] == (worker_of(b)[env[0]["sessionId"]],)
     assert "systematic_failure" not in found.attrs["unchecked"]
 
 
 def test_failing_report_opens_with_the_findings(failing_with_logs: tuple[Any, FarmModel]) -> None:
-    (job, found, text), _ = failing_with_logs
+    (_job, found, text), _ = failing_with_logs
     findings_at = text.index('<section id="findings">')
     assert findings_at < text.index('<section id="summary">')
     section = text[findings_at : text.index("</section>", findings_at)]
@@ -264,7 +265,7 @@ def test_overhead_counts_as_summarize_does() -> None:
         job, _ = simulated_job(role)
         d = _Data(job.actions, _Inputs(actions=job.actions))
         table = dnb.summarize(job.actions)
-        for step, (session, env, sync, runs, idle, sessions, task_runs) in _step_times(d).items():
+        for step, (session, env, sync, _runs, idle, sessions, task_runs) in _step_times(d).items():
             row = table.loc[d.step_name(step)]
             assert session == pytest.approx(row["sessionTime"].total_seconds(), abs=1e-3)
             assert env == pytest.approx(row["envTime"].total_seconds(), abs=1e-3)
@@ -304,7 +305,9 @@ def test_render_job_shows_only_its_two_stuck_frames(seed: int) -> None:
     found = dnb.diagnose(job)
     assert kinds(found) == ["slow_outliers"]
     slow = one(found, "slow_outliers")
-    frames = set(job.actions.set_index("sessionActionId").loc[list(slow["sessionActionIds"]), "param.Frame"])
+    frames = set(
+        job.actions.set_index("sessionActionId").loc[list(slow["sessionActionIds"]), "param.Frame"]
+    )
     assert frames == render_outlier_frames(seed)
     assert len(found) == 1  # not even info
 
@@ -364,7 +367,9 @@ def running_job(minutes_silent: float) -> tuple[Any, str]:
     before = model.view(spec.job_id, at=model.now() - max(minutes_silent, 1) * 60)
     silent = next(a for a in before.actions if a["status"] == "RUNNING")
     if minutes_silent:
-        actions = [silent if a["sessionActionId"] == silent["sessionActionId"] else a for a in now.actions]
+        actions = [
+            silent if a["sessionActionId"] == silent["sessionActionId"] else a for a in now.actions
+        ]
         now = dataclasses.replace(now, actions=actions)
     else:
         silent = next(a for a in now.actions if a["status"] == "RUNNING")
@@ -422,7 +427,9 @@ def test_memory_near_the_total_and_the_oom_kills() -> None:
     job, b = simulated_job("failing")
     killed = [a["sessionActionId"] for a in failed_runs(b) if a["processExitCode"] == 137]
     other = next(
-        a["sessionActionId"] for a in b.actions if a["status"] == "SUCCEEDED" and "taskRun" in a["definition"]
+        a["sessionActionId"]
+        for a in b.actions
+        if a["status"] == "SUCCEEDED" and "taskRun" in a["definition"]
     )
     # Healthy peaks: no finding, and memory counts as checked.
     calm = dnb.diagnose(with_resources(job.actions, {}))
@@ -473,7 +480,9 @@ def test_render_report_shows_only_what_is_there(tmp_path: Path) -> None:
     assert 'href="#slowest"' in section
 
 
-def test_cli_diagnose_json_and_report_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_diagnose_json_and_report_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with LocalFarm() as farm:
         j = farm.job_by_name("failing")
         ids = ["--farm-id", farm.farm_id, "--queue-id", j.queue_id, "--job-id", j.job_id]
@@ -502,7 +511,8 @@ def test_explorer_findings_panel_filters_to_a_finding() -> None:
         assert len(panel.select.options) == len(dnb.diagnose(job)) + 1
         assert len(ex.frame) == len(job.actions)
         panel.select.value = 0
-        assert set(ex.frame["sessionActionId"]) == set(panel.findings.loc[0, "sessionActionIds"])
+        chosen = panel.findings["sessionActionIds"].iloc[0]
+        assert set(ex.frame["sessionActionId"]) == set(chosen)
         assert "Next:" in panel.detail.value
         panel.select.value = -1
         assert len(ex.frame) == len(job.actions)
