@@ -78,6 +78,8 @@ _EXPORTS: dict[str, str] = {
     "explore": "widgets",
     "watch": "widgets",
     "write_report": "report",
+    "diagnose": "findings",
+    "findings_text": "findings",
 }
 _SUBMODULES = (
     "aws",
@@ -85,6 +87,7 @@ _SUBMODULES = (
     "charts",
     "errors",
     "fetch",
+    "findings",
     "frames",
     "localfarm",
     "plots",
@@ -104,6 +107,7 @@ if TYPE_CHECKING:
         charts,
         errors,
         fetch,
+        findings,
         frames,
         localfarm,
         plots,
@@ -130,6 +134,7 @@ if TYPE_CHECKING:
         list_queues,
         load_job,
     )
+    from .findings import diagnose, findings_text
     from .frames import (
         action_log_text,
         annotate_log_lines,

@@ -8,6 +8,7 @@ codes. Subcommands register themselves in :data:`SUBCOMMANDS`, so later ones (``
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
@@ -211,6 +212,32 @@ def _add_report(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=run_report)
 
 
+def _add_diagnose(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "diagnose",
+        help="print a job's findings: what went wrong, where, what to look at next",
+        description=(
+            "Load a job (through the local cache), read its session logs (and whatever else "
+            "the job can read: worker metrics, cost), and print its findings, most severe "
+            "first, one per line (deadline_nb.diagnose); --json prints them as one JSON "
+            "document for pipelines."
+        ),
+    )
+    _add_aws_options(parser)
+    parser.add_argument(
+        "--json", action="store_true", help="print the findings as JSON (one document)"
+    )
+    parser.add_argument(
+        "--no-fetch",
+        action="store_true",
+        help="read no logs, metrics or cost: findings from the session actions alone",
+    )
+    parser.add_argument(
+        "--evidence", action="store_true", help="print each finding's evidence and next step"
+    )
+    parser.set_defaults(handler=run_diagnose)
+
+
 def _add_demo(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "demo",
@@ -277,6 +304,7 @@ SUBCOMMANDS: dict[str, Callable[[Subparsers], None]] = {
     "fetch": _add_fetch,
     "logs": _add_logs,
     "report": _add_report,
+    "diagnose": _add_diagnose,
     "demo": _add_demo,
 }
 
@@ -488,7 +516,90 @@ def _report_lines(job: Any, page: Path) -> list[str]:
         f"{total['retriedTasks']} tasks retried.",
         f"Report: {page.resolve()}",
         f"Charts (PNG, SVG) and actions.parquet: {page.resolve().parent / (page.stem + '_files')}",
+        *_finding_lines(job),
     ]
+
+
+def _finding_lines(job: Any) -> list[str]:
+    """The report's findings under its summary: ``Findings:`` then one line each."""
+    from .findings import diagnose, findings_text
+    from .text import printable_text
+
+    # What the report read (its logs) is on the job: nothing more is fetched.
+    lines = findings_text(diagnose(job))
+    return ["Findings:", *(f"  {printable_text(line)}" for line in lines)]
+
+
+def run_diagnose(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    """Load a job and print its findings (:func:`deadline_nb.diagnose`), or them as JSON.
+
+    Parameters
+    ----------
+    args
+        Parsed ``diagnose`` arguments: the job and connection options, ``json``,
+        ``no_fetch`` and ``evidence``.
+    out
+        Where to print; standard output by default.
+
+    Returns
+    -------
+    int
+        The exit code: 0, findings or none (a pipeline reads the JSON's severities).
+
+    Examples
+    --------
+    >>> import io, json
+    >>> from deadline_nb.cli import build_parser, run_diagnose
+    >>> from deadline_nb.localfarm import LocalFarm
+    >>> with LocalFarm() as farm:
+    ...     job = farm.job_by_name("failing")
+    ...     args = build_parser().parse_args([
+    ...         "diagnose", "--farm-id", farm.farm_id, "--queue-id", job.queue_id,
+    ...         "--job-id", job.job_id, "--endpoint-url", farm.endpoint_url, "--no-cache",
+    ...         "--quiet", "--json"])
+    ...     buffer = io.StringIO()
+    ...     run_diagnose(args, out=buffer)
+    0
+    >>> document = json.loads(buffer.getvalue())
+    >>> document["findings"][0]["severity"], document["findings"][0]["kind"]
+    ('critical', 'systematic_failure')
+    """
+    from .fetch import load_job
+    from .findings import diagnose, findings_text
+    from .text import printable_text
+
+    out = sys.stdout if out is None else out
+    job = load_job(
+        args.farm_id,
+        args.queue_id,
+        args.job_id,
+        cache=not args.no_cache,
+        refresh=args.refresh,
+        progress=not args.quiet,
+        client=_client_from(args),
+    )
+    found = diagnose(job, fetch=not args.no_fetch)
+    if args.json:
+        document = {
+            "farmId": job.farm_id,
+            "queueId": job.queue_id,
+            "jobId": job.job_id,
+            "name": job.name,
+            "findings": [
+                {
+                    key: list(value) if isinstance(value, tuple) else str(value)
+                    for key, value in row.items()
+                }
+                for row in found.to_dict(orient="records")
+            ],
+            "unchecked": dict(found.attrs.get("unchecked") or {}),
+        }
+        print(json.dumps(document, indent=2, ensure_ascii=False), file=out)
+        return 0
+    print(f"{printable_text(job.name)} ({job.job_id}):", file=out)
+    for line in findings_text(found, evidence=args.evidence):
+        print(printable_text(line), file=out)
+    return 0
 
 
 def run_report(args: argparse.Namespace, *, out: TextIO | None = None) -> int:

@@ -148,6 +148,15 @@ code.ending { display: block; min-width: 28ch; max-width: 48ch; overflow-wrap: a
 .note { border-left: 3px solid var(--line); padding: 2px 10px; color: var(--muted); }
 footer { margin-top: 48px; color: var(--muted); font-size: 12px; border-top: 1px solid var(--line);
   padding-top: 8px; }
+ol.findings { padding-left: 20px; }
+ol.findings li { margin: 6px 0; max-width: 100ch; }
+ol.findings .evidence { color: var(--muted); display: block; }
+.sev { display: inline-block; min-width: 7ch; padding: 0 6px; border-radius: 3px;
+  font-size: 11px; font-weight: 700; text-transform: uppercase; text-align: center;
+  border: 1px solid var(--line); }
+.sev.critical { color: #fff; background: var(--bad); border-color: var(--bad); }
+.sev.warning { color: #7a4a00; background: #fff4d6; border-color: #e69f00; }
+.sev.info { color: var(--muted); }
 @media print { body { max-width: none; padding: 0; } h2 { break-after: avoid; }
   figure { break-inside: avoid; } }
 """
@@ -892,6 +901,64 @@ def _slowest(df: pd.DataFrame) -> str:
     )
 
 
+# Where in the page each kind of finding has its evidence (a section's or a chart's anchor).
+_FINDING_ANCHORS: Final[Mapping[str, tuple[str, ...]]] = {
+    "systematic_failure": ("failures",),
+    "failing_worker": ("failures",),
+    "memory": ("chart-memory", "failures"),
+    "flaky_tasks": ("retries",),
+    "interrupted": ("retries",),
+    "stalled": ("chart-progress", "summary"),
+    "stuck_progress": ("chart-progress", "summary"),
+    "slow_outliers": ("slowest",),
+    "slow_trend": ("chart-frame_times", "slowest"),
+    "overhead": ("summary",),
+    "idle": ("summary",),
+    "never_attempted": ("steps",),
+    "failed_cost": ("summary",),
+}
+
+
+def _findings(job: Job, linked: frozenset[str], drawn: set[str]) -> str:
+    """The findings of :func:`deadline_nb.diagnose`, each linked to its evidence in the page."""
+    from .findings import diagnose
+
+    # Reads what the job has (its logs when the page shows them); fetches nothing more.
+    found = diagnose(job)
+    items: list[str] = []
+    for row in found.itertuples(index=False):
+        anchor = next(
+            (
+                a
+                for a in _FINDING_ANCHORS.get(str(row.kind), ("summary",))
+                if not a.startswith("chart-") or a.removeprefix("chart-") in drawn
+            ),
+            "summary",
+        )
+        ids: tuple[str, ...] = row.sessionActionIds  # type: ignore[assignment]
+        logged = [a for a in ids if a in linked]
+        if row.kind in ("systematic_failure", "failing_worker") and logged:
+            anchor = f"log-{logged[0]}"
+        next_step = f" Next: <code>{_escape(str(row.next))}</code>" if row.next else ""
+        items.append(
+            f'<li id="finding-{len(items) + 1}"><span class="sev {_e(row.severity)}">'
+            f"{_e(row.severity)}</span> {_e(row.title)} "
+            f'<a href="#{_e(anchor)}">evidence</a>'
+            f'<span class="evidence">{_e(row.evidence)}{next_step}</span></li>'
+        )
+    unchecked = found.attrs.get("unchecked") or {}
+    note = (
+        '<p class="note">Not checked: '
+        + "; ".join(f"{_escape(k)} ({_escape(v)})" for k, v in unchecked.items())
+        + ".</p>"
+        if unchecked
+        else ""
+    )
+    if not items:
+        return "<p>Nothing stands out: no failure, stall, slow outlier or overhead.</p>" + note
+    return f'<ol class="findings">{"".join(items)}</ol>' + note
+
+
 def _document(
     job: Job,
     heading: str,
@@ -917,7 +984,9 @@ def _document(
             f'<h3 id="chart-{figure.name}">{_escape(CHARTS[figure.name].heading)}</h3>{body}'
         )
     log_html, linked = _logs_section(df, logs) if logs is not None else ("", set())
+    drawn = {figure.name for figure in figures if figure.markup}
     sections = [
+        ("findings", "Findings", _findings(job, frozenset(linked), drawn)),
         ("summary", "Summary", _cards(total) + _summary_table(table)),
         ("steps", "Steps", _steps_table(job.steps)),
         ("failures", "Failed actions", _failures(df, logs, frozenset(linked))),

@@ -22,6 +22,7 @@ __all__ = [
     "ACTIVE_STATUSES",
     "FAILURE_LINE_COLUMNS",
     "FAILURE_SOURCES",
+    "FINDING_COLUMNS",
     "FINISHED_TASK_RUN_STATUSES",
     "HEARTBEAT_SECONDS",
     "JOB_ACTION_COLUMNS",
@@ -36,6 +37,7 @@ __all__ = [
     "SESSION_ACTION_COLUMNS",
     "SESSION_COLUMNS",
     "SESSION_LIFECYCLE_STATUSES",
+    "SEVERITIES",
     "SNAPSHOT_COLUMNS",
     "STATUSES",
     "STATUS_COLORS",
@@ -372,6 +374,30 @@ FAILURE_LINE_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
         "timestamp": TIME,
         "line": STRING,
         "normalized": STRING,
+    }
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# findings (deadline_nb.findings)
+
+#: How bad a finding of :func:`deadline_nb.diagnose` is, worst first: ``critical`` (the job lost
+#: work to it), ``warning`` (worth a look), ``info`` (there, and harmless on its own).
+SEVERITIES: Final[tuple[str, ...]] = ("critical", "warning", "info")
+SEVERITY: Final = pd.CategoricalDtype(list(SEVERITIES), ordered=True)
+
+#: ``diagnose``: one row per finding. The three id columns hold tuples of ids (the actions,
+#: tasks and workers the finding is about); ``next`` says what to look at next.
+FINDING_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "severity": SEVERITY,
+        "kind": STRING,
+        "title": STRING,
+        "evidence": STRING,
+        "sessionActionIds": "object",
+        "taskIds": "object",
+        "workerIds": "object",
+        "next": STRING,
     }
 )
 

@@ -20,7 +20,7 @@ from typing import Final
 from .ids import stable_hex
 from .simulation import JobBuild, Reclaim, Step, Task, Worker, schedule_step, to_ms
 
-__all__ = ["BIG_JOB", "JOBS", "JOB_ENVS", "SCENARIOS", "Scenario"]
+__all__ = ["BIG_JOB", "JOBS", "JOB_ENVS", "SCENARIOS", "TROUBLED_JOB", "Scenario"]
 
 
 #: Role -> name of the jobs every farm has. Tests, notebooks and the demo look jobs up by these
@@ -51,6 +51,11 @@ JOBS: Final[Mapping[str, str]] = MappingProxyType(
 #: session actions (role ``big``).
 BIG_JOB: Final[str] = "sq900_big_render"
 
+#: Name of a job that is simulated only when asked (role ``troubled``, not one of the farm's
+#: jobs, so that the farm's listings stay as they are): a look-dev job with three problems for
+#: :func:`deadline_nb.diagnose` to find, see :func:`_troubled`.
+TROUBLED_JOB: Final[str] = "sq070_lookdev_v004_troubled"
+
 
 #: Role -> the name of the job environment its sessions enter first.
 JOB_ENVS: Final[Mapping[str, str]] = MappingProxyType(
@@ -62,6 +67,7 @@ JOB_ENVS: Final[Mapping[str, str]] = MappingProxyType(
         "reclaimed": "Render Env",
         "running": "Comp Env",
         "big": "Render Env",
+        "troubled": "Lookdev Env",
     }
 )
 
@@ -267,6 +273,46 @@ def _big(b: JobBuild) -> None:
     schedule_step(b, step, workers, free, _first_start(b), batch=(12, 22))
 
 
+def _troubled(b: JobBuild) -> None:
+    """A look-dev job with three problems: a bad node, a slowing simulation, a setup-heavy step.
+
+    - One worker (the first picked) is a bad node: 60 % of its task runs crash with exit 139
+      (SIGSEGV); the other workers fail none. Its tasks succeed when retried elsewhere.
+    - ``Cloth Sim``'s frames take longer and longer: 180 s times ``1 + frame / 40`` (the cloth
+      collides with more and more of the set), so frame 120 takes four times frame 1.
+    - ``Slate`` runs 40 tasks of a few seconds, one per session: entering the environments and
+      syncing the attachments take most of its session time.
+    """
+    workers = _pick_workers(b)
+    bad = workers[0].worker_id
+
+    def worker_fail(worker: Worker, task: Task, rng: random.Random) -> int | None:
+        return 139 if worker.worker_id == bad and rng.random() < 0.6 else None
+
+    b.worker_fail = worker_fail
+    sim = _add_step(
+        b,
+        "Cloth Sim",
+        "Houdini",
+        [str(f) for f in range(1, 121)],
+        duration=lambda task, rng: (
+            180.0 * (1.0 + int(task.label) / 40.0) * rng.lognormvariate(0.0, 0.1)
+        ),
+        message=lambda task, pct: f"Simulating cloth, frame {task.label}: {pct:.0f}%",
+    )
+    slate = _add_step(
+        b,
+        "Slate",
+        "Nuke",
+        [str(f) for f in range(1, 41)],
+        duration=lambda task, rng: rng.uniform(4.0, 12.0),
+        message=lambda task, pct: f"Slate {task.label}: {pct:.0f}%",
+    )
+    free = {w.worker_id: 0.0 for w in workers}
+    end = schedule_step(b, sim, workers, free, _first_start(b), batch=(3, 6))
+    schedule_step(b, slate, workers, free, end + b.rng.uniform(5.0, 30.0), batch=(1, 1))
+
+
 def _running(b: JobBuild) -> None:
     """A comp planned in full as if it will succeed; the clock decides what is visible."""
     # Planned in full as if it will succeed; what is visible depends on the clock.
@@ -296,5 +342,6 @@ SCENARIOS: Final[Mapping[str, Scenario]] = MappingProxyType(
         "reclaimed": _reclaimed,
         "big": _big,
         "running": _running,
+        "troubled": _troubled,
     }
 )

@@ -158,6 +158,9 @@ class JobBuild:
     created_at: float = 0.0
     created_by: str = ""
     fail: Callable[[Task, random.Random], int | None] = lambda task, rng: None
+    # A failure that depends on the worker too (a bad node); None draws nothing, so the jobs
+    # that do not set it stay the same draw for draw.
+    worker_fail: Callable[[Worker, Task, random.Random], int | None] | None = None
     env_fail_sessions: frozenset[int] = frozenset()
     session_count: int = 0
     manifest_salt: bytes = b""
@@ -330,6 +333,8 @@ def run_session(
             and reclaim.task_position == task_runs
         )
         exit_code = None if is_reclaimed else b.fail(task, rng)
+        if exit_code is None and not is_reclaimed and b.worker_fail is not None:
+            exit_code = b.worker_fail(worker, task, rng)
         if exit_code is not None:
             duration *= rng.uniform(0.05, 0.7)  # a failure cuts the run short
         if is_reclaimed:

@@ -4,7 +4,9 @@
 filters (status, step, action type, time range) and tabs with the charts of
 :mod:`deadline_nb.charts` (timeline, frame times, durations, progress), a table of the slowest
 and failed actions, and the job's logs (:class:`~deadline_nb.widgets.logview.LogTab`: an action's
-log, and a search over them all, read the first time the tab is used), a Refresh button
+log, and a search over them all, read the first time the tab is used), the job's findings
+(:class:`~deadline_nb.widgets.findings.FindingsPanel`: choosing one filters the other tabs to its
+actions), a Refresh button
 (incremental, through the cache), an Export button, and a watch mode that follows a running job.
 
 This module only composes: jobs come from :mod:`deadline_nb.fetch` (and
@@ -40,6 +42,7 @@ from ..fetch import CacheArg, Job, load_job
 from ..frames.files import write_csv
 from ..plots import save_figure
 from ..summary import exit_code_name
+from .findings import FindingsPanel
 from .logview import LogTab
 from .picker import JobPicker
 from .shared import ALL, DPI, error_html, note_html, png, progress_text, task_counts
@@ -59,6 +62,7 @@ TABS: Final[tuple[tuple[str, str], ...]] = (
     *((name, CHARTS[name].title) for name in EXPLORER_CHARTS),
     ("table", "Slowest & failed"),
     ("log", "Log"),
+    ("findings", "Findings"),
 )
 _SLOWEST: Final = 20  # task runs in the "slowest" table
 _RANGE_STEPS: Final = 120  # positions of the time-range slider
@@ -237,10 +241,12 @@ class Explorer(widgets.VBox):
         )
         self.time_label = widgets.HTML()
         self.log_tab = LogTab()
-        self.outputs = {name: widgets.Output() for name, _ in TABS if name != "log"}
+        self.findings_panel = FindingsPanel()
+        panels: dict[str, widgets.Widget] = {"log": self.log_tab, "findings": self.findings_panel}
+        self.outputs = {name: widgets.Output() for name, _ in TABS if name not in panels}
         self.outputs["log"] = self.log_tab.output
         self.tabs = widgets.Tab(
-            children=[self.log_tab if name == "log" else self.outputs[name] for name, _ in TABS],
+            children=[panels.get(name, self.outputs.get(name)) for name, _ in TABS],
             titles=[t for _, t in TABS],
         )
         self.refresh_button = widgets.Button(
@@ -276,6 +282,8 @@ class Explorer(widgets.VBox):
         for control in (self.status, self.action_type, self.time_range):
             control.observe(self._on_filter, names="value")
         self.time_range.observe(self._show_range, names="value")
+        # choosing a finding filters the other tabs to its actions
+        self.findings_panel.select.observe(self._on_filter, names="value")
         if self.picker is None:
             self.step.observe(self._on_filter, names="value")
         else:
@@ -613,6 +621,7 @@ class Explorer(widgets.VBox):
             self._source = frame
             self._snapshots = snapshots
             with self._quietly():
+                self._set_findings(frame)
                 self._set_choices(
                     self.status, "any status", _counts(_string_column(frame, "status"))
                 )
@@ -623,6 +632,19 @@ class Explorer(widgets.VBox):
                     self._set_step_choices(frame, steps)
                 self._set_time_range(frame)
             self._redraw()
+
+    def _set_findings(self, frame: pd.DataFrame) -> None:
+        from ..findings import diagnose
+
+        # The job's findings from what it has (no fetch); a frame's from its columns.
+        source = self.job if self.job is not None and frame is self.job.actions else frame
+        try:
+            self.findings_panel.set_findings(diagnose(source))
+        except Exception as error:  # the findings must not keep the charts from showing
+            logger.exception("findings failed")
+            self.findings_panel.detail.value = error_html(
+                f"The findings could not be computed: {type(error).__name__}: {error}"
+            )
 
     def _set_choices(
         self, dropdown: widgets.Dropdown, everything: str, counts: list[tuple[str, int]]
@@ -725,6 +747,9 @@ class Explorer(widgets.VBox):
                 .fillna(False)
                 .to_numpy()
             )
+        chosen = self.findings_panel.mask(frame)
+        if chosen is not None:
+            keep &= chosen
         slider = self.time_range
         values = [v for _, v in slider.options]
         if not slider.disabled and tuple(slider.value) != (values[0], values[-1]):
@@ -813,6 +838,8 @@ class Explorer(widgets.VBox):
             if name not in self._stale:
                 return
             self._stale.discard(name)
+            if name == "findings":  # a panel of its own, set with the source
+                return
             frame = self._filtered()
             if name == "log":  # the logs are read here, the first time the tab is opened
                 self.log_tab.set_actions(frame)
