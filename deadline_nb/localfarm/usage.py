@@ -84,16 +84,16 @@ _PAGE: Final = 100
 
 @dataclasses.dataclass(frozen=True)
 class _Record:
-    """One usage record: who used what, when."""
+    """One usage record: who used what, when (members named as the API names them)."""
 
-    queueId: str  # noqa: N815 - the API's member names, so a group reads its members directly
-    fleetId: str  # noqa: N815
-    jobId: str  # noqa: N815
-    jobName: str  # noqa: N815
-    userId: str  # noqa: N815
-    usageType: str  # noqa: N815
-    instanceType: str | None  # noqa: N815
-    licenseProduct: str | None  # noqa: N815
+    queueId: str
+    fleetId: str
+    jobId: str
+    jobName: str
+    userId: str
+    usageType: str
+    instanceType: str | None
+    licenseProduct: str | None
     begin: float
     end: float
     rate: float  # USD per hour, before the farm's cost scale factor
@@ -319,9 +319,13 @@ def aggregate(
     [('COMPUTE', 126), ('LICENSE', 240)]
     """
     resources = query["resourceIds"]
-    key, wanted = ("queueId", resources["queueIds"]) if "queueIds" in resources else (
-        "fleetId",
-        resources["fleetIds"],
+    key, wanted = (
+        ("queueId", resources["queueIds"])
+        if "queueIds" in resources
+        else (
+            "fleetId",
+            resources["fleetIds"],
+        )
     )
     members = [USAGE_GROUP_BY[g] for g in query["groupBy"]]
     chosen = [r for r in records if getattr(r, key) in wanted and r.begin < end and r.end > start]
@@ -536,8 +540,10 @@ def _page(aggregation: _Aggregation, p: Mapping[str, Any]) -> dict[str, Any]:
     if token:
         prefix = aggregation.aggregation_id + ":"
         tail = token.removeprefix(prefix)
-        if not token.startswith(prefix) or not tail.isdigit() or int(tail) > len(
-            aggregation.statistics
+        if (
+            not token.startswith(prefix)
+            or not tail.isdigit()
+            or int(tail) > len(aggregation.statistics)
         ):
             raise validation_error(
                 "The nextToken is not valid for this request.",
