@@ -144,7 +144,7 @@ def statistics_frame(statistics: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
                 pd.array(columns[name], dtype=dtype)  # type: ignore[call-overload]
                 if dtype != schema.CATEGORY
                 else pd.Categorical(columns[name]),
-                dtype=dtype,  # type: ignore[arg-type]
+                dtype=dtype,
             )
             for name, dtype in schema.USAGE_COLUMNS.items()
         }
@@ -261,4 +261,4 @@ def step_costs(actions: pd.DataFrame, cost_usd: float | None) -> pd.DataFrame:
             "estCostUsd": cost.to_numpy(),
         }
     )
-    return out.astype(STEP_COST_COLUMNS)  # type: ignore[arg-type]
+    return out.astype(STEP_COST_COLUMNS)
