@@ -53,9 +53,9 @@ __all__ = [
 _START: Final = "StartSessionsStatisticsAggregation"
 _GET: Final = "GetSessionsStatisticsAggregation"
 # Polling an aggregation: soon at first (the service often answers within a second), then less
-# often, never more than a second apart.
+# often, never more than half a second apart: the wait past the end is at most that.
 _POLL_FIRST: Final = 0.05
-_POLL_MAX: Final = 1.0
+_POLL_MAX: Final = 0.5
 # Waiting for a farm busy with another aggregation, which may take a while.
 _BUSY_FIRST: Final = 0.25
 _BUSY_MAX: Final = 5.0
