@@ -154,8 +154,8 @@ def test_an_aggregation_that_fails_or_times_out_says_so(farm: LocalFarm, outcome
 
 
 def test_a_busy_farm_is_waited_for_then_the_wait_gives_up_saying_so(farm: LocalFarm) -> None:
-    c = farm.client()
-    request = {
+    c: Any = farm.client()
+    request: dict[str, Any] = {
         "farmId": farm.farm_id,
         "resourceIds": {"queueIds": list(queues(farm).values())},
         "startTime": dt.datetime(2026, 3, 1, tzinfo=UTC),
@@ -293,7 +293,7 @@ def test_plot_usage_stacks_each_period_by_group(farm: LocalFarm) -> None:
 def test_plot_usage_by_job_name_with_names_from_a_jobs_list(farm: LocalFarm) -> None:
     df = usage(farm, group_by="JOB_ID", period="DAILY")
     jobs = [{"jobId": s.job_id, "name": f"shot {i}"} for i, s in enumerate(farm.model.jobs)]
-    ax = dnb.plot_usage(df.assign(jobName=pd.NA), hue="jobName", names=pd.DataFrame(jobs))
+    ax = dnb.plot_usage(df.assign(jobName=None), hue="jobName", names=pd.DataFrame(jobs))
     assert {c.get_label() for c in ax.containers} == {
         j["name"] for j in jobs if j["jobId"] in set(df["jobId"])
     }
@@ -301,7 +301,7 @@ def test_plot_usage_by_job_name_with_names_from_a_jobs_list(farm: LocalFarm) -> 
         dnb.plot_usage(df, hue="userId")  # not grouped by user
     types = usage(farm, group_by="usageType")
     ax = dnb.plot_usage(types, hue="usageType")
-    colors = {c.get_label(): c.patches[0].get_facecolor() for c in ax.containers}
+    colors = {c.get_label(): c[0].get_facecolor() for c in ax.containers}
     assert plt.matplotlib.colors.to_hex(colors["LICENSE"]) == schema.USAGE_TYPE_COLORS["LICENSE"]
 
 
