@@ -62,6 +62,12 @@ _EXPORTS: dict[str, str] = {
     "fetch_session_logs": "fetch",
     "grep_logs": "fetch",
     "action_log": "fetch",
+    "usage_frame": "fetch",
+    "fetch_usage_statistics": "fetch",
+    "cost_per_step": "fetch",
+    "cost_per_frame": "fetch",
+    "statistics_frame": "frames",
+    "plot_usage": "plots",
     "plot_timeline": "plots",
     "plot_frame_times": "plots",
     "plot_durations": "plots",
@@ -121,6 +127,8 @@ if TYPE_CHECKING:
     from .fetch import (
         Job,
         action_log,
+        cost_per_frame,
+        cost_per_step,
         fetch_job,
         fetch_session_action_frame,
         fetch_session_actions,
@@ -128,11 +136,13 @@ if TYPE_CHECKING:
         fetch_sessions,
         fetch_steps,
         fetch_tasks,
+        fetch_usage_statistics,
         grep_logs,
         list_farms,
         list_jobs,
         list_queues,
         load_job,
+        usage_frame,
     )
     from .findings import diagnose, findings_text
     from .frames import (
@@ -152,6 +162,7 @@ if TYPE_CHECKING:
         read_parquet,
         session_action_frame,
         session_frame,
+        statistics_frame,
         step_frame,
         task_frame,
         write_json,
@@ -164,6 +175,7 @@ if TYPE_CHECKING:
         plot_progress,
         plot_status,
         plot_timeline,
+        plot_usage,
         save_figure,
     )
     from .report import write_report

@@ -170,6 +170,19 @@ CREATE TABLE IF NOT EXISTS log_streams (
     at_last INTEGER NOT NULL,
     PRIMARY KEY (job, session)
 ) WITHOUT ROWID;
+-- A usage aggregation's statistics (StartSessionsStatisticsAggregation, then every page of
+-- GetSessionsStatisticsAggregation) over a window that had ended when it was asked: the service's
+-- answer then, never asked again. `request` is the request's canonical JSON (sorted keys, times
+-- in UTC, without the farm id); `body` the statistics as one compressed JSON array (see
+-- _compress). Added in format 3 without a version change: CREATE ... IF NOT EXISTS gives an
+-- existing file the table, and a file without it is read as before.
+CREATE TABLE IF NOT EXISTS aggregations (
+    farm_id TEXT NOT NULL,
+    request TEXT NOT NULL,
+    fetched_at REAL NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (farm_id, request)
+) WITHOUT ROWID;
 -- The events of one GetLogEvents page in columns, compressed (see _pack_log_page).
 CREATE TABLE IF NOT EXISTS log_pages (
     job INTEGER NOT NULL,
@@ -2094,6 +2107,71 @@ class Cache:
         )
 
     @_recovering
+    def aggregation(self, farm_id: str, request: str) -> list[dict[str, Any]] | None:
+        """Return the statistics stored for a usage aggregation, or None when none are.
+
+        Parameters
+        ----------
+        farm_id
+            The farm.
+        request
+            The request's canonical JSON, as given to :meth:`put_aggregation`.
+
+        Returns
+        -------
+        list of dict or None
+            The ``statistics`` items as stored (times as ISO 8601 text).
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from deadline_nb.cache import Cache
+        >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
+        ...     c.put_aggregation("farm-1", '{"groupBy":["USER_ID"]}', [{"count": 2}])
+        ...     c.aggregation("farm-1", '{"groupBy":["USER_ID"]}'), c.aggregation("farm-1", "{}")
+        ([{'count': 2}], None)
+        """
+        with self._lock:
+            row = self._db.execute(
+                "SELECT body FROM aggregations WHERE farm_id=? AND request=?", (farm_id, request)
+            ).fetchone()
+        if row is None:
+            return None
+        items: list[dict[str, Any]] = json.loads(_decompress(row[0]))
+        return items
+
+    @_recovering
+    def put_aggregation(
+        self, farm_id: str, request: str, statistics: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Store a usage aggregation's statistics (replacing any stored for the same request).
+
+        Parameters
+        ----------
+        farm_id
+            The farm.
+        request
+            The request's canonical JSON: the key to read them back with.
+        statistics
+            The ``statistics`` items of every page; datetimes are stored as ISO 8601 text.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from deadline_nb.cache import Cache
+        >>> with tempfile.TemporaryDirectory() as tmp, Cache(pathlib.Path(tmp) / "c") as c:
+        ...     c.put_aggregation("farm-1", "{}", [])
+        ...     c.aggregation("farm-1", "{}")
+        []
+        """
+        body = _compress(json.dumps(list(statistics), default=_encode).encode())
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO aggregations VALUES (?, ?, ?, ?)",
+                (farm_id, request, time.time(), body),
+            )
+
+    @_recovering
     def clear(
         self, farm_id: str | None = None, queue_id: str | None = None, job_id: str | None = None
     ) -> None:
@@ -2137,6 +2215,10 @@ class Cache:
                 "log_pages",
             ):
                 db.execute(f"DELETE FROM {table} WHERE job IN ({keys})", args)
+            # Usage aggregations belong to a farm, not a job: forgotten with their farm (or all).
+            if queue_id is None and job_id is None:
+                farm_clause = " WHERE farm_id=?" if farm_id is not None else ""
+                db.execute(f"DELETE FROM aggregations{farm_clause}", args)
 
 
 class Writer:

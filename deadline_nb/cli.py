@@ -29,6 +29,7 @@ __all__ = [
     "run_localfarm",
     "run_logs",
     "run_report",
+    "run_usage",
 ]
 
 _DEMO_OUT = "deadline-nb-demo"
@@ -298,6 +299,61 @@ def _add_logs(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=run_logs)
 
 
+def _add_usage(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "usage",
+        help="print or write a farm's usage and estimated cost, by user, job, instance type...",
+        description=(
+            "Run Deadline Cloud's sessions-statistics aggregation (the one call this tool makes "
+            "that is not a read: it creates nothing anyone pays for) over queues or fleets and "
+            "a window, and print the estimated cost and runtime per group and period as a "
+            "table, or write them with --out (.csv, .parquet or .jsonl). An ended window is "
+            "cached."
+        ),
+    )
+    ids = parser.add_argument_group("what (default: the deadline CLI's configured farm and queue)")
+    ids.add_argument("--farm-id", help="farm-...")
+    ids.add_argument(
+        "--queue-id", action="append", metavar="ID", help="queue-... (repeat for up to 10)"
+    )
+    ids.add_argument(
+        "--fleet-id", action="append", metavar="ID", help="fleet-... instead of queues (up to 10)"
+    )
+    window = parser.add_argument_group("window and groups")
+    window.add_argument(
+        "--since",
+        default="30d",
+        help="start: a duration before now (30d, 12h, 2w) or an ISO date/time (default 30d)",
+    )
+    window.add_argument("--until", default="now", help="end: ISO date/time or 'now' (default)")
+    window.add_argument(
+        "--by",
+        action="append",
+        metavar="FIELD",
+        help="group by one or two of queue, fleet, job, user, usage_type, instance_type, "
+        "license_product (repeat, or comma-separated; default queue)",
+    )
+    window.add_argument(
+        "--period", help="one row per period: hourly, daily, weekly or monthly (default: none)"
+    )
+    window.add_argument("--timezone", help="where days begin: UTC+hh:mm or UTC-hh:mm")
+    connection = parser.add_argument_group("connection")
+    connection.add_argument("--profile", help="AWS profile (default: the deadline CLI's)")
+    connection.add_argument("--region", help="AWS region of the farm")
+    connection.add_argument(
+        "--endpoint-url", help="another endpoint, such as a local farm's http://127.0.0.1:PORT"
+    )
+    connection.add_argument(
+        "--no-cache", action="store_true", help="neither read nor write the local cache"
+    )
+    connection.add_argument(
+        "--refresh", action="store_true", help="aggregate again, ignoring the cache"
+    )
+    connection.add_argument("--quiet", action="store_true", help="no progress indicator")
+    parser.add_argument("--out", help="write .csv, .parquet or .jsonl instead of printing")
+    parser.set_defaults(handler=run_usage)
+
+
 #: Subcommand name -> function that adds its parser.
 SUBCOMMANDS: dict[str, Callable[[Subparsers], None]] = {
     "localfarm": _add_localfarm,
@@ -305,6 +361,7 @@ SUBCOMMANDS: dict[str, Callable[[Subparsers], None]] = {
     "logs": _add_logs,
     "report": _add_report,
     "diagnose": _add_diagnose,
+    "usage": _add_usage,
     "demo": _add_demo,
 }
 
@@ -650,6 +707,125 @@ def run_report(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     )
     page = write_report(job, page, title=args.title)
     print("\n".join(_report_lines(job, page)), file=out)
+    return 0
+
+
+_USAGE_FORMATS = (".csv", ".parquet", ".jsonl")
+
+
+def usage_table(usage: Any) -> str:
+    """The usage frame as the text table ``deadline-nb usage`` prints.
+
+    Parameters
+    ----------
+    usage
+        A usage frame.
+
+    Returns
+    -------
+    str
+        One line per row: the group columns it was grouped by, the period's start (when there
+        are periods), the record count, the estimated cost in USD and the runtime in hours.
+
+    Examples
+    --------
+    >>> import deadline_nb as dnb
+    >>> from deadline_nb.cli import usage_table
+    >>> print(usage_table(dnb.statistics_frame([{"userId": "maya", "count": 2,
+    ...     "costInUsd": {"sum": 12.5}, "runtimeInSeconds": {"sum": 7200.0}}])))
+    userId count costUsd hours
+      maya     2   12.50  2.00
+    """
+    from . import schema
+
+    if not len(usage):
+        return "No usage in this window."
+    groups = [c for c in (*schema.USAGE_GROUP_BY.values(), "jobName") if usage[c].notna().any()]
+    table = usage[groups].astype(object).where(usage[groups].notna(), "")
+    starts = usage["startTime"]
+    if starts.nunique() > 1:
+        table.insert(0, "period", starts.dt.strftime("%Y-%m-%d %H:%M").str.removesuffix(" 00:00"))
+    table["count"] = usage["count"].astype(object)
+    table["costUsd"] = usage[schema.USAGE_COST].astype("float64").map("{:,.2f}".format)
+    table["hours"] = (usage[schema.USAGE_RUNTIME].astype("float64") / 3600).map("{:,.2f}".format)
+    text: str = table.to_string(index=False)
+    return text
+
+
+def run_usage(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    """Aggregate a farm's usage and print it as a table, or write it where ``--out`` says.
+
+    Parameters
+    ----------
+    args
+        Parsed ``usage`` arguments.
+    out
+        Where to print; standard output by default.
+
+    Returns
+    -------
+    int
+        The exit code: 0.
+
+    Examples
+    --------
+    >>> import io
+    >>> from deadline_nb.cli import build_parser, run_usage
+    >>> from deadline_nb.localfarm import LocalFarm
+    >>> with LocalFarm() as farm:
+    ...     farm.statistics.seconds = 0.0
+    ...     args = build_parser().parse_args([
+    ...         "usage", "--farm-id", farm.farm_id, "--endpoint-url", farm.endpoint_url,
+    ...         *[a for q in farm.model.queues for a in ("--queue-id", q["queueId"])],
+    ...         "--since", "2026-03-01", "--until", "2026-04-01", "--by", "usage_type",
+    ...         "--no-cache", "--quiet"])
+    ...     buffer = io.StringIO()
+    ...     run_usage(args, out=buffer)
+    0
+    >>> print(buffer.getvalue().strip())
+    usageType count costUsd hours
+      COMPUTE   126   97.32 86.22
+      LICENSE   240   20.38 40.77
+    """
+    from pathlib import Path
+
+    from .fetch import usage_frame
+    from .frames.files import write_csv
+
+    out = sys.stdout if out is None else out
+    path = None
+    if args.out is not None:
+        suffix = next((s for s in _USAGE_FORMATS if args.out.lower().endswith(s)), None)
+        if suffix is None:
+            raise bad_argument("--out", f"end in one of {list(_USAGE_FORMATS)}", args.out)
+        path = Path(args.out)
+        if not path.parent.is_dir():
+            raise OSError(f"The folder {path.parent} does not exist; create it first.")
+    by = [part for item in (args.by or ["queue"]) for part in item.split(",") if part.strip()]
+    usage = usage_frame(
+        args.farm_id,
+        queue_ids=args.queue_id,
+        fleet_ids=args.fleet_id,
+        start=args.since,
+        end=args.until,
+        group_by=by,
+        period=args.period,
+        timezone=args.timezone,
+        cache=not args.no_cache,
+        refresh=args.refresh,
+        progress=not args.quiet,
+        client=_client_from(args),
+    )
+    if path is None:
+        print(usage_table(usage), file=out)
+        return 0
+    if path.suffix.lower() == ".parquet":
+        usage.to_parquet(path)
+    elif path.suffix.lower() == ".jsonl":
+        usage.to_json(path, orient="records", lines=True, date_format="iso")
+    else:
+        write_csv(usage, path)
+    print(f"Wrote {len(usage)} usage rows to {path}", file=out)
     return 0
 
 

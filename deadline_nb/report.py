@@ -173,6 +173,7 @@ def write_report(
     title: str | None = None,
     charts: Sequence[str] | None = None,
     logs: bool = True,
+    cost: bool | None = None,
 ) -> Path:
     """Write a job's postmortem as one self-contained HTML file, with its charts and data beside it.
 
@@ -213,6 +214,13 @@ def write_report(
         action failed). When the logs cannot be read (a role that may not read CloudWatch Logs,
         a log group that has expired), the page says so in one sentence where they would be and
         is otherwise complete. ``False`` leaves the logs out and reads nothing.
+    cost
+        Show the job's estimated cost: a "cost (estimate)" card among the key figures and
+        the cost spread over the steps by task-run time (:func:`deadline_nb.cost_per_step`).
+        ``None`` (the default) shows it when ``job.cost`` was already fetched, and fetches
+        nothing; ``True`` fetches it (it starts a usage aggregation); ``False`` leaves it out.
+        When it cannot be read (a role without the statistics permissions), the card says so
+        in one sentence and the page is otherwise complete.
 
     Returns
     -------
@@ -261,6 +269,7 @@ def write_report(
     heading = title if title is not None else f"Postmortem: {job.name}"
     make_writable_folder(files)
     failure_logs = _failure_logs(job) if logs else None
+    job_cost = _job_cost(job, cost)
     figures = [_chart(name, job, files) for name in names]
     job.actions.to_parquet(files / "actions.parquet")
     lines_file = files / FAILED_LOGS_FILE
@@ -268,7 +277,7 @@ def write_report(
         failure_logs.lines.to_parquet(lines_file, index=False)
     else:  # a file from an earlier report would pass for this one's
         lines_file.unlink(missing_ok=True)
-    document = _document(job, heading, figures, files.name, failure_logs)
+    document = _document(job, heading, figures, files.name, failure_logs, job_cost)
     temporary = page.with_name(f".{page.name}.partial")
     try:
         temporary.write_text(document, encoding="utf-8")
@@ -725,10 +734,68 @@ def _identity(job: Job) -> str:
     return f'<dl class="identity">{items}</dl>'
 
 
-def _cards(total: pd.Series) -> str:
+class _Cost:
+    """The job's estimated cost for the page: the total in USD, or why it is missing."""
+
+    def __init__(self, usd: float | None, steps: pd.DataFrame | None, note: str = "") -> None:
+        self.usd = usd
+        self.steps = steps
+        self.note = note
+
+
+def _job_cost(job: Job, cost: bool | None) -> _Cost | None:
+    """The cost to show: none unless asked for or already fetched; a failure as a sentence."""
+    from .frames.usage import step_costs
+
+    if cost is False or (cost is None and job._cost is None):
+        return None
+    try:
+        frame = job.cost
+    except AwsError as error:
+        return _Cost(None, None, f"The estimated cost could not be read: {error}")
+    value = frame[schema.USAGE_COST].iloc[0] if len(frame) else None
+    usd = None if value is None or pd.isna(value) else float(value)
+    return _Cost(usd, step_costs(job.actions, usd))
+
+
+def _cost_section(cost: _Cost | None) -> str:
+    """The estimated cost by step, after the key figures (or why there is none)."""
+    if cost is None:
+        return ""
+    if cost.usd is None or cost.steps is None:
+        return (
+            f'<p class="muted">{_escape(cost.note or "The service has no cost for this job.")}</p>'
+        )
+    rows = [
+        [
+            _e(row["stepName"]),
+            _e(row["taskRuns"]),
+            _e(format_seconds(float(row["taskRunSeconds"]))),
+            f"{float(row['share']) * 100:.1f} %" if pd.notna(row["share"]) else "",
+            f"${float(row['estCostUsd']):,.2f}" if pd.notna(row["estCostUsd"]) else "",
+        ]
+        for _, row in cost.steps.iterrows()
+    ]
+    return (
+        '<p class="muted">Estimated cost by step (estCostUsd): the service\'s estimate for '
+        "the job, spread over the steps by their share of task-run time: an estimate.</p>"
+        + _table(
+            ["Step", "Task runs", "Task-run time", "Share", "Est. cost (USD)"],
+            rows,
+            numeric=(1, 2, 3, 4),
+        )
+    )
+
+
+def _cards(total: pd.Series, cost: _Cost | None = None) -> str:
     def card(label: str, value: object, bad: bool = False) -> str:
         kind = "card bad" if bad else "card"
         return f'<div class="{kind}"><b>{_e(value)}</b><span>{label}</span></div>'
+
+    cost_card = ""
+    if cost is not None:
+        shown = f"${cost.usd:,.2f}" if cost.usd is not None else "n/a"
+        cost_card = card("cost (estimate)", shown)
 
     return (
         '<div class="cards">'
@@ -744,6 +811,7 @@ def _cards(total: pd.Series) -> str:
         + card("within-session overhead", total["overhead"])
         + card("sessions", total["sessions"])
         + card("workers", total["workers"])
+        + cost_card
         + "</div>"
     )
 
@@ -965,6 +1033,7 @@ def _document(
     figures: Sequence[_Figure],
     files: str,
     logs: _FailureLogs | None = None,
+    cost: _Cost | None = None,
 ) -> str:
     from .version import __version__
 
@@ -987,7 +1056,7 @@ def _document(
     drawn = {figure.name for figure in figures if figure.markup}
     sections = [
         ("findings", "Findings", _findings(job, frozenset(linked), drawn)),
-        ("summary", "Summary", _cards(total) + _summary_table(table)),
+        ("summary", "Summary", _cards(total, cost) + _cost_section(cost) + _summary_table(table)),
         ("steps", "Steps", _steps_table(job.steps)),
         ("failures", "Failed actions", _failures(df, logs, frozenset(linked))),
         *([("logs", "Logs of failed actions", log_html)] if logs is not None else []),

@@ -45,6 +45,15 @@ __all__ = [
     "TASK_COLUMNS",
     "TASK_RUN_STATUSES",
     "TERMINAL_STATUSES",
+    "USAGE_AGGREGATION_STATUSES",
+    "USAGE_COLUMNS",
+    "USAGE_COST",
+    "USAGE_GROUP_BY",
+    "USAGE_PERIODS",
+    "USAGE_RUNTIME",
+    "USAGE_STATISTICS",
+    "USAGE_TYPES",
+    "USAGE_TYPE_COLORS",
     "empty_frame",
     "session_of",
 ]
@@ -400,6 +409,73 @@ FINDING_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
         "next": STRING,
     }
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# usage and cost (deadline_nb.fetch.usage, deadline_nb.frames.usage)
+
+#: ``UsageGroupByField`` -> the member of ``Statistics`` (and the usage frame's column) that holds
+#: it, in the API's order. ``StartSessionsStatisticsAggregation`` takes one or two of them.
+USAGE_GROUP_BY: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "QUEUE_ID": "queueId",
+        "FLEET_ID": "fleetId",
+        "JOB_ID": "jobId",
+        "USER_ID": "userId",
+        "USAGE_TYPE": "usageType",
+        "INSTANCE_TYPE": "instanceType",
+        "LICENSE_PRODUCT": "licenseProduct",
+    }
+)
+
+#: ``UsageStatistic``: what each group's ``costInUsd`` and ``runtimeInSeconds`` hold (one to four).
+USAGE_STATISTICS: Final[tuple[str, ...]] = ("SUM", "MIN", "MAX", "AVG")
+
+#: ``Period``: the buckets an aggregation can be split into.
+USAGE_PERIODS: Final[tuple[str, ...]] = ("HOURLY", "DAILY", "WEEKLY", "MONTHLY")
+
+#: ``UsageType``, in the API's order.
+USAGE_TYPES: Final[tuple[str, ...]] = ("COMPUTE", "LICENSE", "PERSISTENT_VOLUME")
+
+#: ``SessionsStatisticsAggregationStatus``, in the API's order.
+USAGE_AGGREGATION_STATUSES: Final[tuple[str, ...]] = (
+    "IN_PROGRESS",
+    "TIMEOUT",
+    "FAILED",
+    "COMPLETED",
+)
+
+USAGE_TYPE_COLORS: Final[Mapping[str, str]] = MappingProxyType(
+    {"COMPUTE": "#0072b2", "LICENSE": "#e69f00", "PERSISTENT_VOLUME": "#009e73"}
+)
+
+#: ``usage_frame``: one row per group and period (``GetSessionsStatisticsAggregation``'s
+#: ``statistics``). The group columns keep the API's member names and are NA when the aggregation
+#: was not grouped by them (``jobName`` comes with ``jobId``); ``startTime``/``endTime`` are the
+#: row's ``aggregationStartTime``/``aggregationEndTime``; ``count`` the number of usage records
+#: in the group; ``costInUsd`` and ``runtimeInSeconds`` flattened as ``costInUsd.sum`` and so on
+#: (NA for a statistic not asked for). Costs are the service's estimates, not a bill.
+USAGE_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "queueId": CATEGORY,
+        "fleetId": CATEGORY,
+        "jobId": CATEGORY,
+        "jobName": STRING,
+        "userId": CATEGORY,
+        "usageType": CATEGORY,
+        "instanceType": CATEGORY,
+        "licenseProduct": CATEGORY,
+        "startTime": TIME,
+        "endTime": TIME,
+        "count": pd.Int64Dtype(),
+        **{f"costInUsd.{s.lower()}": pd.Float64Dtype() for s in USAGE_STATISTICS},
+        **{f"runtimeInSeconds.{s.lower()}": pd.Float64Dtype() for s in USAGE_STATISTICS},
+    }
+)
+
+#: The usage frame's total estimated cost and runtime columns: what a chart or a finding reads.
+USAGE_COST: Final = "costInUsd.sum"
+USAGE_RUNTIME: Final = "runtimeInSeconds.sum"
 
 
 def empty_frame(columns: Mapping[str, object]) -> pd.DataFrame:

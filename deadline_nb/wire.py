@@ -888,7 +888,7 @@ def _plain_body(operation: OperationModel) -> bool:
         return False
     if shape.serialization.get("payload") or operation.http.get("authPath"):
         return False
-    members = cast("botocore.model.StructureShape", shape).members
+    members = shape.members
     if not members or any(
         "location" in m.serialization or "name" in m.serialization for m in members.values()
     ):

@@ -29,9 +29,18 @@ if TYPE_CHECKING:
 
 # Every operation any boto3 client sent during the run (in this process), by name: the library
 # is read-only toward AWS, so the run fails if one is not a Get, List, BatchGet, Search, or (for
-# CloudWatch Logs) Describe or Filter.
+# CloudWatch Logs) Describe or Filter, with exactly one exception below.
 _OPERATIONS: collections.Counter[str] = collections.Counter()
 _READ = ("Get", "List", "BatchGet", "Search", "Describe", "Filter")
+# The one operation allowed besides the reads: the usage statistics must be started before they
+# can be read (GetSessionsStatisticsAggregation). It creates no resource and nothing anyone pays
+# for, only a computation whose results expire within an hour (botocore's model marks it
+# readonly too).
+_ALLOWED = frozenset({"StartSessionsStatisticsAggregation"})
+
+
+def _is_read(operation: str) -> bool:
+    return operation.startswith(_READ) or operation in _ALLOWED
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -58,7 +67,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
     if not _OPERATIONS:
         return
-    writes = sorted(op for op in _OPERATIONS if not op.startswith(_READ))
+    writes = sorted(op for op in _OPERATIONS if not _is_read(op))
     total = sum(_OPERATIONS.values())
     if writes:
         terminalreporter.write_line(
@@ -66,12 +75,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any)
         )
     else:
         terminalreporter.write_line(
-            f"read-only check: {total} API calls in {len(_OPERATIONS)} operations, all reads"
+            f"read-only check: {total} API calls in {len(_OPERATIONS)} operations, all reads "
+            "(and the usage statistics' start)"
         )
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if any(not op.startswith(_READ) for op in _OPERATIONS):
+    if any(not _is_read(op) for op in _OPERATIONS):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

@@ -454,14 +454,14 @@ def test_memory_unchecked_without_resources() -> None:
 
 def test_cost_of_failed_attempts() -> None:
     job, b = simulated_job("failing")
-    job._cost = cost_frame(250.0)  # type: ignore[attr-defined]
+    job._cost = cost_frame(250.0)
     cost = one(dnb.diagnose(job), "failed_cost")
     failed = sum(a["endedAt"] - a["startedAt"] for a in failed_runs(b))
     busy = sum(a["endedAt"] - a["startedAt"] for a in b.actions if "startedAt" in a)
     assert f"${250.0 * failed / busy:,.2f}" in cost["title"]
     assert cost["severity"] == ("warning" if failed / busy >= 0.1 else "info")
     assert "failed_cost" not in dnb.diagnose(job).attrs["unchecked"]
-    job._cost = pd.DataFrame({"other": [1.0]})  # type: ignore[attr-defined]
+    job._cost = pd.DataFrame({"other": [1.0]})
     assert "cost.sum" in dnb.diagnose(job).attrs["unchecked"]["failed_cost"]
 
 

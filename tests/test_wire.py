@@ -838,6 +838,7 @@ def test_the_plain_body_operations_are_the_batch_gets() -> None:
 @given(data=st.data())
 def test_a_plain_body_is_written_to_botocores_bytes(operation: str, data: Any) -> None:
     model = _deadline_model().operation_model(operation)
+    assert model.input_shape is not None
     params = data.draw(_plain_value(model.input_shape))
     stock = botocore.serialize.create_serializer("rest-json", include_validation=False)
     fast = wire._PlainBodySerializer(stock)
@@ -847,7 +848,7 @@ def test_a_plain_body_is_written_to_botocores_bytes(operation: str, data: Any) -
 def test_every_other_operation_is_still_validated() -> None:
     import boto3
 
-    c = boto3.client(
+    c: Any = boto3.client(
         "deadline", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x"
     )
     assert wire.install_serializer(c)
@@ -860,7 +861,7 @@ def test_every_other_operation_is_still_validated() -> None:
 def test_the_librarys_client_batch_gets_through_the_fast_body(farm: LocalFarm) -> None:
     import deadline_nb as dnb
 
-    c = dnb.client(endpoint_url=farm.endpoint_url)
+    c: Any = dnb.client(endpoint_url=farm.endpoint_url)
     assert isinstance(c._serializer, wire._PlainBodySerializer)
     job = farm.job_by_name("render")
     where = {"farmId": farm.farm_id, "queueId": job.queue_id, "jobId": job.job_id}

@@ -12,14 +12,18 @@ The rooms of this package:
 - :mod:`.job`: :class:`Job` and :func:`load_job`, a whole job as frames.
 - :mod:`.logs`: :func:`fetch_session_logs` (the session logs from CloudWatch Logs, as a log
   frame, through the cache), :func:`grep_logs` and :func:`action_log`.
+- :mod:`.usage`: :func:`usage_frame` and :func:`fetch_usage_statistics` (the sessions-statistics
+  aggregation: usage and estimated cost by queue, fleet, job, user...), a job's cost
+  (``Job.cost``), :func:`cost_per_step` and :func:`cost_per_frame`.
 - :mod:`.common`: what they share (ids, the client, the cache handle, paging).
 
 Every function takes ids the same way: ``farm_id, queue_id, job_id`` in that order, each left
 out taken from the ``deadline`` CLI's configuration (``defaults.farm_id`` and so on), then
 ``client=None, boto3_session=None`` last: a client to use, or a session to make one from (see
 :func:`deadline_nb.client`). The library only reads: it calls ``Get*``, ``List*``,
-``BatchGet*`` and ``Search*`` operations, nothing else (and of CloudWatch Logs, ``Get*``,
-``Filter*`` and ``Describe*``).
+``BatchGet*`` and ``Search*`` operations (and of CloudWatch Logs, ``Get*``, ``Filter*`` and
+``Describe*``), and one more: :mod:`.usage` starts the usage aggregation it then reads
+(``StartSessionsStatisticsAggregation``), which creates nothing anyone pays for.
 """
 
 from __future__ import annotations
@@ -37,11 +41,14 @@ from .resources import (
     list_jobs,
     list_queues,
 )
+from .usage import cost_per_frame, cost_per_step, fetch_usage_statistics, usage_frame
 
 __all__ = [
     "CacheArg",
     "Job",
     "action_log",
+    "cost_per_frame",
+    "cost_per_step",
     "fetch_job",
     "fetch_session_action_frame",
     "fetch_session_actions",
@@ -49,9 +56,11 @@ __all__ = [
     "fetch_sessions",
     "fetch_steps",
     "fetch_tasks",
+    "fetch_usage_statistics",
     "grep_logs",
     "list_farms",
     "list_jobs",
     "list_queues",
     "load_job",
+    "usage_frame",
 ]

@@ -63,6 +63,9 @@ class Job:
     logs
         The session logs as a log frame (:func:`deadline_nb.fetch_session_logs`), fetched on
         first use with the job's options, then kept.
+    cost
+        The job's estimated cost (:func:`deadline_nb.fetch.usage.job_cost`), fetched on first
+        use, then kept.
     """
 
     job: dict[str, Any]
@@ -73,6 +76,7 @@ class Job:
     snapshots: pd.DataFrame
     _options: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
     _logs: pd.DataFrame | None = dataclasses.field(default=None, repr=False)
+    _cost: pd.DataFrame | None = dataclasses.field(default=None, repr=False)
     _boto3_session: Any = dataclasses.field(default=None, repr=False)
 
     @property
@@ -127,6 +131,36 @@ class Job:
 
             self._logs = job_logs(self)
         return self._logs
+
+    @property
+    def cost(self) -> pd.DataFrame:
+        """The job's estimated cost: one row, the columns of ``schema.USAGE_COLUMNS``.
+
+        The sessions-statistics aggregation grouped by job over the job's lifetime, filtered
+        to its queue (:func:`deadline_nb.fetch.usage.job_cost`): ``costInUsd.sum`` is the
+        service's estimate in USD, ``runtimeInSeconds.sum`` the run time. Fetched on first use
+        (never by :func:`load_job`: it starts an aggregation) with the job's options, then
+        kept; a finished job's is cached. :func:`deadline_nb.cost_per_step` spreads it over
+        the steps.
+
+        Examples
+        --------
+        >>> import deadline_nb as dnb
+        >>> from deadline_nb.localfarm import LocalFarm
+        >>> with LocalFarm() as farm:
+        ...     j = farm.job_by_name("failing")
+        ...     job = dnb.load_job(farm.farm_id, j.queue_id, j.job_id,
+        ...                        client=farm.client(), cache=False, progress=False)
+        ...     before = job._cost
+        ...     cost = job.cost
+        >>> before is None, job.cost is cost, int(cost["count"].iloc[0])
+        (True, True, 21)
+        """
+        if self._cost is None:
+            from .usage import job_cost
+
+            self._cost = job_cost(self)
+        return self._cost
 
     def action_log(self, session_action_id: str, tail: int | None = None) -> str:
         """Return one of the job's session actions' log lines as text.

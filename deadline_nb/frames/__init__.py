@@ -19,6 +19,9 @@ The modules, in the order data flows through them:
 * :mod:`~deadline_nb.frames.logs` -- session logs: :func:`log_frame` (each line with its
   action and banner section), :func:`grep_log_frame`, :func:`annotate_log_lines`,
   :func:`action_log_text`, :func:`normalize_log_line`, :func:`failure_lines`;
+* :mod:`~deadline_nb.frames.usage` -- usage statistics: :func:`statistics_frame` (the usage
+  frame), and a job's cost spread over steps and task runs (:func:`step_costs`,
+  :func:`action_costs`);
 * :mod:`~deadline_nb.frames.files` -- :func:`read_json`, :func:`write_json`, :func:`read_parquet`,
   :func:`write_csv` (text cells a spreadsheet would run as formulas neutralised);
 * shared inside the package: :mod:`~deadline_nb.frames.convert` (value conversions) and
@@ -43,9 +46,11 @@ from .logs import (
 )
 from .ops import concat_frames, job_action_frame, sort_actions
 from .records import session_frame, step_frame, task_frame
+from .usage import action_costs, statistics_frame, step_costs
 
 __all__ = [
     "READERS",
+    "action_costs",
     "action_log_text",
     "annotate_log_lines",
     "concat_frames",
@@ -66,6 +71,8 @@ __all__ = [
     "session_action_frame",
     "session_frame",
     "sort_actions",
+    "statistics_frame",
+    "step_costs",
     "step_frame",
     "task_frame",
     "use_reader",

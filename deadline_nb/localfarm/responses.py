@@ -23,6 +23,7 @@ from botocore.model import Shape
 from .exceptions import ApiError, not_found, validation_error
 from .model import FarmModel
 from .shapes import parse_timestamp, service_model
+from .usage import FarmStatistics
 from .views import JobView
 
 __all__ = ["OPERATIONS", "OPERATION_HANDLERS", "FarmResponses"]
@@ -85,6 +86,8 @@ class FarmResponses:
     def __init__(self, model: FarmModel, *, item_fault: Callable[[], bool] = _no_fault) -> None:
         self.model = model
         self._item_fault = item_fault
+        #: The farm's usage aggregations (:mod:`.usage`), with their test knobs.
+        self.statistics = FarmStatistics(model)
 
     def respond(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         """Answer one operation.
@@ -405,6 +408,27 @@ class FarmResponses:
         items, errors = self._batch(p, lambda ident: self._action(ident, self._job(ident)))
         return {"sessionActions": items, "errors": errors}
 
+    # ---- usage statistics (:mod:`.usage`)
+
+    def start_sessions_statistics_aggregation(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Answer ``StartSessionsStatisticsAggregation``: the one operation that is not a read.
+
+        It changes nothing the farm bills: it starts a computation whose results live an hour.
+        """
+        self._farm(p)
+        return self.statistics.start(
+            {
+                **p,
+                "startTime": parse_timestamp(p["startTime"]),
+                "endTime": parse_timestamp(p["endTime"]),
+            }
+        )
+
+    def get_sessions_statistics_aggregation(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Answer ``GetSessionsStatisticsAggregation``."""
+        self._farm(p)
+        return self.statistics.get(p)
+
     def _batch(
         self, p: Mapping[str, Any], get: Callable[[dict[str, Any]], dict[str, Any]]
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -547,9 +571,12 @@ OPERATION_HANDLERS: Final[
         "ListSessionActions": FarmResponses.list_session_actions,
         "GetSessionAction": FarmResponses.get_session_action,
         "BatchGetSessionAction": FarmResponses.batch_get_session_action,
+        "StartSessionsStatisticsAggregation": FarmResponses.start_sessions_statistics_aggregation,
+        "GetSessionsStatisticsAggregation": FarmResponses.get_sessions_statistics_aggregation,
     }
 )
 
 #: The operations the local farm serves: every read of farms, queues, fleets, workers, jobs,
-#: steps, tasks, sessions and session actions.
+#: steps, tasks, sessions and session actions, and the usage statistics (whose start is the one
+#: operation that is not a read: it creates nothing anyone pays for).
 OPERATIONS: Final[tuple[str, ...]] = tuple(OPERATION_HANDLERS)

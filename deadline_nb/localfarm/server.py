@@ -370,6 +370,9 @@ class LocalFarm:
         #: Operation names answered ``404 UnknownOperationException``, as an endpoint or
         #: region that lacks them would (to test a client's fallback).
         self.unavailable_operations: set[str] = set()
+        #: Operation names answered ``403 AccessDeniedException``, as AWS answers a role whose
+        #: policy lacks ``deadline:<operation>`` (such as the usage statistics).
+        self.denied_operations: set[str] = set()
         #: Requests answered before the farm goes silent (None: never); settable while running.
         self.silent_after = (
             None if silent_after is None else check_count("silent_after", silent_after)
@@ -381,6 +384,9 @@ class LocalFarm:
         self._faults = random.Random(f"{seed}:faults")
         self._routes = route_table(OPERATIONS)
         self._responses = FarmResponses(self.model, item_fault=self._item_fault)
+        #: The usage aggregations (:mod:`.usage`): ``statistics.seconds`` (how long one stays
+        #: IN_PROGRESS) and ``statistics.outcome`` (COMPLETED, FAILED or TIMEOUT) are test knobs.
+        self.statistics = self._responses.statistics
         self._logs_responses = LogsResponses(self.logs)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -744,6 +750,13 @@ class LocalFarm:
                     status=403,
                 )
             params = parse_request(route, match, query, body)
+            if route.name in self.denied_operations:
+                raise ApiError(
+                    "AccessDeniedException",
+                    f"User: arn:aws:sts::{ACCOUNT}:assumed-role/Artist/localfarm is not "
+                    f"authorized to perform: deadline:{route.name} on resource: "
+                    f"arn:aws:deadline:{REGION}:{ACCOUNT}:farm/{params.get('farmId')}",
+                )
             if params.get("queueId") in self.denied_queues:
                 raise ApiError(
                     "AccessDeniedException",

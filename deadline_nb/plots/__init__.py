@@ -24,7 +24,8 @@ draws an empty, labelled Axes for a frame with no rows (or nothing to show) inst
 * No global ``rcParams`` are changed; :func:`save_figure` restores the figure's size after saving.
 
 One module per chart family (``timeline``, ``frame_times``, ``durations``, ``progress``,
-``concurrency``, ``counts`` for status and exit codes) and ``save`` for files; what they share
+``concurrency``, ``counts`` for status and exit codes, ``usage`` for a farm's usage and cost, drawn
+from a usage frame rather than actions) and ``save`` for files; what they share
 (axes, time zones, colours and ``hue``/``color``/``palette``, legends, empty states) is in
 ``shared``. Import the plots from here: ``from deadline_nb.plots import plot_timeline``.
 """
@@ -39,6 +40,7 @@ from .progress import plot_progress
 from .save import SLIDE_DPI, SLIDE_SIZE, save_figure
 from .shared import Palette
 from .timeline import plot_timeline
+from .usage import plot_usage
 
 __all__ = [
     "SLIDE_DPI",
@@ -51,5 +53,6 @@ __all__ = [
     "plot_progress",
     "plot_status",
     "plot_timeline",
+    "plot_usage",
     "save_figure",
 ]
