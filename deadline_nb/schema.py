@@ -29,10 +29,12 @@ __all__ = [
     "LOG_ANNOTATION_COLUMNS",
     "LOG_COLUMNS",
     "MANIFEST_COLUMNS",
+    "METRIC_COLUMNS",
     "PARAMETER_COLUMNS",
     "PARAMETER_DTYPES",
     "PARAMETER_PREFIX",
     "PARAMETER_TYPES",
+    "RESOURCE_COLUMNS",
     "SESSION_ACTION_COLUMNS",
     "SESSION_COLUMNS",
     "SESSION_LIFECYCLE_STATUSES",
@@ -372,6 +374,41 @@ FAILURE_LINE_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
         "timestamp": TIME,
         "line": STRING,
         "normalized": STRING,
+    }
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# worker host metrics (the worker agent's log) and each action's share of them
+
+#: ``metrics_frame``: one row per host-metrics sample of a worker, sorted by ``workerId`` then
+#: ``timestamp``; NA where the agent wrote NOT_AVAILABLE. Further figures the agent logs (disk,
+#: network) follow these, named in the same style.
+METRIC_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "farmId": CATEGORY,
+        "fleetId": CATEGORY,
+        "workerId": CATEGORY,
+        "timestamp": TIME,
+        "cpuPercent": pd.Float64Dtype(),
+        "memTotalBytes": pd.Int64Dtype(),
+        "memUsedBytes": pd.Int64Dtype(),
+        "memUsedPercent": pd.Float64Dtype(),
+        "swapUsedBytes": pd.Int64Dtype(),
+    }
+)
+
+#: Columns ``resource_frame`` appends to the actions frame: the samples of the action's worker
+#: within its [startedAt, endedAt] window (``metricSamples``, 0 when none fell inside) and what
+#: they say. Every figure is NA when ``metricSamples`` is 0 or the action never started.
+RESOURCE_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "metricSamples": pd.Int64Dtype(),
+        "memPeakBytes": pd.Int64Dtype(),
+        "memPeakPercent": pd.Float64Dtype(),
+        "memTotalBytes": pd.Int64Dtype(),
+        "cpuMeanPercent": pd.Float64Dtype(),
+        "cpuMaxPercent": pd.Float64Dtype(),
     }
 )
 
