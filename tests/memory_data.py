@@ -53,9 +53,7 @@ def resources(df: pd.DataFrame, *, interval: float = INTERVAL) -> pd.DataFrame:
     peak[killed] = total[killed]
     sampled = samples > 0
     out["metricSamples"] = pd.array(samples, dtype="Int64")
-    out["memPeakBytes"] = pd.array(np.where(sampled, peak, np.nan), dtype="Float64").astype(
-        "Int64"
-    )
+    out["memPeakBytes"] = pd.array(np.where(sampled, peak, np.nan), dtype="Float64").astype("Int64")
     out["memPeakPercent"] = pd.array(np.where(sampled, 100.0 * peak / total, np.nan)).astype(
         "Float64"
     )

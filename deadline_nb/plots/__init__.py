@@ -24,9 +24,9 @@ draws an empty, labelled Axes for a frame with no rows (or nothing to show) inst
 * No global ``rcParams`` are changed; :func:`save_figure` restores the figure's size after saving.
 
 One module per chart family (``timeline``, ``frame_times``, ``memory``, ``durations``,
-``progress``, ``concurrency``, ``counts`` for status and exit codes) and ``save`` for files; what they share
-(axes, time zones, colours and ``hue``/``color``/``palette``, legends, empty states) is in
-``shared``. Import the plots from here: ``from deadline_nb.plots import plot_timeline``.
+``progress``, ``concurrency``, ``counts`` for status and exit codes) and ``save`` for files; what
+they share (axes, time zones, colours and ``hue``/``color``/``palette``, legends, empty states) is
+in ``shared``. Import the plots from here: ``from deadline_nb.plots import plot_timeline``.
 """
 
 from __future__ import annotations

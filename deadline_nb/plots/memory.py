@@ -178,9 +178,9 @@ def _int_array(sub: pd.DataFrame, column: str) -> np.ndarray:
     if column not in sub.columns:
         return np.full(len(sub), np.nan)
     return np.asarray(
-        pd.to_numeric(sub[column], errors="coerce").astype("Float64").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
+        pd.to_numeric(sub[column], errors="coerce")
+        .astype("Float64")
+        .to_numpy(dtype=np.float64, na_value=np.nan)
     )
 
 

@@ -1,8 +1,9 @@
 """What the chart modules of :mod:`deadline_nb.plots` share: axes, times, colours, legends.
 
-Shared by ``timeline``, ``frame_times``, ``memory``, ``durations``, ``progress``, ``concurrency``,
-``counts`` and ``save`` (which reads the job ids the others record on their Axes), so that every plot
-reads ``tz``, ``hue``, ``color`` and ``palette`` the same way and draws its empty state the same way.
+Shared by ``timeline``, ``frame_times``, ``memory``, ``durations``, ``progress``,
+``concurrency``, ``counts`` and ``save`` (which reads the job ids the others record on their
+Axes), so that every plot reads ``tz``, ``hue``, ``color`` and ``palette`` the same way and draws
+its empty state the same way.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.colors import to_rgba as mpl_rgba
 from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.colors import to_rgba as mpl_rgba
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, Locator
@@ -425,8 +425,8 @@ def _timeline_workers(df: pd.DataFrame) -> set[str] | None:
     """The workers of the timeline's actions; ``None`` (every worker) when it has none."""
     if "workerId" not in df.columns:
         return None
-    started = df["startedAt"].notna() if "startedAt" in df.columns else True
-    workers = {str(w) for w in df.loc[started, "workerId"].dropna().unique()}
+    started = utc_ns(df, "startedAt") != NAT
+    workers = {str(w) for w in df["workerId"][started].dropna().unique()}
     return workers or None
 
 
@@ -561,7 +561,7 @@ def _strip_axes(ax: Axes, count: int) -> list[Axes]:
     """
     fig = ax.get_figure()
     assert fig is not None
-    inches = max(ax.get_position().height * fig.get_figheight(), 1.0)
+    inches = max(ax.bbox.height / fig.dpi, 1.0)
     spec = ax.get_subplotspec()
     if spec is not None:
         grid = spec.subgridspec(
