@@ -37,6 +37,8 @@ _TOTAL_COLOR: Final = "0.25"
 # Totals within this of each other are one line: the same instance type reports a few MiB more
 # or less from one boot to the next, and 100 lines of one size would only thicken one line.
 _SAME_TOTAL_GIB: Final = 0.5
+# Up to this many markers, each gets a white rim (see _draw_memory).
+_OUTLINE_BELOW: Final = 2_000
 
 
 def plot_memory(
@@ -173,15 +175,31 @@ def _note(short: int, unmeasured: int, unplaced: int, parameter: str) -> str:
     return "; ".join(parts)
 
 
-def _int_array(sub: pd.DataFrame, column: str) -> np.ndarray:
-    """An integer column as float64, NaN where missing or absent."""
+def _numbers(sub: pd.DataFrame, column: str) -> np.ndarray:
+    """A numeric column as float64, NaN where missing or absent."""
     if column not in sub.columns:
         return np.full(len(sub), np.nan)
-    return np.asarray(
-        pd.to_numeric(sub[column], errors="coerce")
-        .astype("Float64")
-        .to_numpy(dtype=np.float64, na_value=np.nan)
-    )
+    values = sub[column]
+    if not pd.api.types.is_numeric_dtype(values.dtype):
+        values = pd.to_numeric(values, errors="coerce")
+    return np.asarray(values.to_numpy(dtype=np.float64, na_value=np.nan))
+
+
+def _attempts(sub: pd.DataFrame) -> np.ndarray:
+    """Each run's attempt of its task, 0 for the first, in start order (vectorised)."""
+    codes, _ = pd.factorize(sub["taskId"]) if "taskId" in sub.columns else (None, None)
+    if codes is None:
+        return np.zeros(len(sub), dtype=np.int64)
+    codes = np.asarray(codes, dtype=np.int64)
+    # a run without a task id is its own task
+    codes = np.where(codes < 0, codes.max(initial=-1) + 1 + np.arange(len(sub)), codes)
+    order = np.lexsort((utc_ns(sub, "startedAt"), codes))
+    grouped = codes[order]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    position = np.arange(len(sub)) - np.repeat(starts, np.diff(np.r_[starts, len(sub)]))
+    attempt = np.empty(len(sub), dtype=np.int64)
+    attempt[order] = position
+    return attempt
 
 
 def _draw_memory(
@@ -197,9 +215,9 @@ def _draw_memory(
     ylabel = "Peak memory (GiB)"
     if not len(sub):
         return empty_axes(ax, title, parameter, ylabel, "No task runs")
-    samples = _int_array(sub, "metricSamples")
-    peak = _int_array(sub, "memPeakBytes") / _GIB
-    total = _int_array(sub, "memTotalBytes") / _GIB
+    samples = _numbers(sub, "metricSamples")
+    peak = _numbers(sub, "memPeakBytes") / _GIB
+    total = _numbers(sub, "memTotalBytes") / _GIB
     short = samples == 0
     measured = (samples > 0) & np.isfinite(peak)
     frames, labels = parameter_values(sub[column])
@@ -216,22 +234,19 @@ def _draw_memory(
         return empty_axes(ax, title, parameter, ylabel, message)
     status_codes, status_names = column_codes(sub, "status", schema.STATUSES)
     failed = status_codes == (status_names.index("FAILED") if "FAILED" in status_names else -2)
-    exit_codes = _int_array(sub, "processExitCode")
+    exit_codes = _numbers(sub, "processExitCode")
     killed = exit_codes == _KILLED
     # Attempt of each task in start order: a retry is a later attempt of the same task.
-    tasks = column_strings(sub, "taskId")
-    tasks = tasks.where(tasks.notna(), pd.Series(np.arange(len(sub)), index=sub.index).astype(str))
-    start = utc_ns(sub, "startedAt")
-    order = np.argsort(start, kind="stable")
-    attempt = np.empty(len(sub), dtype=np.int64)
-    attempt[order] = pd.Series(tasks.to_numpy()[order]).groupby(tasks.to_numpy()[order]).cumcount()
+    attempt = _attempts(sub)
     colors = rgba(coloring.codes, coloring.colors)
     by_status = coloring.title == "Status"
-    # A white rim keeps touching markers apart; coloured by step, a failure keeps its status
-    # colour as the rim, so failures still read as failures.
-    edges = np.tile(np.array([1.0, 1.0, 1.0, 1.0]), (len(sub), 1))
-    if not by_status:
-        edges[failed] = rgba(np.zeros(int(failed.sum()), dtype=np.int64), [_failed_color()])
+    # A white rim keeps touching markers apart while they are few enough to see; with many
+    # thousands it costs seconds to draw and only greys the picture. Coloured by step, a failure
+    # keeps its status colour as a rim, so failures still read as failures.
+    few = int(placed.sum()) <= _OUTLINE_BELOW
+    rimmed = failed if not by_status else np.zeros(len(sub), dtype=bool)
+    edges = rgba(np.where(rimmed, 1, 0), ["white", _failed_color()])
+    widths = np.where(rimmed, 1.0, 0.5 if few else 0.0)
     for gid, chosen, marker, size in (
         ("attempts", placed & ~killed & (attempt == 0), "o", 26),
         ("retries", placed & ~killed & (attempt > 0), "^", 36),
@@ -239,6 +254,7 @@ def _draw_memory(
     ):
         if not chosen.any():
             continue
+        width = widths[chosen]
         options: dict[str, Any] = {
             "c": colors[chosen],
             "marker": marker,
@@ -246,7 +262,10 @@ def _draw_memory(
             "zorder": 4 if gid == "killed" else 3,
             "gid": gid,
             "edgecolors": "0.1" if gid == "killed" else edges[chosen],
-            "linewidths": 1.0 if gid == "killed" or not by_status else 0.5,
+            # one width for all when it is one: matplotlib draws that many times faster
+            "linewidths": 1.0
+            if gid == "killed"
+            else (float(width[0]) if (width == width[0]).all() else width),
         }
         ax.scatter(x[chosen], peak[chosen], **{**options, **kwargs})
     handles: list[Any] = [
