@@ -13,6 +13,15 @@ through ``session_action_frame`` and ``job_action_frame`` as ``load_job`` gives 
 * once, the naive baseline a matplotlib user would write: one ``ax.barh`` call per action, then
   ``savefig`` to PNG, on 10,000 actions (``--baseline 0`` skips it; it takes minutes at 100,000).
 
+Then, on the same 100,000 actions with synthetic worker metrics (the local farm writes none; one
+sample a minute, a peak per task run that climbs with the frame):
+
+* ``plot_memory(df)`` + ``save_figure`` against its floor, a bare ``scatter`` of exactly the
+  points it drew (read back from its collections), saved the same way;
+* ``plot_timeline(df, metrics=m)`` against ``plot_timeline(df)`` (``metrics=None``), both saved,
+  with 50 workers x 10,000 samples in ``m``: the difference is what the memory strip costs
+  (target: well under a second).
+
 Every timing covers drawing and writing the PNG. The two are run alternately, so that a busy
 machine slows both alike; medians of ``--repeats`` runs (one run above 100,000 actions). Sizes
 above 100,000 repeat the big job end to end (each copy shifted after the previous one, sessions
@@ -43,7 +52,9 @@ from matplotlib.collections import PolyCollection
 import deadline_nb as dnb
 from deadline_nb import schema
 from deadline_nb.localfarm.model import BIG_JOB, FarmModel
-from deadline_nb.plots import SLIDE_DPI, SLIDE_SIZE, plot_timeline, save_figure
+from deadline_nb.plots import SLIDE_DPI, SLIDE_SIZE, plot_memory, plot_timeline, save_figure
+
+GIB = 2**30
 
 
 def big_job(size: int) -> pd.DataFrame:
@@ -141,11 +152,129 @@ def side_by_side(df: pd.DataFrame, path: Path, repeats: int) -> tuple[float, flo
     return statistics.median(ours_s), statistics.median(bare_s)
 
 
+def with_resources(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with synthetic resource columns: a sample a minute, a peak climbing with the frame."""
+    out = df.copy()
+    seconds = out["duration"].dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
+    samples = np.where(np.isfinite(seconds), seconds // 60.0, 0).astype(np.int64)
+    codes = out["workerId"].cat.codes.to_numpy()
+    total = np.where(codes % 2 == 0, 32.0, 64.0) * GIB
+    frame = out["param.Frame"].astype("Float64").to_numpy(dtype=np.float64, na_value=0.0)
+    peak = total * (0.3 + 0.4 * frame / max(float(frame.max()), 1.0))
+    killed = (out["processExitCode"] == 137).fillna(False).to_numpy(dtype=bool)
+    peak[killed] = total[killed]
+    sampled = samples > 0
+    out["metricSamples"] = pd.array(samples, dtype="Int64")
+    out["memPeakBytes"] = pd.array(np.where(sampled, peak, np.nan)).astype("Int64")
+    out["memPeakPercent"] = pd.array(np.where(sampled, 100.0 * peak / total, np.nan))
+    out["memTotalBytes"] = pd.array(np.where(sampled, total, np.nan)).astype("Int64")
+    out["cpuMeanPercent"] = pd.array(np.where(sampled, 80.0, np.nan))
+    out["cpuMaxPercent"] = pd.array(np.where(sampled, 100.0, np.nan))
+    return out
+
+
+def worker_metrics(df: pd.DataFrame, workers: int, samples: int) -> pd.DataFrame:
+    """``workers`` of the job's workers x ``samples`` random-walk samples across its span."""
+    rng = np.random.default_rng(0)
+    names = df["workerId"].dropna().astype(str).unique()[:workers]
+    start = df["startedAt"].min()
+    step = (df["endedAt"].max() - start) / samples
+    times = pd.DatetimeIndex([start + step * i for i in range(samples)])
+    percent = np.clip(40.0 + np.cumsum(rng.normal(0.0, 1.0, (len(names), samples)), axis=1), 0, 100)
+    total = 64 * GIB
+    n = len(names) * samples
+    return pd.DataFrame(
+        {
+            "farmId": pd.Categorical(["farm-0"] * n),
+            "fleetId": pd.Categorical(["fleet-0"] * n),
+            "workerId": pd.Categorical(np.repeat(names, samples)),
+            "timestamp": np.tile(times, len(names)),
+            "cpuPercent": pd.array(np.clip(rng.normal(70.0, 20.0, n), 0, 100), dtype="Float64"),
+            "memTotalBytes": pd.array(np.full(n, total), dtype="Int64"),
+            "memUsedBytes": pd.array((percent.ravel() / 100 * total).astype(np.int64)),
+            "memUsedPercent": pd.array(percent.ravel(), dtype="Float64"),
+            "swapUsedBytes": pd.array(np.zeros(n, dtype=np.int64)),
+        }
+    )
+
+
+def memory_ours(df: pd.DataFrame, path: Path) -> None:
+    ax = plot_memory(df)
+    save_figure(ax, path)
+    plt.close(ax.figure)  # type: ignore[arg-type]
+
+
+def drawn_points(df: pd.DataFrame) -> np.ndarray:
+    """The (N, 2) points plot_memory draws for ``df``."""
+    ax = plot_memory(df)
+    # matplotlib's stubs type the offsets loosely: read them as one array
+    offsets: list[Any] = [
+        np.asarray(c.get_offsets())
+        for c in ax.collections
+        if c.get_gid() in ("attempts", "retries", "killed")
+    ]
+    plt.close(ax.figure)  # type: ignore[arg-type]
+    return np.concatenate(offsets)
+
+
+def bare_scatter(points: np.ndarray, path: Path) -> None:
+    """The floor: the same points as one scatter, same size, dpi and PNG."""
+    fig = plt.figure(figsize=SLIDE_SIZE)
+    ax = fig.add_subplot()
+    ax.scatter(points[:, 0], points[:, 1], s=26)
+    fig.savefig(path, dpi=SLIDE_DPI)
+    plt.close(fig)
+
+
+def timeline_with(df: pd.DataFrame, metrics: pd.DataFrame | None, path: Path) -> None:
+    ax = plot_timeline(df, metrics=metrics)
+    save_figure(ax, path)
+    plt.close(ax.figure)  # type: ignore[arg-type]
+
+
+def memory_benchmarks(job: pd.DataFrame, path: Path, repeats: int) -> None:
+    """plot_memory against a bare scatter; the timeline's memory strip against none."""
+    df = with_resources(job)
+    points = drawn_points(df)
+    ours_s: list[float] = []
+    bare_s: list[float] = []
+    for _ in range(repeats):
+        bare_s.append(timed(lambda: bare_scatter(points, path)))
+        ours_s.append(timed(lambda: memory_ours(df, path)))
+    seconds, floor = statistics.median(ours_s), statistics.median(bare_s)
+    print(
+        f"plot_memory + save_figure PNG:   {len(points):>9,} runs     {seconds:6.2f} s"
+        f"  (median of {repeats})"
+    )
+    print(
+        f"bare scatter + savefig:          {len(points):>9,} runs     {floor:6.2f} s"
+        f"  (plot_memory / bare = {seconds / floor:.2f}x)"
+    )
+    metrics = worker_metrics(job, 50, 10_000)
+    workers = metrics["workerId"].nunique()
+    plain_s: list[float] = []
+    strip_s: list[float] = []
+    for _ in range(repeats):
+        plain_s.append(timed(lambda: timeline_with(job, None, path)))
+        strip_s.append(timed(lambda: timeline_with(job, metrics, path)))
+    plain, strip = statistics.median(plain_s), statistics.median(strip_s)
+    print(
+        f"plot_timeline(metrics=None):     {len(job):>9,} actions  {plain:6.2f} s"
+        f"  (median of {repeats})"
+    )
+    print(
+        f"plot_timeline(metrics=m):        {len(job):>9,} actions  {strip:6.2f} s"
+        f"  (memory strip of {workers} workers x 10,000 samples: +{strip - plain:.2f} s;"
+        " target well under 1 s)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--baseline", type=int, default=10_000, help="actions for ax.barh")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--memory", type=int, default=1, help="0 skips the memory plots")
     args = parser.parse_args()
     warnings.simplefilter("ignore", dnb.errors.DataWarning)
 
@@ -185,6 +314,8 @@ def main() -> None:
                 f"bare PolyCollection + savefig:   {len(df):>9,} actions  {floor:6.2f} s"
                 f"  (plot_timeline / bare = {seconds / floor:.2f}x{target})"
             )
+        if args.memory:
+            memory_benchmarks(job, path, args.repeats)
 
 
 if __name__ == "__main__":

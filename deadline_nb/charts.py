@@ -5,9 +5,12 @@
 entries, by name, under their ``title``. Adding a chart is one entry here.
 
 Each entry's ``draw`` takes a :class:`ChartData` (the actions, and what else a chart may need: the
-progress snapshots, whether the job has finished, its task count) and an Axes, and returns the
-Axes, or ``None`` when the data has nothing for it (frame times of actions without task
-parameters); the entry says in a sentence why, for a whole job and for a selection of actions.
+progress snapshots, whether the job has finished, its task count, the workers' metrics) and an
+Axes, and returns the Axes, or ``None`` when the data has nothing for it (frame times of actions
+without task parameters); the entry says in a sentence why, for a whole job and for a selection
+of actions. An entry's ``applies`` says whether the chart belongs with the data at all (the
+memory chart only with a resources frame that has samples): a page or a tab that lists charts
+leaves out those that do not apply rather than saying why each time.
 Figures are made outside pyplot (:func:`figure`): nothing is shown in a notebook, nothing is left
 open, and a background thread can draw. matplotlib is imported when a chart is drawn, not with
 this module: the command line checks its arguments against the report before it fetches.
@@ -38,6 +41,7 @@ __all__ = [
     "figure",
     "frame_parameter",
     "progress_figure",
+    "resources_sampled",
     "timeline_lanes",
 ]
 
@@ -61,6 +65,10 @@ class ChartData:
         The job's number of tasks, to count completed tasks against; ``None`` for those seen.
     lanes
         The timeline's lanes (``"worker"``, ``"session"``); ``None`` for the plot's default.
+    metrics
+        The workers' host metrics (``job.metrics``), drawn as a memory strip under the
+        timeline; ``None`` for none. ``actions`` may be the resources frame (``job.resources``):
+        it is the actions frame with each action's memory appended, and every chart reads it.
 
     Examples
     --------
@@ -74,6 +82,7 @@ class ChartData:
     finished: bool = False
     tasks: int | None = None
     lanes: str | None = None
+    metrics: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,9 @@ class Chart:
     screen_figure
         Draws the whole figure shown on screen instead of ``draw`` on one Axes: the progress
         tab's completion curve above the actions' progress (:func:`progress_figure`).
+    applies
+        Whether the chart belongs with the data at all; when not, :meth:`on_screen` and
+        :meth:`on_slide` give ``None``, and a list of charts leaves it out.
 
     Examples
     --------
@@ -114,6 +126,7 @@ class Chart:
     missing_selection: str = ""
     screen_size: Callable[[ChartData], tuple[float, float]] = lambda data: SCREEN_SIZE
     screen_figure: Callable[[ChartData], Figure] | None = None
+    applies: Callable[[ChartData], bool] = lambda data: True
 
     def on_screen(self, data: ChartData) -> Figure | None:
         """The chart as the explorer shows it: a figure of its screen size; ``None`` as ``draw``.
@@ -133,6 +146,8 @@ class Chart:
         >>> CHARTS["frame_times"].on_screen(ChartData(dnb.session_action_frame([]))) is None
         True
         """
+        if not self.applies(data):
+            return None
         if self.screen_figure is not None:
             return self.screen_figure(data)
         fig = figure(self.screen_size(data))
@@ -161,6 +176,8 @@ class Chart:
         """
         from . import plots
 
+        if not self.applies(data):
+            return None
         fig = figure(plots.SLIDE_SIZE)
         return fig if self.draw(data, fig.add_subplot()) is not None else None
 
@@ -215,6 +232,39 @@ def frame_parameter(df: pd.DataFrame) -> str | None:
     if f"{schema.PARAMETER_PREFIX}Frame" in params:
         return "Frame"
     return params[0][len(schema.PARAMETER_PREFIX) :] if params else None
+
+
+def resources_sampled(df: pd.DataFrame) -> bool:
+    """Whether a frame has the resource columns and a task run its worker sampled.
+
+    Parameters
+    ----------
+    df
+        A session-action frame, or a resources frame (``job.resources``).
+
+    Returns
+    -------
+    bool
+        ``True`` when the memory chart has something to draw.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> resources_sampled(pd.DataFrame({"actionType": ["taskRun"]}))
+    False
+    >>> resources_sampled(pd.DataFrame({
+    ...     "actionType": ["taskRun", "envEnter"], "metricSamples": [0, 3],
+    ...     "memPeakBytes": [None, 2**30]}))
+    False
+    >>> resources_sampled(pd.DataFrame({
+    ...     "actionType": ["taskRun"], "metricSamples": [4], "memPeakBytes": [2**30]}))
+    True
+    """
+    if not {"metricSamples", "memPeakBytes", "actionType"} <= set(df.columns) or not len(df):
+        return False
+    runs = (column_strings(df, "actionType") == "taskRun").to_numpy()
+    samples = pd.to_numeric(df["metricSamples"], errors="coerce").fillna(0).to_numpy() > 0
+    return bool((runs & samples & df["memPeakBytes"].notna().to_numpy()).any())
 
 
 def timeline_lanes(df: pd.DataFrame) -> str:
@@ -290,9 +340,10 @@ def progress_figure(data: ChartData) -> Figure:
 def _timeline(data: ChartData, ax: Axes) -> Axes:
     from . import plots
 
+    metrics = data.metrics if data.metrics is not None and len(data.metrics) else None
     if data.lanes is None:
-        return plots.plot_timeline(data.actions, ax=ax)
-    return plots.plot_timeline(data.actions, lanes=data.lanes, ax=ax)
+        return plots.plot_timeline(data.actions, metrics=metrics, ax=ax)
+    return plots.plot_timeline(data.actions, lanes=data.lanes, metrics=metrics, ax=ax)
 
 
 def _timeline_size(data: ChartData) -> tuple[float, float]:
@@ -300,7 +351,8 @@ def _timeline_size(data: ChartData) -> tuple[float, float]:
     df = data.actions
     lanes = data.lanes or timeline_lanes(df)
     count = df["workerId" if lanes == "worker" else "sessionId"].nunique() if len(df) else 0
-    return (11.0, min(max(2.0 + 0.16 * count, 4.0), 16.0))
+    strip = 1.0 if data.metrics is not None and len(data.metrics) else 0.0
+    return (11.0, min(max(2.0 + 0.16 * count, 4.0), 16.0) + strip)
 
 
 def _frame_times(data: ChartData, ax: Axes) -> Axes | None:
@@ -310,6 +362,15 @@ def _frame_times(data: ChartData, ax: Axes) -> Axes | None:
     if parameter is None:
         return None
     return plots.plot_frame_times(data.actions, parameter=parameter, ax=ax)
+
+
+def _memory(data: ChartData, ax: Axes) -> Axes | None:
+    from . import plots
+
+    parameter = frame_parameter(data.actions)
+    if parameter is None or not resources_sampled(data.actions):
+        return None
+    return plots.plot_memory(data.actions, parameter=parameter, ax=ax)
 
 
 def _durations(data: ChartData, ax: Axes) -> Axes:
@@ -364,6 +425,15 @@ CHARTS: Final[Mapping[str, Chart]] = {
             _frame_times,
             missing_job="Not drawn: the job's tasks have no parameters.",
             missing_selection="No task parameters in these actions: nothing to put on the x axis.",
+        ),
+        Chart(
+            "memory",
+            "Peak memory per frame",
+            "Memory",
+            _memory,
+            missing_job="Not drawn: no worker metrics were read for the job's task runs.",
+            missing_selection="No sampled task runs with task parameters in these actions.",
+            applies=lambda data: resources_sampled(data.actions),
         ),
         Chart("durations", "Durations by step", "Durations", _durations),
         Chart("status", "Task runs by status", "Status", _status),

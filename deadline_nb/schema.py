@@ -30,10 +30,12 @@ __all__ = [
     "LOG_ANNOTATION_COLUMNS",
     "LOG_COLUMNS",
     "MANIFEST_COLUMNS",
+    "METRIC_COLUMNS",
     "PARAMETER_COLUMNS",
     "PARAMETER_DTYPES",
     "PARAMETER_PREFIX",
     "PARAMETER_TYPES",
+    "RESOURCE_COLUMNS",
     "SESSION_ACTION_COLUMNS",
     "SESSION_COLUMNS",
     "SESSION_LIFECYCLE_STATUSES",
@@ -476,6 +478,40 @@ USAGE_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
 #: The usage frame's total estimated cost and runtime columns: what a chart or a finding reads.
 USAGE_COST: Final = "costInUsd.sum"
 USAGE_RUNTIME: Final = "runtimeInSeconds.sum"
+
+# ---------------------------------------------------------------------------------------------
+# worker host metrics (the worker agent's log) and each action's share of them
+
+#: ``metrics_frame``: one row per host-metrics sample of a worker, sorted by ``workerId`` then
+#: ``timestamp``; NA where the agent wrote NOT_AVAILABLE. Further figures the agent logs (disk,
+#: network) follow these, named in the same style.
+METRIC_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "farmId": CATEGORY,
+        "fleetId": CATEGORY,
+        "workerId": CATEGORY,
+        "timestamp": TIME,
+        "cpuPercent": pd.Float64Dtype(),
+        "memTotalBytes": pd.Int64Dtype(),
+        "memUsedBytes": pd.Int64Dtype(),
+        "memUsedPercent": pd.Float64Dtype(),
+        "swapUsedBytes": pd.Int64Dtype(),
+    }
+)
+
+#: Columns ``resource_frame`` appends to the actions frame: the samples of the action's worker
+#: within its [startedAt, endedAt] window (``metricSamples``, 0 when none fell inside) and what
+#: they say. Every figure is NA when ``metricSamples`` is 0 or the action never started.
+RESOURCE_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "metricSamples": pd.Int64Dtype(),
+        "memPeakBytes": pd.Int64Dtype(),
+        "memPeakPercent": pd.Float64Dtype(),
+        "memTotalBytes": pd.Int64Dtype(),
+        "cpuMeanPercent": pd.Float64Dtype(),
+        "cpuMaxPercent": pd.Float64Dtype(),
+    }
+)
 
 
 def empty_frame(columns: Mapping[str, object]) -> pd.DataFrame:

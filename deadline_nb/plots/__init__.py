@@ -23,7 +23,7 @@ draws an empty, labelled Axes for a frame with no rows (or nothing to show) inst
   :class:`~deadline_nb.errors.DataWarning`.
 * No global ``rcParams`` are changed; :func:`save_figure` restores the figure's size after saving.
 
-One module per chart family (``timeline``, ``frame_times``, ``durations``, ``progress``,
+One module per chart family (``timeline``, ``frame_times``, ``memory``, ``durations``, ``progress``,
 ``concurrency``, ``counts`` for status and exit codes, ``usage`` for a farm's usage and cost, drawn
 from a usage frame rather than actions) and ``save`` for files; what they share
 (axes, time zones, colours and ``hue``/``color``/``palette``, legends, empty states) is in
@@ -36,6 +36,7 @@ from .concurrency import plot_concurrency
 from .counts import plot_exit_codes, plot_status
 from .durations import plot_durations
 from .frame_times import plot_frame_times
+from .memory import plot_memory
 from .progress import plot_progress
 from .save import SLIDE_DPI, SLIDE_SIZE, save_figure
 from .shared import Palette
@@ -50,6 +51,7 @@ __all__ = [
     "plot_durations",
     "plot_exit_codes",
     "plot_frame_times",
+    "plot_memory",
     "plot_progress",
     "plot_status",
     "plot_timeline",

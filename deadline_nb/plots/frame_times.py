@@ -24,6 +24,7 @@ from .shared import (
     empty_axes,
     legend,
     new_axes,
+    parameter_values,
     remember_jobs,
     rgba,
     seconds_unit,
@@ -98,31 +99,6 @@ def plot_frame_times(
     return _draw_frame_times(ax, df, runs, column, parameter, kwargs)
 
 
-def _parameter_values(values: pd.Series) -> tuple[list[list[float]], list[str] | None]:
-    """Each action's parameter value -> the frames it covers; text labels if not numbers."""
-    from openjd.model import IntRangeExpr
-
-    if pd.api.types.is_numeric_dtype(values.dtype):
-        numbers = values.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
-        return [[v] if np.isfinite(v) else [] for v in numbers], None
-    cache: dict[object, list[float] | None] = {}
-    text = values.astype(object).where(values.notna(), None)
-    for value in pd.unique(text):
-        if value is None:
-            cache[value] = []
-            continue
-        try:
-            cache[value] = [float(f) for f in IntRangeExpr.from_str(str(value))]
-        except Exception:  # not a range: openjd raises its own types, and ValueError
-            cache[value] = None
-    if all(v is not None for v in cache.values()):
-        return [cache[v] or [] for v in text], None
-    # Text that is not integers (a path, a shot name): categories in order of first appearance.
-    labels = [str(v) for v in pd.unique(text) if v is not None]
-    position = {label: float(i) for i, label in enumerate(labels)}
-    return [[position[str(v)]] if v is not None else [] for v in text], labels
-
-
 def _draw_frame_times(
     ax: Axes,
     df: pd.DataFrame,
@@ -135,7 +111,7 @@ def _draw_frame_times(
     if not len(runs):
         return empty_axes(ax, title, parameter, "Time", "No finished task runs")
     sub = df.iloc[runs]
-    frames, labels = _parameter_values(sub[column])
+    frames, labels = parameter_values(sub[column])
     counts = np.array([len(f) for f in frames])
     keep = counts > 0
     if not keep.any():

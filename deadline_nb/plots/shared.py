@@ -1,8 +1,9 @@
 """What the chart modules of :mod:`deadline_nb.plots` share: axes, times, colours, legends.
 
-Shared by ``timeline``, ``frame_times``, ``durations``, ``progress``, ``concurrency``, ``counts``
-and ``save`` (which reads the job ids the others record on their Axes), so that every plot reads
-``tz``, ``hue``, ``color`` and ``palette`` the same way and draws its empty state the same way.
+Shared by ``timeline``, ``frame_times``, ``memory``, ``durations``, ``progress``,
+``concurrency``, ``counts`` and ``save`` (which reads the job ids the others record on their
+Axes), so that every plot reads ``tz``, ``hue``, ``color`` and ``palette`` the same way and draws
+its empty state the same way.
 """
 
 from __future__ import annotations
@@ -266,3 +267,33 @@ def seconds_unit(seconds: np.ndarray) -> tuple[float, str]:
     if top >= 180:
         return 60.0, "min"
     return 1.0, "s"
+
+
+def parameter_values(values: pd.Series) -> tuple[list[list[float]], list[str] | None]:
+    """Each action's parameter value -> the frames it covers; text labels if not numbers.
+
+    A ``chunkInt`` range (``"1-10"``, ``"1-9:2"``) is read with ``openjd.model.IntRangeExpr``;
+    text that is not a range places each distinct value in order of first appearance, and the
+    labels of those places come second.
+    """
+    from openjd.model import IntRangeExpr
+
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        numbers = values.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+        return [[v] if np.isfinite(v) else [] for v in numbers], None
+    cache: dict[object, list[float] | None] = {}
+    text = values.astype(object).where(values.notna(), None)
+    for value in pd.unique(text):
+        if value is None:
+            cache[value] = []
+            continue
+        try:
+            cache[value] = [float(f) for f in IntRangeExpr.from_str(str(value))]
+        except Exception:  # not a range: openjd raises its own types, and ValueError
+            cache[value] = None
+    if all(v is not None for v in cache.values()):
+        return [cache[v] or [] for v in text], None
+    # Text that is not integers (a path, a shot name): categories in order of first appearance.
+    labels = [str(v) for v in pd.unique(text) if v is not None]
+    position = {label: float(i) for i, label in enumerate(labels)}
+    return [[position[str(v)]] if v is not None else [] for v in text], labels

@@ -10,19 +10,21 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.collections import PolyCollection
+from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.colors import to_rgba as mpl_rgba
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, Locator
 
 from .. import schema
-from ..errors import check_one_of
+from ..errors import bad_argument, check_one_of
 from ..frames.access import (
     LANES,
     NAT,
     action_lanes,
     column_codes,
     effective_ends,
+    utc_ns,
 )
 from ..text import short_labels
 from .shared import (
@@ -59,6 +61,23 @@ _SESSION_BAND: Final = "0.93"  # a neutral backdrop, not a data colour: the sess
 _RASTERIZE_ABOVE: Final = 20_000
 # Up to this many actions, rectangles get a hairline outline (see _draw_timeline).
 _OUTLINE_BELOW: Final = 2_000
+
+#: What the strips under a timeline can show (``strips=``), each from the metrics frame.
+_STRIPS: Final[Mapping[str, str]] = {"memory": "Memory used (%)", "cpu": "CPU (%)"}
+_STRIP_INCHES: Final = 0.9  # each strip's height, about, whatever the timeline's
+_STRIP_GAP: Final = 0.12  # inches between the lanes and a strip, and between strips
+# Samples kept per worker across the time axis: two per bin (its lowest and its highest, in
+# time order), 1,500 bins, about one per pixel of a strip on a 1920-pixel slide. A week of
+# samples a minute is 10,000 per worker; drawing all of them costs seconds and shows nothing
+# more, and a peak is never lost.
+_STRIP_BINS: Final = 1_500
+# A break in a worker's line where samples are further apart than this many of its usual
+# intervals (or than 10 minutes): a worker that stopped is not drawn as if it idled at a level.
+_GAP_INTERVALS: Final = 3.0
+_GAP_FLOOR_NS: Final = 600 * 10**9
+#: Memory used (%) from which a worker's line is drawn in the failed colour, on top.
+_MEMORY_HIGH: Final = 95.0
+_STRIP_COLOR: Final = "0.25"
 
 
 class _LaneLocator(Locator):
@@ -99,6 +118,8 @@ def plot_timeline(
     color: Any = None,
     palette: Palette | None = None,
     tz: str | tzinfo = "UTC",
+    metrics: pd.DataFrame | None = None,
+    strips: str | Sequence[str] = "memory",
     ax: Axes | None = None,
     **kwargs: Any,
 ) -> Axes:
@@ -129,8 +150,20 @@ def plot_timeline(
         Wins over ``color``.
     tz
         Time zone of the time axis: ``"UTC"``, ``"local"`` or an IANA name.
+    metrics
+        Worker host metrics (``job.metrics``, :data:`deadline_nb.schema.METRIC_COLUMNS`), or
+        ``None``. Given, a strip under the lanes shares their time axis and draws one thin line
+        per worker of the timeline: memory used (% of the worker's total) and/or CPU (%). Many
+        lines overlap in a strip that stays a few rows high at 100 workers, and that is the
+        point: the crowd shows what is usual, and a worker that reaches the ceiling stands out
+        above it (memory lines from 95% are drawn in the failed colour, on top, and counted).
+        Each line keeps every sample's peak at the slide's resolution and breaks where the
+        worker logged nothing for a while.
+    strips
+        ``"memory"``, ``"cpu"``, or both in the order wanted (``["memory", "cpu"]``).
     ax
-        The Axes to draw on; a new figure (taller with more lanes) when ``None``.
+        The Axes to draw on; a new figure (taller with more lanes) when ``None``. Strips take
+        the bottom of its place in the figure's grid.
     **kwargs
         Passed to the rectangles' :class:`~matplotlib.collections.PolyCollection` (``alpha``...).
 
@@ -138,6 +171,14 @@ def plot_timeline(
     -------
     matplotlib.axes.Axes
         The rectangles are the collection with gid ``"actions"``, one path per attempted action.
+        Strips are Axes of the same figure under it, sharing its x axis, with gid ``"memory"``
+        or ``"cpu"``; each holds a :class:`~matplotlib.collections.LineCollection` with gid
+        ``"workers"``, one path per worker.
+
+    Raises
+    ------
+    ValueError
+        When ``metrics`` lacks the columns a strip reads, or ``strips`` names no strip.
 
     Examples
     --------
@@ -158,10 +199,15 @@ def plot_timeline(
     check_one_of("lanes", lanes, LANES)
     coloring = hue_groups(df, hue, color, palette, _TIMELINE_HUES)
     zone, zone_name = time_zone(tz)
+    chosen = _strip_names(strips, metrics)
     data = _timeline_data(df, lanes, coloring)
-    ax = new_axes(ax, (11.0, min(max(2.0 + 0.16 * len(data.labels), 4.0), 40.0)))
+    height = min(max(2.0 + 0.16 * len(data.labels), 4.0), 40.0)
+    ax = new_axes(ax, (11.0, height + (_STRIP_INCHES + _STRIP_GAP) * len(chosen)))
     remember_jobs(ax, df)
-    return _draw_timeline(ax, data, zone, zone_name, kwargs)
+    _draw_timeline(ax, data, zone, zone_name, kwargs)
+    if metrics is not None and chosen and len(data.lane):
+        _draw_strips(ax, metrics, _timeline_workers(df), chosen, zone, zone_name)
+    return ax
 
 
 class _Timeline:
@@ -346,3 +392,242 @@ def _draw_timeline(
     kind = {"worker": "workers", "session": "sessions", "step": "steps"}[data.kind]
     ax.set_title(f"Timeline: {n:,} actions on {count:,} {kind}")
     return ax
+
+
+# ---------------------------------------------------------------------------------------------
+# memory and CPU strips under the lanes
+
+
+def _strip_names(strips: str | Sequence[str], metrics: pd.DataFrame | None) -> tuple[str, ...]:
+    """The strips asked for, checked, and the metrics columns they read, checked."""
+    names = (strips,) if isinstance(strips, str) else tuple(strips)
+    if not names:
+        raise bad_argument("strips", f"name strips among {list(_STRIPS)}", strips)
+    for name in names:
+        check_one_of("strips", name, tuple(_STRIPS))
+    if metrics is None:
+        return ()
+    needed = {"workerId", "timestamp"}
+    if "cpu" in names:
+        needed.add("cpuPercent")
+    if "memory" in names and "memUsedPercent" not in metrics.columns:
+        needed |= {"memUsedBytes", "memTotalBytes"}
+    missing = sorted(needed - set(metrics.columns))
+    if missing:
+        raise ValueError(
+            f"The frame for `metrics` has no `{missing[0]}` column: pass a metrics frame "
+            "(job.metrics, or deadline_nb.metrics_frame), one row per sample of a worker."
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def _timeline_workers(df: pd.DataFrame) -> set[str] | None:
+    """The workers of the timeline's actions; ``None`` (every worker) when it has none."""
+    if "workerId" not in df.columns:
+        return None
+    started = utc_ns(df, "startedAt") != NAT
+    workers = {str(w) for w in df["workerId"][started].dropna().unique()}
+    return workers or None
+
+
+def _floats(values: object) -> np.ndarray:
+    """A column as float64, NaN where missing or not a number."""
+    out = pd.to_numeric(pd.Series(values), errors="coerce").astype("Float64")
+    return np.asarray(out.to_numpy(dtype=np.float64, na_value=np.nan))
+
+
+def _strip_values(metrics: pd.DataFrame, name: str) -> np.ndarray:
+    """The strip's figure of each sample, float64 with NaN where the agent had none."""
+    if name == "cpu":
+        return _floats(metrics["cpuPercent"])
+    if "memUsedPercent" in metrics.columns:
+        percent = _floats(metrics["memUsedPercent"])
+    else:
+        percent = np.full(len(metrics), np.nan)
+    missing = np.flatnonzero(~np.isfinite(percent))
+    if len(missing) and {"memUsedBytes", "memTotalBytes"} <= set(metrics.columns):
+        # The percentage from the bytes, where the agent gave those and not it.
+        used = _floats(metrics["memUsedBytes"].iloc[missing])
+        total = _floats(metrics["memTotalBytes"].iloc[missing])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            percent[missing] = np.where(total > 0, 100.0 * used / total, np.nan)
+    return percent
+
+
+class _Lines:
+    """One line per worker: vertices (NaN rows break a line), names, highest value of each."""
+
+    def __init__(self, paths: list[np.ndarray], workers: list[str], highest: np.ndarray) -> None:
+        self.paths = paths
+        self.workers = workers
+        self.highest = highest
+
+
+def _worker_lines(
+    codes: np.ndarray, names: list[str], ns: np.ndarray, values: np.ndarray, lo: float, hi: float
+) -> _Lines:
+    """Each worker's samples as a line of date numbers, decimated to the time axis' resolution.
+
+    Vectorised over all workers at once, in passes over the arrays and no sort when the frame
+    is in its contract's order (by worker, then time): 50 workers x 10,000 samples take tens
+    of milliseconds.
+    """
+    x = datenum(ns)
+    keep = (codes >= 0) & (ns != NAT) & (x >= lo) & (x <= hi)
+    codes, ns, x, values = codes[keep], ns[keep], x[keep], values[keep]
+    if not len(codes):
+        return _Lines([], [], np.zeros(0))
+    new_worker = np.r_[True, codes[1:] != codes[:-1]]
+    step = np.r_[0, np.diff(ns)]
+    if np.bincount(codes[new_worker]).max() > 1 or (step[~new_worker] < 0).any():
+        order = np.lexsort((ns, codes))  # not grouped by worker, or not in time order
+        codes, ns, x, values = codes[order], ns[order], x[order], values[order]
+        new_worker = np.r_[True, codes[1:] != codes[:-1]]
+        step = np.r_[0, np.diff(ns)]
+    usual = float(np.median(step[~new_worker])) if (~new_worker).any() else 0.0
+    gap = step > max(_GAP_INTERVALS * usual, _GAP_FLOOR_NS)
+    valid = np.isfinite(values)
+    # A line's pieces: a new one at each worker, after each gap, after each sample with no value.
+    piece = np.cumsum(new_worker | gap | np.r_[False, ~valid[:-1]])
+    codes, x, values, piece = codes[valid], x[valid], values[valid], piece[valid]
+    if not len(codes):
+        return _Lines([], [], np.zeros(0))
+    # Per (piece, bin of the time axis), in time order: its lowest and its highest sample. The
+    # samples of a group are consecutive (pieces and bins both follow time), so each pass is a
+    # reduceat over the groups' runs.
+    scale = _STRIP_BINS / max(hi - lo, 1e-12)
+    bins = np.minimum(((x - lo) * scale).astype(np.int64), _STRIP_BINS)
+    group = piece * (_STRIP_BINS + 1) + bins
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    if len(starts) < len(group):  # some group has more than one sample: keep two of each
+        lengths = np.diff(np.r_[starts, len(group)])
+        index = np.arange(len(group))
+        beyond = len(group)
+        lowest = np.minimum.reduceat(values, starts)
+        highest = np.maximum.reduceat(values, starts)
+        at_low = np.where(values == np.repeat(lowest, lengths), index, beyond)
+        at_high = np.where(values == np.repeat(highest, lengths), index, beyond)
+        first = np.minimum.reduceat(at_low, starts)
+        second = np.minimum.reduceat(at_high, starts)
+        pair = np.column_stack([np.minimum(first, second), np.maximum(first, second)]).ravel()
+        chosen = pair[np.r_[True, pair[1:] != pair[:-1]]]  # one sample when lowest is highest
+        codes, x, values, piece = codes[chosen], x[chosen], values[chosen], piece[chosen]
+    # NaN rows between pieces of one worker break its line without another path.
+    breaks = np.flatnonzero((piece[1:] != piece[:-1]) & (codes[1:] == codes[:-1])) + 1
+    verts = np.column_stack([x, values])
+    if len(breaks):
+        verts = np.insert(verts, breaks, np.nan, axis=0)
+        codes = np.insert(codes, breaks, codes[breaks])
+    firsts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    paths = np.split(verts, firsts[1:])
+    top = np.fmax.reduceat(verts[:, 1], firsts)
+    return _Lines(paths, [names[c] for c in codes[firsts]], top)
+
+
+def _draw_strips(
+    ax: Axes,
+    metrics: pd.DataFrame,
+    workers: set[str] | None,
+    names: tuple[str, ...],
+    tz: tzinfo,
+    tz_name: str,
+) -> None:
+    codes, worker_names = column_codes(metrics, "workerId")
+    if workers is not None:
+        # Only the timeline's workers: a fleet's metrics may hold many more.
+        wanted = np.array([w in workers for w in worker_names] + [False])
+        codes = np.where(wanted[np.where(codes < 0, len(worker_names), codes)], codes, -1)
+    ns = utc_ns(metrics, "timestamp")
+    lo, hi = ax.get_xlim()
+    strip_axes = _strip_axes(ax, len(names))
+    for strip, name in zip(strip_axes, names, strict=True):
+        strip.set_gid(name)
+        lines = _worker_lines(codes, worker_names, ns, _strip_values(metrics, name), lo, hi)
+        _draw_strip(strip, name, lines)
+    # The time axis moves under the last strip: the lanes and the upper strips share it.
+    for upper in (ax, *strip_axes[:-1]):
+        upper.tick_params(axis="x", labelbottom=False)
+        upper.set_xlabel("")
+    time_axis(strip_axes[-1], tz, tz_name)
+
+
+def _strip_axes(ax: Axes, count: int) -> list[Axes]:
+    """``count`` Axes under ``ax``, sharing its time axis, each about ``_STRIP_INCHES`` high.
+
+    A subplot (any Axes of ``plt.subplots``, ``fig.add_subplot``...) gives up the bottom of its
+    grid cell: the strips are subplots of the same figure, so a constrained layout places their
+    labels like any other. An Axes placed by hand (``fig.add_axes``) keeps its place and gets
+    the strips as insets under it.
+    """
+    fig = ax.get_figure()
+    assert fig is not None
+    inches = max(ax.bbox.height / fig.dpi, 1.0)
+    spec = ax.get_subplotspec()
+    if spec is not None:
+        grid = spec.subgridspec(
+            count + 1,
+            1,
+            height_ratios=[inches, *([_STRIP_INCHES] * count)],
+            # hspace is a fraction of the grid's mean height: a gap of _STRIP_GAP inches
+            hspace=_STRIP_GAP * (count + 1) / (inches + _STRIP_INCHES * count),
+        )
+        ax.set_subplotspec(grid[0])
+        return [fig.add_subplot(grid[k + 1], sharex=ax) for k in range(count)]
+    height, gap = _STRIP_INCHES / inches, _STRIP_GAP / inches
+    return [
+        ax.inset_axes((0.0, -(k + 1) * (height + gap), 1.0, height), sharex=ax)
+        for k in range(count)
+    ]
+
+
+def _draw_strip(strip: Axes, name: str, lines: _Lines) -> None:
+    strip.set_ylim(0.0, max(100.0, float(np.nanmax(lines.highest)) if len(lines.paths) else 0.0))
+    strip.set_yticks([0.0, 50.0, 100.0])
+    strip.tick_params(axis="y", labelsize=7.0)
+    strip.set_ylabel(_STRIPS[name].replace(" (", "\n("), fontsize=8.0)
+    if not lines.paths:
+        strip.text(
+            0.5,
+            0.5,
+            "No samples of these workers",
+            transform=strip.transAxes,
+            ha="center",
+            va="center",
+            color="0.4",
+            fontsize="small",
+            gid="empty",
+        )
+        return
+    count = len(lines.paths)
+    # Thin and faint when many overlap: the crowd reads as a band, an outlier as a line.
+    alpha = float(np.clip(6.0 / count, 0.2, 0.9))
+    colors = np.tile(np.array(mpl_rgba(_STRIP_COLOR, alpha)), (count, 1))
+    order = np.arange(count)
+    high = np.zeros(count, dtype=bool)
+    if name == "memory":
+        high = lines.highest >= _MEMORY_HIGH
+        colors[high] = mpl_rgba(schema.STATUS_COLORS["FAILED"], 0.9)
+        order = np.r_[np.flatnonzero(~high), np.flatnonzero(high)]  # the high ones on top
+    segments: Any = [lines.paths[i] for i in order]  # (N, 2) arrays; the stubs name a list
+    collection = LineCollection(
+        segments,
+        colors=colors[order],
+        linewidths=0.6 if count > 20 else 0.9,
+        zorder=2,
+        gid="workers",
+    )
+    strip.add_collection(collection, autolim=False)
+    note = f"{count:,} {'worker' if count == 1 else 'workers'}"
+    if high.any():
+        note += f"; {int(high.sum()):,} reached {_MEMORY_HIGH:.0f}%"
+    strip.text(
+        1.01,
+        0.5,
+        note,
+        transform=strip.transAxes,
+        ha="left",
+        va="center",
+        fontsize="small",
+        color=schema.STATUS_COLORS["FAILED"] if high.any() else "0.35",
+        gid="note",
+    )
