@@ -57,6 +57,9 @@ _EXPORTS: dict[str, str] = {
     "fetch_tasks": "fetch",
     "list_farms": "fetch",
     "list_jobs": "fetch",
+    "search_jobs": "fetch",
+    "job_filter": "fetch",
+    "JobPage": "fetch",
     "list_queues": "fetch",
     "load_job": "fetch",
     "fetch_session_logs": "fetch",
@@ -116,6 +119,7 @@ if TYPE_CHECKING:
     from .cache import Cache
     from .fetch import (
         Job,
+        JobPage,
         action_log,
         fetch_job,
         fetch_session_action_frame,
@@ -125,10 +129,12 @@ if TYPE_CHECKING:
         fetch_steps,
         fetch_tasks,
         grep_logs,
+        job_filter,
         list_farms,
         list_jobs,
         list_queues,
         load_job,
+        search_jobs,
     )
     from .frames import (
         action_log_text,

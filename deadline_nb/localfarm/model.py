@@ -20,6 +20,7 @@ out (:func:`deadline_nb.localfarm.shapes.to_wire`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import json
 import math
@@ -249,6 +250,9 @@ class FarmModel:
         self._queue_specs: dict[str, list[JobSpec]] = {q: [] for q in self._queue_ids.values()}
         for entry in self._jobs.values():
             self._queue_specs.setdefault(entry.spec.queue_id, []).append(entry.spec)
+        self._queue_records: dict[str, list[tuple[str, JobRecord]]] = {}
+        for queue_id in self._queue_specs:  # a search's first answer need not make them
+            self.queue_records(queue_id)
         busy = {
             s["workerId"]
             for s in self._build(self._jobs[self.job_by_name("running").job_id]).sessions
@@ -663,6 +667,37 @@ class FarmModel:
         """
         return job_id in self._jobs
 
+    def queue_records(self, queue_id: str) -> list[tuple[str, JobRecord]]:
+        """Return ``(queue id, record)`` of every job of a queue, as a search goes through them.
+
+        Made once per queue (with the collector paused: 20,000 records at once would make it
+        rescan the whole farm several times) and kept; do not modify the list.
+
+        Parameters
+        ----------
+        queue_id
+            The queue's id.
+
+        Returns
+        -------
+        list of tuple
+            In submission order; empty for a queue the farm does not have.
+
+        Examples
+        --------
+        >>> from deadline_nb.localfarm.model import FarmModel
+        >>> model = FarmModel(seed=0)
+        >>> queue_id, record = model.queue_records(model.jobs[0].queue_id)[0]
+        >>> record["name"]
+        'sq010_sh020_lighting_v003'
+        """
+        found = self._queue_records.get(queue_id)
+        if found is None:
+            with _no_gc():
+                found = [(queue_id, self.job_record(s.job_id)) for s in self.queue_jobs(queue_id)]
+            self._queue_records[queue_id] = found
+        return found
+
     def job_record(self, job_id: str) -> JobRecord:
         """Return a job's ``GetJob`` fields, simulating the job only for the fields that need it.
 
@@ -701,11 +736,11 @@ class FarmModel:
                     "name": entry.spec.name,
                     "priority": entry.priority,
                     "createdAt": to_ms(entry.day),
-                    "createdBy": principal_id(self.seed, entry.user),
+                    "createdBy": _principal(self.seed, entry.user),
                     "lifecycleStatus": "CREATE_COMPLETE",
-                    "parameters": entry.parameters
-                    if entry.parameters is not None
-                    else self.view(job_id).job["parameters"],
+                    # The fixed jobs' parameters come from their simulation (the big one's
+                    # would take seconds): only a queue job's are known before.
+                    **({} if entry.parameters is None else {"parameters": entry.parameters}),
                 },
             )
         return entry.record
@@ -822,6 +857,12 @@ class JobRecord(Mapping[str, Any]):
             return self._cheap[key]
         return self._model.view(self._job_id).job[key]
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """The field, or ``default`` (a search asks for fields many jobs lack, 20,000 times)."""
+        if key in self._cheap:
+            return self._cheap[key]
+        return self._model.view(self._job_id).job.get(key, default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._model.view(self._job_id).job)
 
@@ -831,6 +872,11 @@ class JobRecord(Mapping[str, Any]):
     def is_cheap(self, key: str) -> bool:
         """Whether ``key`` is answered without simulating the job."""
         return key in self._cheap
+
+
+@functools.lru_cache(maxsize=256)
+def _principal(seed: int, user: str) -> str:
+    return principal_id(seed, user)
 
 
 @contextlib.contextmanager

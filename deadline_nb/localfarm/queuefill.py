@@ -34,6 +34,9 @@ RENDERERS: Final[tuple[str, ...]] = ("arnold", "karma", "redshift")
 
 # How generated jobs end: mostly well, some failed, a few canceled.
 _OUTCOMES: Final = (("SUCCEEDED", 0.8), ("FAILED", 0.12), ("CANCELED", 0.08))
+_EDGES: Final = tuple(
+    (outcome, sum(w for _, w in _OUTCOMES[: i + 1])) for i, (outcome, _) in enumerate(_OUTCOMES)
+)
 _PRIORITIES: Final = (50, 50, 50, 50, 30, 70, 90)
 
 
@@ -142,7 +145,8 @@ def spread_jobs(
         version = versions.get(shot, 0) + 1
         versions[shot] = version
         department = DEPARTMENTS[(shot[0] + shot[1]) % len(DEPARTMENTS)]
-        outcome = rng.choices([o for o, _ in _OUTCOMES], [w for _, w in _OUTCOMES])[0]
+        draw = rng.random()
+        outcome = next((o for o, edge in _EDGES if draw < edge), _OUTCOMES[-1][0])
         frames = rng.randint(1, 4)
         shot_name = f"sq{shot[0]:03d}_sh{shot[1]:03d}"
         plans.append(

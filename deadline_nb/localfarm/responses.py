@@ -15,6 +15,7 @@ import binascii
 import contextlib
 import hashlib
 import json
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
@@ -107,6 +108,7 @@ class FarmResponses:
     def __init__(self, model: FarmModel, *, item_fault: Callable[[], bool] = _no_fault) -> None:
         self.model = model
         self._item_fault = item_fault
+        self._searches: dict[str, tuple[int, list[tuple[str, Mapping[str, Any]]]]] = {}
 
     def respond(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         """Answer one operation.
@@ -345,31 +347,59 @@ class FarmResponses:
         job; statuses and start or end times simulate each job they look at, once.
         """
         self._farm(p)
-        jobs: list[Mapping[str, Any]] = []
         for queue_id in p["queueIds"]:
             self._queue({"farmId": p["farmId"], "queueId": queue_id})
-            for spec in self.model.queue_jobs(queue_id):
-                jobs.append(_WithQueue(self.model.job_record(spec.job_id), queue_id))
-        expression = p.get("filterExpressions")
-        if expression is not None:
-            _check_group(expression, depth=1)
-            jobs = [job for job in jobs if _matches_group(job, expression)]
-        sorts = p.get("sortExpressions") or [
-            {"fieldSort": {"name": "CREATED_AT", "sortOrder": "DESCENDING"}}
-        ]
-        for sort in reversed(sorts):  # stable sorts, last key first
-            jobs = _sorted_jobs(jobs, sort)
+        query = {k: v for k, v in p.items() if k not in ("itemOffset", "pageSize")}
+        key = json.dumps(query, sort_keys=True, default=str)
+        # One result list per query and second of the model's clock, as a search index keeps
+        # one snapshot while a client pages through it: 200 pages of a 20,000-job queue then
+        # filter and sort it once, not 200 times.
+        second = math.floor(self.model.now())
+        memo = self._searches.get(key)
+        if memo is not None and memo[0] == second:
+            jobs = memo[1]
+        else:
+            jobs = self._search(p)
+            if len(self._searches) >= 16:
+                self._searches.pop(next(iter(self._searches)))
+            self._searches[key] = (second, jobs)
         total = min(len(jobs), SEARCH_WINDOW)
         offset, size = p["itemOffset"], p.get("pageSize", _DEFAULT_PAGE)
         shape = service_model().shape_for("JobSearchSummary")
         out: dict[str, Any] = {
             "jobs": [
-                _project(_summary(job), shape) for job in jobs[offset : min(offset + size, total)]
+                _project(self._summary(job), shape)
+                for job in jobs[offset : min(offset + size, total)]
             ],
             "totalResults": total,
         }
         if offset + size < total:
             out["nextItemOffset"] = offset + size
+        return out
+
+    def _search(self, p: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+        """Every job of the queues that passes the filters, as (queue id, record), sorted."""
+        jobs: list[tuple[str, Mapping[str, Any]]] = [
+            found for queue_id in p["queueIds"] for found in self.model.queue_records(queue_id)
+        ]
+        expression = p.get("filterExpressions")
+        if expression is not None:
+            _check_group(expression, depth=1)
+            jobs = [job for job in jobs if _matches_group(_WithQueue(job[1], job[0]), expression)]
+        sorts = p.get("sortExpressions") or [
+            {"fieldSort": {"name": "CREATED_AT", "sortOrder": "DESCENDING"}}
+        ]
+        for sort in reversed(sorts):  # stable sorts, last key first
+            jobs = _sorted_jobs(jobs, sort)
+        return jobs
+
+    def _summary(self, job: tuple[str, Mapping[str, Any]]) -> dict[str, Any]:
+        """A job as SearchJobs returns it: GetJob's fields, ``jobParameters`` for ``parameters``."""
+        queue_id, record = job
+        out = {"queueId": queue_id, **self.model.view(record["jobId"]).job}
+        parameters = out.pop("parameters", None)
+        if parameters:
+            out["jobParameters"] = parameters
         return out
 
     # ---- steps and tasks
@@ -488,15 +518,6 @@ class _WithQueue(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(list(iter(self)))
-
-
-def _summary(job: Mapping[str, Any]) -> dict[str, Any]:
-    """A job as SearchJobs returns it: its GetJob fields, ``jobParameters`` for ``parameters``."""
-    out = dict(job)
-    parameters = out.pop("parameters", None)
-    if parameters:
-        out["jobParameters"] = parameters
-    return out
 
 
 def _invalid(message: str, field: str) -> ApiError:
@@ -654,21 +675,26 @@ def _matches_group(job: Mapping[str, Any], group: Mapping[str, Any]) -> bool:
     return all(results) if group["operator"] == "AND" else any(results)
 
 
-def _sorted_jobs(jobs: list[Mapping[str, Any]], sort: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+_Found = tuple[str, Mapping[str, Any]]  # (queue id, job record)
+
+
+def _sorted_jobs(jobs: list[_Found], sort: Mapping[str, Any]) -> list[_Found]:
     ((kind, spec),) = sort.items()
     if kind == "userJobsFirst":
         user = spec["userIdentityId"]
-        return sorted(jobs, key=lambda j: j.get("createdBy") != user)
+        return sorted(jobs, key=lambda j: j[1].get("createdBy") != user)
     descending = spec["sortOrder"] == "DESCENDING"
     if kind == "fieldSort":
         member = _field(spec["name"])
-        return _sort_missing_last(jobs, lambda j: j.get(member), descending)
+        if member == "queueId":
+            return _sort_missing_last(jobs, lambda j: j[0], descending)
+        return _sort_missing_last(jobs, lambda j: j[1].get(member), descending)
     if kind == "parameterSort":
         name = spec["name"]
 
-        def parameter(job: Mapping[str, Any]) -> Any:
+        def parameter(job: _Found) -> Any:
             # Numbers before text, so that a parameter typed both ways still sorts.
-            found = _parameter_value(job, name)
+            found = _parameter_value(job[1], name)
             if found is None:
                 return None
             kind_, value = found
@@ -682,8 +708,8 @@ def _sorted_jobs(jobs: list[Mapping[str, Any]], sort: Mapping[str, Any]) -> list
 
 
 def _sort_missing_last(
-    jobs: list[Mapping[str, Any]], key: Callable[[Mapping[str, Any]], Any], descending: bool
-) -> list[Mapping[str, Any]]:
+    jobs: list[_Found], key: Callable[[_Found], Any], descending: bool
+) -> list[_Found]:
     keyed = [(key(j), j) for j in jobs]
     present = [(k, j) for k, j in keyed if k is not None]
     present.sort(key=lambda kj: kj[0], reverse=descending)
