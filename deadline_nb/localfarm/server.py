@@ -750,13 +750,16 @@ class LocalFarm:
                     status=403,
                 )
             params = parse_request(route, match, query, body)
-            if params.get("queueId") in self.denied_queues:
+            # SearchJobs names its queues in a list: one denied queue denies the search.
+            asked = [params.get("queueId"), *params.get("queueIds", ())]
+            denied = next((q for q in asked if q in self.denied_queues), None)
+            if denied is not None:
                 raise ApiError(
                     "AccessDeniedException",
                     f"User: arn:aws:sts::{ACCOUNT}:assumed-role/Artist/localfarm is not "
                     f"authorized to perform: deadline:{route.name} on resource: "
                     f"arn:aws:deadline:{REGION}:{ACCOUNT}:farm/{params.get('farmId')}"
-                    f"/queue/{params['queueId']}",
+                    f"/queue/{denied}",
                 )
             result = to_wire(self._responses.respond(route.name, params), route.output)
             payload = json.dumps(result, separators=(",", ":")).encode()
