@@ -6,7 +6,7 @@ Real boto3 clients over HTTP to a local farm whose Lighting queue holds 20,002 j
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -37,9 +37,9 @@ def lighting(big_farm: LocalFarm) -> str:
     return big_farm.job_by_name(JOBS["render"]).queue_id
 
 
-def truth(farm: LocalFarm, queue_id: str) -> list[dict[str, Any]]:
-    """Every job of the queue as the farm has it, newest first."""
-    records = [r for _, r in farm.model.queue_records(queue_id)]
+def truth(farm: LocalFarm, queue_id: str) -> list[Mapping[str, Any]]:
+    """Every job of the queue as the farm has it, newest first (read without simulating)."""
+    records: list[Mapping[str, Any]] = [r for _, r in farm.model.queue_records(queue_id)]
     return sorted(records, key=lambda r: r["createdAt"], reverse=True)
 
 

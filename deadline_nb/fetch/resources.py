@@ -442,8 +442,8 @@ def list_jobs(
         bar.update(len(jobs))
         jobs += _window(c, ids, filters, len(jobs), min(want, first.total), max_workers, bar)
         # A job submitted while the pages come shifts the later pages by one: drop repeats.
-        seen: set[str] = set()
-        jobs = [j for j in jobs if not (j["jobId"] in seen or seen.add(j["jobId"]))]
+        jobs = list({j["jobId"]: j for j in jobs}.values())  # first of each, in order
+        seen = {j["jobId"] for j in jobs}
         # Past the window: ask again for jobs no newer than the oldest so far; drop repeats.
         while (limit is None or len(jobs) < limit) and first.total >= SEARCH_WINDOW and jobs:
             older = _and(
@@ -457,6 +457,8 @@ def list_jobs(
                 },
             )
             first = search_jobs(*ids.key[:2], filters=older, client=c)
+            bar.total = len(jobs) + first.total  # an estimate: the window repeats a few
+            bar.update(len(first.jobs))
             batch = first.jobs
             if first.more:
                 batch += _window(
@@ -467,8 +469,7 @@ def list_jobs(
                 break  # nothing older is left (or 10,000 jobs share one createdAt)
             seen.update(j["jobId"] for j in new)
             jobs += new
-            bar.total = max(bar.total, len(jobs))
-            bar.update(len(new))
+        bar.finish(len(jobs))
     return jobs if limit is None else jobs[:limit]
 
 
@@ -544,7 +545,7 @@ def _bar(progress: bool, ids: Ids, total: int) -> Iterator[Any]:
         # Pages of one window arrive in several threads; tqdm's counters are not atomic.
         @property
         def total(self) -> int:
-            return int(bar.total)
+            return int(bar.total or 0)
 
         @total.setter
         def total(self, value: int) -> None:
@@ -554,6 +555,11 @@ def _bar(progress: bool, ids: Ids, total: int) -> Iterator[Any]:
         def update(self, n: int) -> None:
             with lock:
                 bar.update(n)
+
+        def finish(self, n: int) -> None:
+            with lock:  # the count without the repeats the windows' edges had
+                bar.total = bar.n = n
+                bar.refresh()
 
     try:
         yield _Locked()
