@@ -57,6 +57,9 @@ _EXPORTS: dict[str, str] = {
     "fetch_tasks": "fetch",
     "list_farms": "fetch",
     "list_jobs": "fetch",
+    "search_jobs": "fetch",
+    "job_filter": "fetch",
+    "JobPage": "fetch",
     "list_queues": "fetch",
     "load_job": "fetch",
     "fetch_session_logs": "fetch",
@@ -127,6 +130,7 @@ if TYPE_CHECKING:
     from .cache import Cache
     from .fetch import (
         Job,
+        JobPage,
         action_log,
         cost_per_frame,
         cost_per_step,
@@ -139,10 +143,12 @@ if TYPE_CHECKING:
         fetch_tasks,
         fetch_usage_statistics,
         grep_logs,
+        job_filter,
         list_farms,
         list_jobs,
         list_queues,
         load_job,
+        search_jobs,
         usage_frame,
     )
     from .findings import diagnose, findings_text

@@ -90,11 +90,14 @@ _SHARED: list[str] = []  # thread-name prefixes of the farms kept across tests, 
 
 
 @contextlib.contextmanager
-def kept_farm() -> Iterator[LocalFarm]:
-    """A farm (seed 0) kept across tests: its threads are not counted as left running."""
+def kept_farm(**knobs: Any) -> Iterator[LocalFarm]:
+    """A farm (seed 0) kept across tests: its threads are not counted as left running.
+
+    ``knobs`` are more of :class:`LocalFarm`'s arguments (``queue_jobs=20_000``).
+    """
     from deadline_nb.localfarm import LocalFarm
 
-    with LocalFarm(seed=0, speedup=SHARED_SPEEDUP) as running:
+    with LocalFarm(seed=0, speedup=SHARED_SPEEDUP, **knobs) as running:
         prefix = f"localfarm-{running.endpoint_url.rsplit(':', 1)[1]}"
         _SHARED.append(prefix)
         try:

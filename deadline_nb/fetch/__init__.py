@@ -3,8 +3,9 @@
 The rooms of this package:
 
 - :mod:`.resources`: one call's worth: :func:`list_farms`, :func:`list_queues`,
-  :func:`list_jobs` for pickers; :func:`fetch_job`, :func:`fetch_steps`, :func:`fetch_tasks`,
-  :func:`fetch_sessions` for one job.
+  :func:`list_jobs`, :func:`search_jobs` and :func:`job_filter` for pickers;
+  :func:`fetch_job`, :func:`fetch_steps`, :func:`fetch_tasks`, :func:`fetch_sessions` for one
+  job.
 - :mod:`.sync`: the sync engine: a job's session actions listed as summaries and fetched in
   full with ``BatchGetSessionAction``, 100 at a time, in parallel, while the listing goes on;
   with the cache, a rerun asks only for what can have changed.
@@ -33,19 +34,23 @@ from .common import CacheArg
 from .job import Job, load_job
 from .logs import action_log, fetch_session_logs, grep_logs
 from .resources import (
+    JobPage,
     fetch_job,
     fetch_sessions,
     fetch_steps,
     fetch_tasks,
+    job_filter,
     list_farms,
     list_jobs,
     list_queues,
+    search_jobs,
 )
 from .usage import cost_per_frame, cost_per_step, fetch_usage_statistics, usage_frame
 
 __all__ = [
     "CacheArg",
     "Job",
+    "JobPage",
     "action_log",
     "cost_per_frame",
     "cost_per_step",
@@ -58,9 +63,11 @@ __all__ = [
     "fetch_tasks",
     "fetch_usage_statistics",
     "grep_logs",
+    "job_filter",
     "list_farms",
     "list_jobs",
     "list_queues",
     "load_job",
+    "search_jobs",
     "usage_frame",
 ]

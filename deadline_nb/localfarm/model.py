@@ -20,12 +20,13 @@ out (:func:`deadline_nb.localfarm.shapes.to_wire`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import json
 import math
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -34,6 +35,7 @@ from ..schema import HEARTBEAT_SECONDS
 from .clock import Clock, WallClock
 from .ids import ACCOUNT, REGION, principal_id, stable_hex
 from .knobs import check_count
+from .queuefill import spread_jobs, tiny_scenario
 from .scenarios import BIG_JOB, JOB_ENVS, JOBS, SCENARIOS, Scenario
 from .simulation import JobBuild, JobSpec, Worker, to_ms
 from .views import JobView, derive_view, running_view
@@ -43,13 +45,18 @@ __all__ = [
     "EPOCH",
     "HEARTBEAT_SECONDS",
     "JOBS",
+    "QUEUE_JOB_ROLE",
     "FarmModel",
+    "JobRecord",
     "JobSpec",
     "JobView",
 ]
 
 #: Finished jobs happen on the days after this instant (2026-03-02T08:00:00Z).
 EPOCH: Final[float] = 1772438400.0
+
+#: The role of the jobs that ``queue_jobs`` adds (:mod:`.queuefill`).
+QUEUE_JOB_ROLE: Final = "queued"
 
 
 @dataclass
@@ -65,6 +72,9 @@ class _JobEntry:
     build: JobBuild | None = None
     view: JobView | None = None
     view_at: float | None = None
+    parameters: Mapping[str, Any] | None = None  # None: the fixed jobs' Frames and SceneFile
+    outcome: str | None = None  # a queue job's taskRunStatus, known before it is simulated
+    record: JobRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,11 @@ class FarmModel:
         Changes every id and every random draw; the same seed gives the same farm.
     size
         When positive, add the job :data:`BIG_JOB` with about this many session actions.
+    queue_jobs
+        Add this many small jobs to the Lighting queue, submitted over the 120 days before the
+        fixed jobs by several artists, with job parameters (``Shot``, ``Version``,
+        ``Renderer``, ...): a studio's queue (:func:`.queuefill.spread_jobs`). Each is
+        simulated only when something looks inside it, so 20,000 cost well under a second.
     speedup
         How much faster than the wall clock the running job advances (with the default clock).
     start
@@ -156,6 +171,7 @@ class FarmModel:
         seed: int = 0,
         *,
         size: int = 0,
+        queue_jobs: int = 0,
         speedup: float = 1.0,
         start: float | None = None,
         clock: Clock | None = None,
@@ -166,6 +182,7 @@ class FarmModel:
             raise bad_argument("clock", "be None when `speedup` or `start` is given", clock)
         self.seed = seed
         self.size = check_count("size", size)
+        self.queue_job_count = check_count("queue_jobs", queue_jobs)
         self.clock: Clock = clock
         self._lock = threading.RLock()
         self.farm_id = f"farm-{stable_hex(seed, 'farm')}"
@@ -216,6 +233,7 @@ class FarmModel:
             self._add_fleet(key, name, market, types, count, created + 7200)
 
         self._jobs: dict[str, _JobEntry] = {}
+        self._add_queue_jobs(self.queue_job_count)
         for plan in _JOB_PLAN:
             if plan.role == "big" and size <= 0:
                 continue
@@ -227,8 +245,14 @@ class FarmModel:
         # the simulations decide about workers (reclaimed spot workers are STOPPED, the running
         # job's are RUNNING) does not depend on which job a client reads first.
         for entry in self._jobs.values():
-            if entry.spec.role != "big":
+            if entry.spec.role not in ("big", QUEUE_JOB_ROLE):
                 self._build(entry)
+        self._queue_specs: dict[str, list[JobSpec]] = {q: [] for q in self._queue_ids.values()}
+        for entry in self._jobs.values():
+            self._queue_specs.setdefault(entry.spec.queue_id, []).append(entry.spec)
+        self._queue_records: dict[str, list[tuple[str, JobRecord]]] = {}
+        for queue_id in self._queue_specs:  # a search's first answer need not make them
+            self.queue_records(queue_id)
         busy = {
             s["workerId"]
             for s in self._build(self._jobs[self.job_by_name("running").job_id]).sessions
@@ -337,6 +361,25 @@ class FarmModel:
             description=f"{name} submitted by {plan.user}",
         )
 
+    def _add_queue_jobs(self, count: int) -> None:
+        # Submitted over the 120 days before the fixed jobs, so those stay the newest.
+        queue_id = self._queue_ids["lighting"]
+        for plan in spread_jobs(self.seed, count, end=EPOCH):
+            job_id = f"job-{stable_hex(self.seed, 'queue-job', plan.index)}"
+            spec = JobSpec(job_id=job_id, queue_id=queue_id, name=plan.name, role=QUEUE_JOB_ROLE)
+            self._jobs[job_id] = _JobEntry(
+                spec=spec,
+                day=plan.created_at,
+                scenario=tiny_scenario(plan),
+                fleet="cpu",
+                workers=2,
+                user=plan.user,
+                priority=plan.priority,
+                description=f"{plan.name} submitted by {plan.user}",
+                parameters=plan.parameters,
+                outcome=plan.outcome,
+            )
+
     # ---- public ground truth
 
     @property
@@ -407,7 +450,7 @@ class FarmModel:
         >>> [spec.role for spec in model.queue_jobs(comp["queueId"])]
         ['running']
         """
-        return [spec for spec in self.jobs if spec.queue_id == queue_id]
+        return list(self._queue_specs.get(queue_id, ()))
 
     def fleet_workers(self, fleet_id: str) -> list[dict[str, Any]]:
         """Return the ``GetWorker`` outputs of one fleet's workers.
@@ -624,7 +667,94 @@ class FarmModel:
         """
         return job_id in self._jobs
 
+    def queue_records(self, queue_id: str) -> list[tuple[str, JobRecord]]:
+        """Return ``(queue id, record)`` of every job of a queue, as a search goes through them.
+
+        Made once per queue (with the collector paused: 20,000 records at once would make it
+        rescan the whole farm several times) and kept; do not modify the list.
+
+        Parameters
+        ----------
+        queue_id
+            The queue's id.
+
+        Returns
+        -------
+        list of tuple
+            In submission order; empty for a queue the farm does not have.
+
+        Examples
+        --------
+        >>> from deadline_nb.localfarm.model import FarmModel
+        >>> model = FarmModel(seed=0)
+        >>> queue_id, record = model.queue_records(model.jobs[0].queue_id)[0]
+        >>> record["name"]
+        'sq010_sh020_lighting_v003'
+        """
+        found = self._queue_records.get(queue_id)
+        if found is None:
+            with _no_gc():
+                found = [(queue_id, self.job_record(s.job_id)) for s in self.queue_jobs(queue_id)]
+            self._queue_records[queue_id] = found
+        return found
+
+    def job_record(self, job_id: str) -> JobRecord:
+        """Return a job's ``GetJob`` fields, simulating the job only for the fields that need it.
+
+        Parameters
+        ----------
+        job_id
+            The job's id.
+
+        Returns
+        -------
+        JobRecord
+            A read-only mapping; ``dict(record)`` is the job's ``GetJob`` output now.
+
+        Raises
+        ------
+        KeyError
+            When the farm has no such job.
+
+        Examples
+        --------
+        >>> from deadline_nb.localfarm.model import FarmModel
+        >>> model = FarmModel(seed=0, queue_jobs=100)
+        >>> job_id = model.jobs[0].job_id
+        >>> dict(model.job_record(job_id)) == model.view(job_id).job
+        True
+        """
+        entry = self._jobs[job_id]
+        if entry.record is None:
+            known = {} if entry.outcome is None else {"taskRunStatus": entry.outcome}
+            entry.record = JobRecord(
+                self,
+                job_id,
+                {
+                    **known,
+                    "jobId": job_id,
+                    "name": entry.spec.name,
+                    "priority": entry.priority,
+                    "createdAt": to_ms(entry.day),
+                    "createdBy": _principal(self.seed, entry.user),
+                    "lifecycleStatus": "CREATE_COMPLETE",
+                    # The fixed jobs' parameters come from their simulation (the big one's
+                    # would take seconds): only a queue job's are known before.
+                    **({} if entry.parameters is None else {"parameters": entry.parameters}),
+                },
+            )
+        return entry.record
+
     # ---- building jobs
+
+    @staticmethod
+    def _parameters(entry: _JobEntry, b: JobBuild) -> dict[str, Any]:
+        if entry.parameters is not None:
+            return {name: dict(value) for name, value in entry.parameters.items()}
+        return {
+            "Frames": {"string": _frame_range(b)},
+            "SceneFile": {"path": f"/mnt/projects/aurora/{b.spec.name.split('_')[0]}/scene"},
+        }
 
     def _build(self, entry: _JobEntry) -> JobBuild:
         if entry.build is not None:
@@ -664,10 +794,7 @@ class FarmModel:
             "maxRetriesPerTask": b.max_retries,
             "maxWorkerCount": entry.workers,
             "description": entry.description,
-            "parameters": {
-                "Frames": {"string": _frame_range(b)},
-                "SceneFile": {"path": f"/mnt/projects/aurora/{spec.name.split('_')[0]}/scene"},
-            },
+            "parameters": self._parameters(entry, b),
             "attachments": {
                 "manifests": [
                     {
@@ -689,6 +816,67 @@ class FarmModel:
         b.actions.sort(key=lambda a: order[a["sessionId"]])  # stable: keeps each session's order
         entry.build = b
         return b
+
+
+class JobRecord(Mapping[str, Any]):
+    """A job's ``GetJob`` fields, the cheap ones known without simulating the job.
+
+    Name, ids, submitter, submission time, priority and parameters are answered from what the
+    model planned; any other field (statuses, counts, start and end times) from the job's view,
+    simulated on first use. A search can so filter and sort 20,000 jobs by name or parameter
+    and simulate only the page it returns.
+
+    Parameters
+    ----------
+    model
+        The farm.
+    job_id
+        The job.
+    cheap
+        The fields known without a simulation.
+
+    Examples
+    --------
+    >>> from deadline_nb.localfarm.model import FarmModel
+    >>> model = FarmModel(seed=0, queue_jobs=10)
+    >>> record = model.job_record(model.jobs[0].job_id)
+    >>> record["name"] == model.jobs[0].name, record["taskRunStatus"] in ("SUCCEEDED", "FAILED",
+    ...     "CANCELED")
+    (True, True)
+    """
+
+    __slots__ = ("_cheap", "_job_id", "_model")
+
+    def __init__(self, model: FarmModel, job_id: str, cheap: Mapping[str, Any]) -> None:
+        self._model = model
+        self._job_id = job_id
+        self._cheap = cheap
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._cheap:
+            return self._cheap[key]
+        return self._model.view(self._job_id).job[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The field, or ``default`` (a search asks for fields many jobs lack, 20,000 times)."""
+        if key in self._cheap:
+            return self._cheap[key]
+        return self._model.view(self._job_id).job.get(key, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._model.view(self._job_id).job)
+
+    def __len__(self) -> int:
+        return len(self._model.view(self._job_id).job)
+
+    def is_cheap(self, key: str) -> bool:
+        """Whether ``key`` is answered without simulating the job."""
+        return key in self._cheap
+
+
+@functools.lru_cache(maxsize=256)
+def _principal(seed: int, user: str) -> str:
+    return principal_id(seed, user)
 
 
 @contextlib.contextmanager

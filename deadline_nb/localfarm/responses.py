@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -26,25 +29,45 @@ from .shapes import parse_timestamp, service_model
 from .usage import FarmStatistics
 from .views import JobView
 
-__all__ = ["OPERATIONS", "OPERATION_HANDLERS", "FarmResponses"]
+__all__ = ["OPERATIONS", "OPERATION_HANDLERS", "SEARCH_WINDOW", "FarmResponses"]
 
 _DEFAULT_PAGE: Final = 100
 
-# SearchJobs field names (as the service and the deadline CLI spell them) -> job members.
-_SEARCH_FIELDS: Final[Mapping[str, str]] = {
+# SearchJobs field names (as the service and the deadline CLI spell them) -> job members, by
+# kind: what each filter may name. A string filter on a date (or the reverse) is refused, as a
+# filter on a field the index does not have is.
+_STRING_FIELDS: Final[Mapping[str, str]] = {
     "JOB_ID": "jobId",
     "QUEUE_ID": "queueId",
     "NAME": "name",
-    "PRIORITY": "priority",
     "TASK_RUN_STATUS": "taskRunStatus",
     "TARGET_TASK_RUN_STATUS": "targetTaskRunStatus",
     "LIFECYCLE_STATUS": "lifecycleStatus",
     "CREATED_BY": "createdBy",
+    "UPDATED_BY": "updatedBy",
+}
+_DATE_FIELDS: Final[Mapping[str, str]] = {
     "CREATED_AT": "createdAt",
     "STARTED_AT": "startedAt",
     "ENDED_AT": "endedAt",
     "UPDATED_AT": "updatedAt",
 }
+_NUMBER_FIELDS: Final[Mapping[str, str]] = {"PRIORITY": "priority"}
+_SEARCH_FIELDS: Final[Mapping[str, str]] = {**_STRING_FIELDS, **_DATE_FIELDS, **_NUMBER_FIELDS}
+
+# The operators each filter takes, as the model's documentation of each member says.
+_STRING_OPERATORS: Final = ("EQUAL", "NOT_EQUAL")
+_LIST_OPERATORS: Final = ("ANY_EQUALS", "ALL_NOT_EQUALS")
+_DATE_OPERATORS: Final = (
+    "EQUAL",
+    "GREATER_THAN_EQUAL_TO",
+    "GREATER_THAN",
+    "LESS_THAN_EQUAL_TO",
+    "LESS_THAN",
+)
+
+#: The most results a search reaches: ``itemOffset`` and ``totalResults`` stop at 10,000.
+SEARCH_WINDOW: Final = 10_000
 
 
 def _project(value: Any, shape: Shape) -> Any:
@@ -88,6 +111,7 @@ class FarmResponses:
         self._item_fault = item_fault
         #: The farm's usage aggregations (:mod:`.usage`), with their test knobs.
         self.statistics = FarmStatistics(model)
+        self._searches: dict[str, tuple[int, list[tuple[str, Mapping[str, Any]]]]] = {}
 
     def respond(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         """Answer one operation.
@@ -195,7 +219,13 @@ class FarmResponses:
     # ---- pagination
 
     def _page(
-        self, operation: str, p: Mapping[str, Any], items: list[Any], key: str, shape_of: str
+        self,
+        operation: str,
+        p: Mapping[str, Any],
+        items: list[Any],
+        key: str,
+        shape_of: str,
+        materialise: Callable[[Any], Any] | None = None,
     ) -> dict[str, Any]:
         """One page of ``items`` as ``{key: [...], "nextToken": ...}`` projected on a summary shape.
 
@@ -224,7 +254,10 @@ class FarmResponses:
                     ["nextToken: not a token of this query"],
                 )
         shape = service_model().shape_for(shape_of)
-        page = [_project(item, shape) for item in items[offset : offset + size]]
+        window = items[offset : offset + size]
+        if materialise is not None:  # only this page's items are made (simulated) in full
+            window = [materialise(item) for item in window]
+        page = [_project(item, shape) for item in window]
         out: dict[str, Any] = {key: page}
         if offset + size < len(items):
             raw = json.dumps({"o": offset + size, "q": digest}, separators=(",", ":"))
@@ -293,8 +326,10 @@ class FarmResponses:
     def list_jobs(self, p: dict[str, Any]) -> dict[str, Any]:
         """Answer ``ListJobs``."""
         self._queue(p)
-        jobs = [self.model.view(s.job_id).job for s in self.model.queue_jobs(p["queueId"])]
-        return self._page("ListJobs", p, jobs, "jobs", "JobSummary")
+        specs = self.model.queue_jobs(p["queueId"])
+        return self._page(
+            "ListJobs", p, specs, "jobs", "JobSummary", lambda s: self.model.view(s.job_id).job
+        )
 
     def get_job(self, p: dict[str, Any]) -> dict[str, Any]:
         """Answer ``GetJob``."""
@@ -306,30 +341,68 @@ class FarmResponses:
         return {"jobs": items, "errors": errors}
 
     def search_jobs(self, p: dict[str, Any]) -> dict[str, Any]:
-        """Answer ``SearchJobs``."""
+        """Answer ``SearchJobs``.
+
+        Filters and sorts every job of the queues, then returns the page at ``itemOffset``.
+        Results stop at :data:`SEARCH_WINDOW` (the model caps ``itemOffset``,
+        ``nextItemOffset`` and ``totalResults`` there). Filters and sorts on a job's name, ids,
+        submitter, priority, submission time and parameters are answered without simulating a
+        job; statuses and start or end times simulate each job they look at, once.
+        """
         self._farm(p)
-        jobs: list[dict[str, Any]] = []
         for queue_id in p["queueIds"]:
             self._queue({"farmId": p["farmId"], "queueId": queue_id})
-            for spec in self.model.queue_jobs(queue_id):
-                jobs.append({**self.model.view(spec.job_id).job, "queueId": queue_id})
+        query = {k: v for k, v in p.items() if k not in ("itemOffset", "pageSize")}
+        key = json.dumps(query, sort_keys=True, default=str)
+        # One result list per query and second of the model's clock, as a search index keeps
+        # one snapshot while a client pages through it: 200 pages of a 20,000-job queue then
+        # filter and sort it once, not 200 times.
+        second = math.floor(self.model.now())
+        memo = self._searches.get(key)
+        if memo is not None and memo[0] == second:
+            jobs = memo[1]
+        else:
+            jobs = self._search(p)
+            if len(self._searches) >= 16:
+                self._searches.pop(next(iter(self._searches)))
+            self._searches[key] = (second, jobs)
+        total = min(len(jobs), SEARCH_WINDOW)
+        offset, size = p["itemOffset"], p.get("pageSize", _DEFAULT_PAGE)
+        shape = service_model().shape_for("JobSearchSummary")
+        out: dict[str, Any] = {
+            "jobs": [
+                _project(self._summary(job), shape)
+                for job in jobs[offset : min(offset + size, total)]
+            ],
+            "totalResults": total,
+        }
+        if offset + size < total:
+            out["nextItemOffset"] = offset + size
+        return out
+
+    def _search(self, p: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+        """Every job of the queues that passes the filters, as (queue id, record), sorted."""
+        jobs: list[tuple[str, Mapping[str, Any]]] = [
+            found for queue_id in p["queueIds"] for found in self.model.queue_records(queue_id)
+        ]
         expression = p.get("filterExpressions")
         if expression is not None:
-            jobs = [job for job in jobs if _matches_group(job, expression)]
+            _check_group(expression, depth=1)
+            jobs = [job for job in jobs if _matches_group(_WithQueue(job[1], job[0]), expression)]
         sorts = p.get("sortExpressions") or [
             {"fieldSort": {"name": "CREATED_AT", "sortOrder": "DESCENDING"}}
         ]
         for sort in reversed(sorts):  # stable sorts, last key first
             jobs = _sorted_jobs(jobs, sort)
-        total = min(len(jobs), 10000)
-        offset, size = p["itemOffset"], p.get("pageSize", _DEFAULT_PAGE)
-        shape = service_model().shape_for("JobSearchSummary")
-        out: dict[str, Any] = {
-            "jobs": [_project(job, shape) for job in jobs[offset : offset + size]],
-            "totalResults": total,
-        }
-        if offset + size < total:
-            out["nextItemOffset"] = offset + size
+        return jobs
+
+    def _summary(self, job: tuple[str, Mapping[str, Any]]) -> dict[str, Any]:
+        """A job as SearchJobs returns it: GetJob's fields, ``jobParameters`` for ``parameters``."""
+        queue_id, record = job
+        out = {"queueId": queue_id, **self.model.view(record["jobId"]).job}
+        parameters = out.pop("parameters", None)
+        if parameters:
+            out["jobParameters"] = parameters
         return out
 
     # ---- steps and tasks
@@ -451,15 +524,72 @@ class FarmResponses:
 # ---- SearchJobs filters and sorts
 
 
-def _field(name: str) -> str:
-    member = _SEARCH_FIELDS.get(name)
+class _WithQueue(Mapping[str, Any]):
+    """A job record with the queue it was found in (the search's summaries carry it)."""
+
+    __slots__ = ("_job", "_queue_id")
+
+    def __init__(self, job: Mapping[str, Any], queue_id: str) -> None:
+        self._job = job
+        self._queue_id = queue_id
+
+    def __getitem__(self, key: str) -> Any:
+        return self._queue_id if key == "queueId" else self._job[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield "queueId"
+        yield from (k for k in self._job if k != "queueId")
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+
+def _invalid(message: str, field: str) -> ApiError:
+    return validation_error(message, "FIELD_VALIDATION_FAILED", [f"{field}: {message}"])
+
+
+def _field(name: str, kinds: Mapping[str, str] = _SEARCH_FIELDS, what: str = "search") -> str:
+    member = kinds.get(name)
     if member is None:
-        raise validation_error(
-            f"Unknown search field {name!r}; known fields are {sorted(_SEARCH_FIELDS)}.",
-            "FIELD_VALIDATION_FAILED",
-            [f"name: unknown search field {name!r}"],
+        raise _invalid(
+            f"{name!r} is not a {what} field; the {what} fields are {sorted(kinds)}.", "name"
         )
     return member
+
+
+def _check_operator(operator: str, allowed: tuple[str, ...], filter_kind: str) -> None:
+    if operator not in allowed:
+        raise _invalid(
+            f"The operator {operator!r} is not supported by {filter_kind}; use one of "
+            f"{list(allowed)}.",
+            "operator",
+        )
+
+
+def _check_group(group: Mapping[str, Any], depth: int) -> None:
+    """Refuse what the service refuses before anything is matched: unknown fields, operators a
+    filter does not take, and groups nested deeper than two ("two groupings per search")."""
+    for expression in group["filters"]:
+        ((kind, spec),) = expression.items()
+        if kind == "groupFilter":
+            if depth >= 2:
+                raise _invalid(
+                    "A search takes two levels of grouping at most: a group filter inside a "
+                    "group filter is not supported.",
+                    "groupFilter",
+                )
+            _check_group(spec, depth + 1)
+        elif kind == "stringFilter":
+            _field(spec["name"], {**_STRING_FIELDS, **_NUMBER_FIELDS}, "string")
+            _check_operator(spec["operator"], _STRING_OPERATORS, "stringFilter")
+        elif kind == "stringListFilter":
+            _field(spec["name"], {**_STRING_FIELDS, **_NUMBER_FIELDS}, "string")
+            _check_operator(spec["operator"], _LIST_OPERATORS, "stringListFilter")
+        elif kind == "dateTimeFilter":
+            _field(spec["name"], _DATE_FIELDS, "date-time")
+            _check_operator(spec["operator"], _DATE_OPERATORS, "dateTimeFilter")
+        elif kind not in ("searchTermFilter", "parameterFilter"):
+            raise _invalid(f"Unknown filter {kind!r}.", "filters")
 
 
 def _compare(left: Any, operator: str, right: Any) -> bool:
@@ -481,7 +611,42 @@ def _compare(left: Any, operator: str, right: Any) -> bool:
         return bool(left <= right)
     if operator == "LESS_THAN":
         return bool(left < right)
-    raise validation_error(f"Unknown operator {operator!r}.", "FIELD_VALIDATION_FAILED")
+    raise _invalid(f"Unknown operator {operator!r}.", "operator")
+
+
+# Word separators of a search term: names are spelled sq010_sh020_lighting_v003.
+_WORDS: Final = re.compile(r"[\s_.\-/]+")
+
+
+def _search_term(name: str, term: str, match_type: str) -> bool:
+    """The model's two match types, case-insensitive as a search index is.
+
+    ``CONTAINS``: the exact term is in the name. ``FUZZY_MATCH`` (the default): "a portion of
+    the search term is found" in the name: any of its words.
+    """
+    name, term = name.lower(), term.lower()
+    if match_type == "CONTAINS":
+        return term in name
+    return any(word in name for word in _WORDS.split(term) if word)
+
+
+def _parameter_value(job: Mapping[str, Any], name: str) -> tuple[str, str] | None:
+    """A job parameter's type (``int``, ``float``, ``string``, ``path``, ...) and value."""
+    parameter = (job.get("parameters") or {}).get(name)
+    if not parameter:
+        return None
+    ((kind, value),) = parameter.items()
+    return kind, value
+
+
+def _typed(kind: str, value: Any, *, field: str) -> Any:
+    """A parameter's text as it compares: numbers as numbers, the rest as text."""
+    if kind in ("int", "float"):
+        try:
+            return int(value) if kind == "int" else float(value)
+        except (TypeError, ValueError):
+            raise _invalid(f"{value!r} is not a number, but the parameter is one.", field) from None
+    return value
 
 
 def _matches(job: Mapping[str, Any], expression: Mapping[str, Any]) -> bool:
@@ -489,56 +654,90 @@ def _matches(job: Mapping[str, Any], expression: Mapping[str, Any]) -> bool:
     if kind == "groupFilter":
         return _matches_group(job, spec)
     if kind == "searchTermFilter":
-        term = spec["searchTerm"].lower()
-        name = job["name"].lower()
-        if spec.get("matchType") == "CONTAINS":
-            return term in name
-        return all(word in name for word in term.split())
+        return _search_term(
+            str(job["name"]), spec["searchTerm"], spec.get("matchType", "FUZZY_MATCH")
+        )
     if kind == "stringFilter":
-        return _compare(job.get(_field(spec["name"])), spec["operator"], spec["value"])
+        member = _field(spec["name"])
+        value = job.get(member)
+        return _compare(None if value is None else str(value), spec["operator"], spec["value"])
     if kind == "stringListFilter":
-        return _compare(job.get(_field(spec["name"])), spec["operator"], spec["values"])
+        member = _field(spec["name"])
+        value = job.get(member)
+        return _compare(None if value is None else str(value), spec["operator"], spec["values"])
     if kind == "dateTimeFilter":
         when = parse_timestamp(spec["dateTime"])  # validated on the way in
         return _compare(job.get(_field(spec["name"])), spec["operator"], when)
     if kind == "parameterFilter":
-        parameter = job.get("parameters", {}).get(spec["name"])
-        value = next(iter(parameter.values())) if parameter else None
-        return _compare(value, spec["operator"], spec["value"])
-    raise validation_error(f"Unknown filter {kind!r}.", "FIELD_VALIDATION_FAILED")
+        found = _parameter_value(job, spec["name"])
+        if found is None:
+            return _compare(None, spec["operator"], spec["value"])
+        kind_, value = found
+        right = _typed(kind_, spec["value"], field="parameterFilter.value")
+        return _compare(_typed(kind_, value, field="parameters"), spec["operator"], right)
+    raise _invalid(f"Unknown filter {kind!r}.", "filters")
+
+
+# Cheap filters first: they need no simulation, so an AND group rarely simulates a job.
+_CHEAP_FIELDS: Final = frozenset(
+    {"JOB_ID", "QUEUE_ID", "NAME", "CREATED_BY", "LIFECYCLE_STATUS", "CREATED_AT", "PRIORITY"}
+)
+
+
+def _cost(expression: Mapping[str, Any]) -> int:
+    ((kind, spec),) = expression.items()
+    if kind in ("searchTermFilter", "parameterFilter"):
+        return 0
+    if kind == "groupFilter":
+        return max((_cost(f) for f in spec["filters"]), default=0)
+    return 0 if spec.get("name") in _CHEAP_FIELDS else 1
 
 
 def _matches_group(job: Mapping[str, Any], group: Mapping[str, Any]) -> bool:
-    results = (_matches(job, f) for f in group["filters"])
+    # The result does not depend on the order: every filter is a pure test.
+    results = (_matches(job, f) for f in sorted(group["filters"], key=_cost))
     return all(results) if group["operator"] == "AND" else any(results)
 
 
-def _sorted_jobs(jobs: list[dict[str, Any]], sort: Mapping[str, Any]) -> list[dict[str, Any]]:
+_Found = tuple[str, Mapping[str, Any]]  # (queue id, job record)
+
+
+def _sorted_jobs(jobs: list[_Found], sort: Mapping[str, Any]) -> list[_Found]:
     ((kind, spec),) = sort.items()
     if kind == "userJobsFirst":
         user = spec["userIdentityId"]
-        return sorted(jobs, key=lambda j: j.get("createdBy") != user)
+        return sorted(jobs, key=lambda j: j[1].get("createdBy") != user)
+    descending = spec["sortOrder"] == "DESCENDING"
     if kind == "fieldSort":
         member = _field(spec["name"])
-    elif kind == "parameterSort":
+        if member == "queueId":
+            return _sort_missing_last(jobs, lambda j: j[0], descending)
+        return _sort_missing_last(jobs, lambda j: j[1].get(member), descending)
+    if kind == "parameterSort":
         name = spec["name"]
 
-        def parameter(job: Mapping[str, Any]) -> Any:
-            value = job.get("parameters", {}).get(name)
-            return next(iter(value.values())) if value else None
+        def parameter(job: _Found) -> Any:
+            # Numbers before text, so that a parameter typed both ways still sorts.
+            found = _parameter_value(job[1], name)
+            if found is None:
+                return None
+            kind_, value = found
+            if kind_ in ("int", "float"):
+                with contextlib.suppress(ApiError):
+                    return (0, _typed(kind_, value, field="parameters"), "")
+            return (1, 0, str(value))
 
-        return _sort_missing_last(jobs, parameter, spec["sortOrder"] == "DESCENDING")
-    else:
-        raise validation_error(f"Unknown sort {kind!r}.", "FIELD_VALIDATION_FAILED")
-    return _sort_missing_last(jobs, lambda j: j.get(member), spec["sortOrder"] == "DESCENDING")
+        return _sort_missing_last(jobs, parameter, descending)
+    raise _invalid(f"Unknown sort {kind!r}.", "sortExpressions")
 
 
 def _sort_missing_last(
-    jobs: list[dict[str, Any]], key: Callable[[Mapping[str, Any]], Any], descending: bool
-) -> list[dict[str, Any]]:
-    present = [j for j in jobs if key(j) is not None]
-    missing = [j for j in jobs if key(j) is None]
-    return sorted(present, key=key, reverse=descending) + missing
+    jobs: list[_Found], key: Callable[[_Found], Any], descending: bool
+) -> list[_Found]:
+    keyed = [(key(j), j) for j in jobs]
+    present = [(k, j) for k, j in keyed if k is not None]
+    present.sort(key=lambda kj: kj[0], reverse=descending)
+    return [j for _, j in present] + [j for k, j in keyed if k is None]
 
 
 #: Operation name -> the method of :class:`FarmResponses` that answers it.

@@ -272,6 +272,11 @@ class LocalFarm:
     size
         When positive, add the job ``sq900_big_render`` with about this many session actions
         (built on first access, in a few seconds for 100,000).
+    queue_jobs
+        Add this many small jobs to the Lighting queue, submitted over 120 days by several
+        artists, with job parameters (``Shot``, ``Version``, ``Renderer``): a studio's queue,
+        for pickers and searches at scale. Each is simulated when first read; 20,000 are made
+        in about half a second.
     latency
         Seconds each request waits before it is answered (finite, 0 or more).
     throttle_rate
@@ -334,6 +339,7 @@ class LocalFarm:
         seed: int = 0,
         *,
         size: int = 0,
+        queue_jobs: int = 0,
         latency: float = 0.0,
         throttle_rate: float | None = None,
         fault_rate: float = 0.0,
@@ -357,7 +363,7 @@ class LocalFarm:
         self.item_fault_rate = check_share("item_fault_rate", item_fault_rate)
         self.logs_quota = check_quota("logs_quota", logs_quota)
         self.port = check_port("port", port)
-        self.model = FarmModel(seed, size=size, speedup=speedup, clock=clock)
+        self.model = FarmModel(seed, size=size, queue_jobs=queue_jobs, speedup=speedup, clock=clock)
         #: The session logs served over CloudWatch Logs (:mod:`.logs`): groups, streams, text.
         self.logs = FarmLogs(self.model)
         self.host = host
@@ -757,13 +763,16 @@ class LocalFarm:
                     f"authorized to perform: deadline:{route.name} on resource: "
                     f"arn:aws:deadline:{REGION}:{ACCOUNT}:farm/{params.get('farmId')}",
                 )
-            if params.get("queueId") in self.denied_queues:
+            # SearchJobs names its queues in a list: one denied queue denies the search.
+            asked = [params.get("queueId"), *params.get("queueIds", ())]
+            denied = next((q for q in asked if q in self.denied_queues), None)
+            if denied is not None:
                 raise ApiError(
                     "AccessDeniedException",
                     f"User: arn:aws:sts::{ACCOUNT}:assumed-role/Artist/localfarm is not "
                     f"authorized to perform: deadline:{route.name} on resource: "
                     f"arn:aws:deadline:{REGION}:{ACCOUNT}:farm/{params.get('farmId')}"
-                    f"/queue/{params['queueId']}",
+                    f"/queue/{denied}",
                 )
             result = to_wire(self._responses.respond(route.name, params), route.output)
             payload = json.dumps(result, separators=(",", ":")).encode()

@@ -610,6 +610,11 @@ class Explorer(widgets.VBox):
                 self.folder.value = str(Path("exports") / _slug(job.name))
             self.progress.value = html.escape(progress_text(job))
             self._set_source(job.actions, job.snapshots, job.steps)
+            if self.picker is not None:  # a long session list then shows failed ones first
+                actions = job.actions
+                is_failed = (_string_column(actions, "status") == "FAILED").fillna(False)
+                failed = _string_column(actions, "sessionId")[is_failed.to_numpy(bool)]
+                self.picker.mark_failed_sessions(failed.dropna().unique())
         if self._watch_when_loaded:
             self._watch_when_loaded = False
             self.start_watch()

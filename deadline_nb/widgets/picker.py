@@ -9,23 +9,54 @@ needed. The explorer (:mod:`deadline_nb.widgets.explorer`) puts one on top of it
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+import datetime
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import ipywidgets as widgets
 import traitlets
 
+from .. import schema
 from ..errors import DeadlineNbError
-from ..fetch import fetch_sessions, fetch_steps, list_farms, list_jobs, list_queues
+from ..fetch import (
+    fetch_job,
+    fetch_sessions,
+    fetch_steps,
+    job_filter,
+    list_farms,
+    list_queues,
+    search_jobs,
+)
+from ..fetch.resources import JOB_PAGE, SEARCH_LAG_SECONDS, JobPage
 from . import shared
 from .shared import ALL, error_html, note_html, time_text
 
 if TYPE_CHECKING:
     from mypy_boto3_deadline import DeadlineCloudClient
 
-__all__ = ["JobPicker"]
+__all__ = ["MORE", "SESSION_CHOICES", "JobPicker", "session_choices"]
 
 _ID_KEYS: Final = ("farm_id", "queue_id", "job_id", "step_id", "session_id")
+
+#: The job dropdown's last entry when the search has more jobs: choosing it loads the next page.
+MORE: Final = "\x00more"
+#: Sessions a job's session dropdown lists at most: failed ones first, then the newest.
+SESSION_CHOICES: Final = 50
+#: Seconds of quiet in the filter box before it searches (one call, not one per keystroke).
+DEBOUNCE_SECONDS: Final = 0.4
+
+# A filter word "Name<op>value" is a job parameter condition; "job-<32 hex>" a job id.
+_PARAMETER_WORD: Final = re.compile(r"^([A-Za-z_][\w.]*)(>=|<=|!=|==|=|>|<)(.+)$")
+_JOB_ID: Final = re.compile(r"^job-[0-9a-f]{32}$")
+_SINCE: Final = (
+    ("any time", ""),
+    ("last 24 hours", "1"),
+    ("last 7 days", "7"),
+    ("last 30 days", "30"),
+    ("last 120 days", "120"),
+)
 
 _T = TypeVar("_T")
 
@@ -52,11 +83,13 @@ def _unique_labels(options: list[tuple[str, str]]) -> list[tuple[str, str]]:
 class JobPicker(widgets.VBox):
     """Cascading dropdowns: farm, then queue, then job, then step and session.
 
-    Farms are listed when the picker is made; a farm's queues when it is chosen, a queue's jobs
-    (newest first, as "name · status · submitter · time", narrowed by the filter box) when it is
-    chosen, a job's steps and sessions when it is chosen. While a list loads, its dropdown says
-    so and the line under the picker names what is loading. A list that fails (a queue the
-    caller may not read) says why in that line, in one sentence, and leaves the rest usable.
+    Farms are listed when the picker is made; a farm's queues when it is chosen, a queue's
+    newest 100 jobs (one SearchJobs call, sorted on the service; "name · status · submitter ·
+    time") when it is chosen, with a "more…" entry for the next 100; a job's steps and sessions
+    when it is chosen (a long session list shows its failed sessions first, then the newest).
+    While a list loads, its dropdown says so and the line under the picker names what is
+    loading. A list that fails (a queue the caller may not read) says why in that line, in one
+    sentence, and leaves the rest usable.
 
     Parameters
     ----------
@@ -77,7 +110,16 @@ class JobPicker(widgets.VBox):
     farm, queue, job, step, session : ipywidgets.Dropdown
         The dropdowns; their values are ids (``""`` for none).
     filter : ipywidgets.Text
-        Narrows the job list to labels that contain each word typed.
+        Searches the queue on the service (SearchJobs) as the user stops typing: words of the
+        name, a status (``failed``), job parameter conditions (``Shot=sq010_sh020``,
+        ``Version>=12``); a job id is looked up directly (GetJob).
+    status, submitter, since : ipywidgets.Dropdown
+        Narrow the search to a status, a submitter (those of the jobs listed so far), a time
+        window.
+    refresh : ipywidgets.Button
+        Searches again: SearchJobs may not show jobs submitted in the last minutes yet.
+    hint : ipywidgets.HTML
+        How many jobs the list shows of how many, and that recent jobs may be missing.
     message : ipywidgets.HTML
         What is loading, or what went wrong.
 
@@ -117,20 +159,48 @@ class JobPicker(widgets.VBox):
         self.job = widgets.Dropdown(description="Job", layout=widgets.Layout(width="49em"))
         self.filter = widgets.Text(
             description="Filter",
-            placeholder="words in the name, status, submitter, date",
-            continuous_update=False,
+            placeholder="name words, a status, Param=value, Param>=n, or a job id",
+            continuous_update=True,
             layout=wide,
         )
+        narrow = widgets.Layout(width="16em")
+        self.status = widgets.Dropdown(
+            description="Status",
+            options=[("any status", ALL), *[(s, s) for s in schema.TASK_RUN_STATUSES]],
+            layout=narrow,
+        )
+        self.submitter = widgets.Dropdown(
+            description="By", options=[("anyone", ALL)], layout=narrow
+        )
+        self.since = widgets.Dropdown(description="Since", options=_SINCE, layout=narrow)
+        self.refresh = widgets.Button(
+            description="Refresh",
+            icon="refresh",
+            tooltip="Search again: jobs submitted in the last minutes may be missing",
+            layout=widgets.Layout(width="7em"),
+        )
+        self.hint = widgets.HTML()
         self.step = widgets.Dropdown(description="Step", layout=wide)
         self.session = widgets.Dropdown(description="Session", layout=wide)
         self.message = widgets.HTML()
+        #: Seconds of quiet in the filter box before it searches; 0 searches at each change.
+        self.debounce = DEBOUNCE_SECONDS
         self._jobs: list[dict[str, Any]] = []
+        self._page: JobPage | None = None
+        self._queue_total: int | None = None
+        self._submitters: dict[str, str] = {}
+        self._sessions: list[dict[str, Any]] = []
+        self._failed_sessions: set[str] = set()
+        self._timer: threading.Timer | None = None
+        self._search_lock = threading.RLock()
         self._quiet = 0
         super().__init__(
             [
                 widgets.HBox([self.farm, self.queue]),
-                widgets.HBox([self.filter]),
+                widgets.HBox([self.filter, self.refresh]),
+                widgets.HBox([self.status, self.submitter, self.since]),
                 self.job,
+                self.hint,
                 widgets.HBox([self.step, self.session]),
                 self.message,
             ],
@@ -144,6 +214,9 @@ class JobPicker(widgets.VBox):
         self.queue.observe(self._on_queue, names="value")
         self.job.observe(self._on_job, names="value")
         self.filter.observe(self._on_filter, names="value")
+        for dropdown in (self.status, self.submitter, self.since):
+            dropdown.observe(self._on_criteria, names="value")
+        self.refresh.on_click(lambda _: self.search())
         self.step.observe(self._on_detail, names="value")
         self.session.observe(self._on_detail, names="value")
         given = (farm_id, queue_id, job_id, step_id, session_id)
@@ -354,6 +427,8 @@ class JobPicker(widgets.VBox):
         if value not in [v for _, v in options]:
             # A job hidden by the filter keeps its label; any other id is shown as it is.
             listed = [j for j in self._jobs if j["jobId"] == value] if dropdown is self.job else []
+            if not listed and dropdown is self.job and _JOB_ID.match(value):
+                listed = self._get_job(value)
             label = self.job_label(listed[0]) if listed else f"{value} (not listed)"
             options.append((label, value))
         self._set_options(dropdown, options, value)
@@ -430,48 +505,247 @@ class JobPicker(widgets.VBox):
 
     def _queue_changed(self) -> None:
         self._jobs = []
+        self._page = None
+        self._queue_total = None
+        self._submitters = {}
         self._clear_job_details()
+        self.hint.value = ""
         farm_id, queue_id = self.farm.value, self.queue.value
         if not (farm_id and queue_id):
             self._set_options(self.job, [("— choose a queue —", ALL)])
             return
-        queue_name = self.queue.label or queue_id
-        jobs = self._list(
-            self.job,
-            f"jobs of {queue_name}",
-            lambda: list_jobs(farm_id, queue_id, client=self.client),
-        )
-        if jobs is None:
-            return
-        self._jobs = jobs
-        self._apply_filter()
+        self.search()
 
-    def _apply_filter(self) -> None:
-        words = self.filter.value.lower().split()
-        labelled = [(self.job_label(j), str(j["jobId"])) for j in self._jobs]
-        options = [
-            (label, job_id) for label, job_id in labelled if all(w in label.lower() for w in words)
-        ]
-        if words:
-            head = f"— {len(options)} of {len(self._jobs)} jobs match {self.filter.value!r} —"
+    # ---- the search
+
+    def criteria(self) -> dict[str, Any] | None:
+        """Return the SearchJobs ``filterExpressions`` of the filter box and dropdowns.
+
+        Returns
+        -------
+        dict or None
+            None when nothing narrows the list.
+
+        Examples
+        --------
+        >>> import deadline_nb as dnb
+        >>> from deadline_nb.localfarm import LocalFarm
+        >>> with LocalFarm() as farm:
+        ...     picker = dnb.JobPicker(farm.client())
+        ...     picker.filter.value = "sq030 failed Version>=2"
+        ...     [next(iter(f)) for f in picker.criteria()["filters"]]
+        ['searchTermFilter', 'stringFilter', 'parameterFilter']
+        """
+        names: list[str] = []
+        statuses: list[str] = []
+        parameters: dict[str, tuple[str, str]] = {}
+        for word in self.filter.value.split():
+            parameter = _PARAMETER_WORD.match(word)
+            if parameter:
+                parameters[parameter[1]] = (parameter[2], parameter[3])
+            elif word.upper() in schema.TASK_RUN_STATUSES:
+                statuses.append(word.upper())
+            elif not _JOB_ID.match(word):
+                names.append(word)
+        if self.status.value:
+            statuses.append(self.status.value)
+        since = None
+        if self.since.value:
+            now = datetime.datetime.now(datetime.timezone.utc)
+            since = now - datetime.timedelta(days=int(self.since.value))
+        return job_filter(
+            name=" ".join(names) or None,
+            submitter=self.submitter.value or None,
+            status=sorted(set(statuses)) or None,
+            created_after=since,
+            parameters=parameters or None,
+        )
+
+    def search(self) -> None:
+        """Search the chosen queue again with the current filters: its newest 100 jobs.
+
+        Examples
+        --------
+        >>> import deadline_nb as dnb
+        >>> from deadline_nb.localfarm import JOBS, LocalFarm
+        >>> with LocalFarm() as farm:
+        ...     picker = dnb.JobPicker(farm.client(), queue_id=farm.job_by_name("failing").queue_id)
+        ...     picker.status.value = "CANCELED"
+        ...     [label.split(" · ")[0] for label, _ in picker.job.options[1:]]
+        ['sq040_fx_v002_canceled']
+        """
+        self._cancel_timer()
+        farm_id, queue_id = self.farm.value, self.queue.value
+        if not (farm_id and queue_id):
+            return
+        typed = [w for w in self.filter.value.split() if _JOB_ID.match(w)]
+        try:
+            criteria = self.criteria()
+        except ValueError as error:
+            self._say(str(error), error=True)
+            return
+        with self._search_lock:
+            what = f"jobs of {self.queue.label or queue_id}"
+            page = self._list(
+                self.job,
+                what,
+                lambda: search_jobs(farm_id, queue_id, filters=criteria, client=self.client),
+            )
+            if page is None:
+                self._jobs, self._page = [], None
+                return
+            if criteria is None:
+                self._queue_total = page.total
+            self._page = page
+            self._jobs = list(page.jobs)
+            for job_id in typed:  # a job id typed in is always found (GetJob), listed first
+                found = self._get_job(job_id)
+                self._jobs = found + [j for j in self._jobs if j["jobId"] != job_id]
+            self._learn_submitters(self._jobs)
+            self._show_jobs(typed[0] if typed else None)
+
+    def more(self) -> None:
+        """List the next 100 jobs of the search (what the "more…" entry does).
+
+        Examples
+        --------
+        >>> import deadline_nb as dnb
+        >>> from deadline_nb.localfarm import LocalFarm
+        >>> with LocalFarm(queue_jobs=250) as farm:
+        ...     picker = dnb.JobPicker(farm.client(), queue_id=farm.job_by_name("render").queue_id)
+        ...     before = len(picker.job.options)
+        ...     picker.more()
+        ...     before, len(picker.job.options)
+        (102, 202)
+        """
+        page = self._page
+        farm_id, queue_id = self.farm.value, self.queue.value
+        if page is None or page.next_offset is None or not (farm_id and queue_id):
+            return
+        offset = page.next_offset
+        criteria = self.criteria()
+        try:
+            following = search_jobs(
+                farm_id, queue_id, filters=criteria, offset=offset, client=self.client
+            )
+        except DeadlineNbError as error:
+            self._say(str(error), error=True)
+            return
+        with self._search_lock:
+            seen = {j["jobId"] for j in self._jobs}
+            self._jobs += [j for j in following.jobs if j["jobId"] not in seen]
+            self._page = following
+            self._learn_submitters(following.jobs)
+            self._show_jobs(None)
+
+    def flush(self) -> None:
+        """Run a search the filter box is waiting to send now (for code and tests).
+
+        Examples
+        --------
+        >>> import deadline_nb as dnb
+        >>> from deadline_nb.localfarm import LocalFarm
+        >>> with LocalFarm() as farm:
+        ...     picker = dnb.JobPicker(farm.client(), queue_id=farm.job_by_name("failing").queue_id)
+        ...     picker.filter.value = "crowd"
+        ...     picker.flush()
+        ...     len(picker.job.options)
+        2
+        """
+        timer = self._timer
+        if timer is not None:
+            self._cancel_timer()
+            self.search()
+
+    def _cancel_timer(self) -> None:
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+
+    def _get_job(self, job_id: str) -> list[dict[str, Any]]:
+        farm_id, queue_id = self.farm.value, self.queue.value
+        if not (farm_id and queue_id):
+            return []
+        try:
+            return [fetch_job(farm_id, queue_id, job_id, client=self.client)]
+        except DeadlineNbError:
+            return []  # the job's own lists say why, when it is chosen
+
+    def _learn_submitters(self, jobs: Iterable[Mapping[str, Any]]) -> None:
+        """Offer the submitters of the jobs seen so far (``createdBy`` is an opaque id)."""
+        new = {str(j["createdBy"]) for j in jobs if j.get("createdBy")} - set(self._submitters)
+        if not new:
+            return
+        for who in new:
+            self._submitters[who] = _who(who)
+        options = sorted(((label, who) for who, label in self._submitters.items()))
+        self._set_options(self.submitter, [("anyone", ALL), *options], self.submitter.value or ALL)
+
+    def _show_jobs(self, select: str | None) -> None:
+        page = self._page
+        total = page.total if page is not None else len(self._jobs)
+        shown = len(self._jobs)
+        filtered = self.criteria() is not None
+        everything = self._queue_total
+        if filtered:
+            of = f" of {everything:,}" if everything is not None else ""
+            head = f"— {total:,}{of} jobs match (newest first) —"
         else:
-            head = f"— choose one of {len(self._jobs)} jobs (newest first) —"
-        current = self.job.value
-        self._set_options(self.job, [(head, ALL), *options], current)
-        if self.job.value != current:
+            head = f"— choose one of {total:,} jobs (newest first) —"
+        options = [(head, ALL), *[(self.job_label(j), str(j["jobId"])) for j in self._jobs]]
+        if page is not None and page.more:
+            options.append((f"more… ({shown:,} of {total:,} shown; the next {JOB_PAGE})", MORE))
+        before = self.job.value if self.job.value != MORE else ALL
+        self._set_options(self.job, options, select or before)
+        lag = SEARCH_LAG_SECONDS // 60
+        self.hint.value = note_html(
+            f"Showing {shown:,} of {total:,}. Jobs submitted in the last {lag} minutes may be "
+            "missing from a search: Refresh, or type the job id."
+        )
+        if select or self.job.value != before:  # a job typed in, or the chosen one filtered out
             self._job_changed()
 
     def _on_filter(self, change: Mapping[str, Any]) -> None:
-        if self._jobs:
-            self._apply_filter()
+        if not self.queue.value:
+            return
+        # Searching at each keystroke would send a call per letter: wait for a pause.
+        self._cancel_timer()
+        if self.debounce <= 0:
+            self.search()
+            self._update_value()
+            return
+        timer = threading.Timer(self.debounce, self._debounced)
+        timer.daemon = True
+        self._timer = timer
+        timer.start()
+
+    def _debounced(self) -> None:
+        if self._timer is None:
+            return
+        self._timer = None
+        self.search()
+        self._update_value()
+
+    def _on_criteria(self, change: Mapping[str, Any]) -> None:
+        if not self._quiet and self.queue.value:
+            self.search()
             self._update_value()
 
     def _on_job(self, change: Mapping[str, Any]) -> None:
-        if not self._quiet:
-            self._job_changed()
-            self._update_value()
+        if self._quiet:
+            return
+        if change["new"] == MORE:
+            previous = change["old"] if change["old"] != MORE else ALL
+            with self._quietly():
+                self.job.value = previous
+            self.more()
+            return
+        self._job_changed()
+        self._update_value()
 
     def _clear_job_details(self) -> None:
+        self._sessions = []
+        self._failed_sessions = set()
         self._set_options(self.step, [("all steps", ALL)])
         self._set_options(self.session, [("all sessions", ALL)])
 
@@ -505,14 +779,40 @@ class JobPicker(widgets.VBox):
             lambda: fetch_sessions(farm_id, queue_id, job_id, client=self.client),
         )
         if sessions is not None:
-            sessions = sorted(sessions, key=lambda s: (str(s.get("startedAt")), s["sessionId"]))
-            self._set_options(
-                self.session,
-                [
-                    (f"all sessions ({len(sessions)})", ALL),
-                    *[(self.session_label(s), str(s["sessionId"])) for s in sessions],
-                ],
-            )
+            self._sessions = sessions
+            self._show_sessions()
+
+    def mark_failed_sessions(self, session_ids: Iterable[str]) -> None:
+        """Name the job's sessions that had a failed action: a long list shows them first.
+
+        ListSessions does not say which sessions failed; the explorer knows once the job's
+        actions are loaded, and tells the picker.
+
+        Parameters
+        ----------
+        session_ids
+            The failed sessions' ids.
+
+        Examples
+        --------
+        >>> import deadline_nb as dnb
+        >>> from deadline_nb.localfarm import LocalFarm
+        >>> with LocalFarm() as farm:
+        ...     j = farm.job_by_name("failing")
+        ...     picker = dnb.JobPicker(farm.client(), queue_id=j.queue_id, job_id=j.job_id)
+        ...     failed = picker.session.options[-1][1]
+        ...     picker.mark_failed_sessions([failed])
+        ...     first_label, first = picker.session.options[1]
+        >>> first == failed, first_label.startswith("FAILED · worker-")
+        (True, True)
+        """
+        self._failed_sessions = set(session_ids)
+        if self._sessions:
+            self._show_sessions()
+
+    def _show_sessions(self) -> None:
+        options, head = session_choices(self._sessions, self._failed_sessions)
+        self._set_options(self.session, [(head, ALL), *options], self.session.value or ALL)
 
     def _on_detail(self, change: Mapping[str, Any]) -> None:
         if not self._quiet:
@@ -583,3 +883,58 @@ class JobPicker(widgets.VBox):
                 str(session.get("lifecycleStatus") or "?"),
             ]
         )
+
+
+def session_choices(
+    sessions: list[dict[str, Any]], failed: Iterable[str] = (), *, limit: int = SESSION_CHOICES
+) -> tuple[list[tuple[str, str]], str]:
+    """Return the options of a session dropdown, and its first line ("all sessions").
+
+    Up to ``limit`` sessions are all listed, by start time. A longer list shows its failed
+    sessions first, then the newest, ``limit`` in all, and says how many it leaves out: a
+    dropdown of 5,000 entries helps nobody; a session id set in code is still chosen.
+
+    Parameters
+    ----------
+    sessions
+        ListSessions summaries.
+    failed
+        Ids of the sessions with a failed action.
+    limit
+        The most entries.
+
+    Returns
+    -------
+    options : list of (label, session id)
+    head : str
+
+    Examples
+    --------
+    >>> from datetime import datetime, timedelta, timezone
+    >>> from deadline_nb.widgets.picker import session_choices
+    >>> t0 = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    >>> sessions = [{"sessionId": f"session-{i}", "workerId": f"worker-{i}",
+    ...              "startedAt": t0 + timedelta(minutes=i)} for i in range(200)]
+    >>> options, head = session_choices(sessions, ["session-3"], limit=3)
+    >>> head, [value for _, value in options]
+    ('all sessions (200; 1 failed + 2 newest shown)', ['session-3', 'session-199', 'session-198'])
+    """
+    failed_ids = set(failed)
+    ordered = sorted(sessions, key=lambda s: (str(s.get("startedAt")), s["sessionId"]))
+
+    def label(s: Mapping[str, Any]) -> str:
+        text = JobPicker.session_label(s)
+        return f"FAILED · {text}" if s["sessionId"] in failed_ids else text
+
+    if len(ordered) <= limit:
+        failed_first = [s for s in ordered if s["sessionId"] in failed_ids]
+        rest = [s for s in ordered if s["sessionId"] not in failed_ids]
+        chosen = failed_first + rest
+        return [(label(s), str(s["sessionId"])) for s in chosen], f"all sessions ({len(ordered)})"
+    failed_first = [s for s in reversed(ordered) if s["sessionId"] in failed_ids][:limit]
+    newest = [s for s in reversed(ordered) if s["sessionId"] not in failed_ids]
+    newest = newest[: limit - len(failed_first)]
+    head = (
+        f"all sessions ({len(ordered):,}; {len(failed_first)} failed + {len(newest)} newest shown)"
+    )
+    return [(label(s), str(s["sessionId"])) for s in failed_first + newest], head
