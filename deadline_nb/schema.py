@@ -29,10 +29,12 @@ __all__ = [
     "LOG_ANNOTATION_COLUMNS",
     "LOG_COLUMNS",
     "MANIFEST_COLUMNS",
+    "METRIC_COLUMNS",
     "PARAMETER_COLUMNS",
     "PARAMETER_DTYPES",
     "PARAMETER_PREFIX",
     "PARAMETER_TYPES",
+    "RESOURCE_COLUMNS",
     "SESSION_ACTION_COLUMNS",
     "SESSION_COLUMNS",
     "SESSION_LIFECYCLE_STATUSES",
@@ -349,6 +351,54 @@ LOG_ANNOTATION_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
         "status": STATUS,
         "processExitCode": pd.Int32Dtype(),
         "workerId": CATEGORY,
+    }
+)
+
+#: ``metrics_frame``: one row per host-metrics sample the worker agent logged (its
+#: ``HostMetricsLogger``, every 60 s by default) in its worker log; NA where the agent wrote
+#: ``NOT_AVAILABLE`` (or ``NOT_SUPPORTED``) or did not log the figure (GPU figures only on hosts
+#: with ``nvidia-smi``). ``diskUsedPercent`` is what the agent logs as
+#: ``total-disk-used-percent``: ``round(used / total, 1)``, a fraction despite its name.
+METRIC_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "farmId": CATEGORY,
+        "fleetId": CATEGORY,
+        "workerId": CATEGORY,
+        "timestamp": TIME,
+        "cpuPercent": pd.Float64Dtype(),
+        "memTotalBytes": pd.Int64Dtype(),
+        "memUsedBytes": pd.Int64Dtype(),
+        "memUsedPercent": pd.Float64Dtype(),
+        "swapUsedBytes": pd.Int64Dtype(),
+        "diskTotalBytes": pd.Int64Dtype(),
+        "diskUsedBytes": pd.Int64Dtype(),
+        "diskUsedPercent": pd.Float64Dtype(),
+        "diskAvailableBytes": pd.Int64Dtype(),
+        "netSentBytesPerSecond": pd.Int64Dtype(),
+        "netRecvBytesPerSecond": pd.Int64Dtype(),
+        "diskReadBytesPerSecond": pd.Int64Dtype(),
+        "diskWriteBytesPerSecond": pd.Int64Dtype(),
+        "gpuPercent": pd.Float64Dtype(),
+        "gpuMemUsedMiB": pd.Int64Dtype(),
+        "gpuMemTotalMiB": pd.Int64Dtype(),
+        "gpuMemUsedPercent": pd.Float64Dtype(),
+        "gpuMemUtilizationPercent": pd.Float64Dtype(),
+    }
+)
+
+#: ``resource_frame``: columns appended to an action frame, from the host-metrics samples of the
+#: action's worker within its window (start to end, both included). ``metricSamples`` is 0 when
+#: the worker logged samples but none fell inside (a short action), NA when nothing is known
+#: (never started, no worker, no samples of that worker at all); every figure is NA unless
+#: ``metricSamples`` is positive. ``memTotalBytes`` is the worker's total at the peak sample.
+RESOURCE_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "metricSamples": pd.Int64Dtype(),
+        "memPeakBytes": pd.Int64Dtype(),
+        "memPeakPercent": pd.Float64Dtype(),
+        "memTotalBytes": pd.Int64Dtype(),
+        "cpuMeanPercent": pd.Float64Dtype(),
+        "cpuMaxPercent": pd.Float64Dtype(),
     }
 )
 
