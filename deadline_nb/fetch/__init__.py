@@ -12,6 +12,8 @@ The rooms of this package:
 - :mod:`.job`: :class:`Job` and :func:`load_job`, a whole job as frames.
 - :mod:`.logs`: :func:`fetch_session_logs` (the session logs from CloudWatch Logs, as a log
   frame, through the cache), :func:`grep_logs` and :func:`action_log`.
+- :mod:`.metrics`: :func:`fetch_worker_metrics` (the host metrics of a job's workers, from
+  the worker logs, over the job's time, through the cache).
 - :mod:`.common`: what they share (ids, the client, the cache handle, paging).
 
 Every function takes ids the same way: ``farm_id, queue_id, job_id`` in that order, each left
@@ -28,6 +30,7 @@ from .actions import fetch_session_action_frame, fetch_session_actions
 from .common import CacheArg
 from .job import Job, load_job
 from .logs import action_log, fetch_session_logs, grep_logs
+from .metrics import fetch_worker_metrics
 from .resources import (
     fetch_job,
     fetch_sessions,
@@ -49,6 +52,7 @@ __all__ = [
     "fetch_sessions",
     "fetch_steps",
     "fetch_tasks",
+    "fetch_worker_metrics",
     "grep_logs",
     "list_farms",
     "list_jobs",
