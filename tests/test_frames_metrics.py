@@ -228,3 +228,27 @@ def test_the_join_matches_a_per_action_filter_on_random_data() -> None:
             assert out["cpuMeanPercent"].iloc[i] == pytest.approx(inside["cpuPercent"].mean())
         else:
             assert pd.isna(out["memPeakBytes"].iloc[i])
+
+
+def test_summarize_gains_peak_memory_per_step_only_with_resource_columns() -> None:
+    from deadline_nb.localfarm.model import JOBS, FarmModel
+    from deadline_nb.summary import RESOURCE_SUMMARY_COLUMNS, SUMMARY_COLUMNS
+
+    model = FarmModel(seed=0)
+    actions = dnb.session_action_frame(
+        model.session_actions(model.job_by_name(JOBS["failing"]).job_id)
+    )
+    plain = dnb.summarize(actions)
+    assert list(plain.columns) == list(SUMMARY_COLUMNS)
+    runs = (actions["actionType"] == "taskRun") & actions["startedAt"].notna()
+    res = actions.copy()
+    res["metricSamples"] = pd.array([1 if r else pd.NA for r in runs], dtype="Int64")
+    peaks = [(i + 1) * GIB if r else None for i, r in enumerate(runs)]
+    res["memPeakBytes"] = pd.array(peaks, dtype="Int64")
+    res["memPeakPercent"] = pd.array([None if p is None else 1.0 for p in peaks], "Float64")
+    table = dnb.summarize(res)
+    assert list(table.columns) == [*SUMMARY_COLUMNS, *RESOURCE_SUMMARY_COLUMNS]
+    total = table.loc["All steps"]
+    assert total["memPeakBytes"] == max(p for p in peaks if p is not None)
+    assert total["sampledTaskRuns"] == int(runs.sum()) == total["taskRuns"]
+    pd.testing.assert_frame_equal(table[list(SUMMARY_COLUMNS)], plain)

@@ -155,11 +155,11 @@ def parse_metrics_line(message: str) -> dict[str, str] | None:
             return None
         if not isinstance(record, dict) or record.get("type") != "Metrics":
             return None
-        figures = {
-            str(k): v for k, v in record.items() if k not in _STRUCTURE_KEYS and _NAME.fullmatch(k)
-        }
+        figures = {k: v for k, v in record.items() if k not in _STRUCTURE_KEYS}
         if not figures:
             raise ValueError("a host-metrics line with no figures")
+        if all(isinstance(v, str) for v in figures.values()):
+            return figures
         return {k: v if isinstance(v, str) else json.dumps(v) for k, v in figures.items()}
     found = _TEXT_LINE.search(message)
     if found is None:
@@ -168,17 +168,6 @@ def parse_metrics_line(message: str) -> dict[str, str] | None:
     if not words or len(words) % 2 or not all(_NAME.fullmatch(w) for w in words[::2]):
         raise ValueError("a host-metrics line whose names and values do not pair up")
     return dict(zip(words[::2], words[1::2], strict=True))
-
-
-def _number(text: str) -> float | None:
-    """A figure's value, NaN for the agent's NOT_AVAILABLE, None when it is not a number."""
-    if text in NOT_AVAILABLE:
-        return math.nan
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
 
 
 def _events_by_worker(events: Any, worker_id: str | None) -> list[tuple[str, list[Any]]]:
@@ -345,7 +334,8 @@ def _build(
     problems = Problems("line")
     workers: list[str] = []
     times: list[int] = []
-    columns: dict[str, list[float]] = {c: [] for c in _FIGURE_COLUMNS}
+    rows: list[dict[str, Any]] = []
+    where: list[str] = []
     at = 0
     for name, count in zip(names, counts, strict=True):
         for i in range(at, at + count):
@@ -353,31 +343,47 @@ def _build(
             # A cheap test first: most lines of a worker log are not metrics.
             if not isinstance(message, str) or "Metrics" not in message:
                 continue
-            ms = _ms_of(stamps[i])
-            where = f"{name} at {stamps[i]}"
             try:
                 figures = parse_metrics_line(message)
             except ValueError as error:
-                problems.add(f"Host-metrics lines that cannot be read ({error}) were dropped", where)
+                problems.add(
+                    f"Host-metrics lines that cannot be read ({error}) were dropped",
+                    f"{name} at {stamps[i]}",
+                )
                 continue
             if figures is None:
                 continue
+            ms = _ms_of(stamps[i])
             if ms is None:
-                problems.add("Host-metrics lines without a readable timestamp were dropped", where)
+                problems.add(
+                    "Host-metrics lines without a readable timestamp were dropped",
+                    f"{name} at {stamps[i]}",
+                )
                 continue
-            for figure, column in AGENT_FIGURES.items():
-                text = figures.get(figure)
-                value = math.nan if text is None else _number(text)
-                if value is None:
-                    problems.add(f"{figure} is not a number and was kept as missing", where)
-                    value = math.nan
-                elif column in _INT_COLUMNS and not math.isnan(value) and value != int(value):
-                    problems.add(f"{figure} is not a whole number and was kept as missing", where)
-                    value = math.nan
-                columns[column].append(value)
             workers.append(name)
             times.append(ms)
+            rows.append(figures)
+            where.append(f"{name} at {stamps[i]}")
         at += count
+    # One vectorised conversion per figure, not one Python call per value.
+    columns: dict[str, np.ndarray] = {}
+    table = pd.DataFrame.from_records(rows, columns=list(AGENT_FIGURES)) if rows else None
+    for figure, column in AGENT_FIGURES.items():
+        texts = table[figure].astype(object) if table is not None else pd.Series([], dtype=object)
+        numbers = pd.to_numeric(texts, errors="coerce")
+        values = np.array(numbers.to_numpy(dtype=np.float64, na_value=np.nan), copy=True)
+        given = texts.notna().to_numpy() & ~texts.isin(NOT_AVAILABLE).to_numpy()
+        bad = given & ~np.isfinite(values)
+        values[~np.isfinite(values)] = np.nan
+        for i in np.flatnonzero(bad):
+            problems.add(f"{figure} is not a number and was kept as missing", where[i])
+        if column in _INT_COLUMNS:
+            with np.errstate(invalid="ignore"):
+                fraction = ~np.isnan(values) & (values != np.floor(values))
+            for i in np.flatnonzero(fraction):
+                problems.add(f"{figure} is not a whole number and was kept as missing", where[i])
+            values[fraction] = np.nan
+        columns[column] = values
     problems.emit(stacklevel=stacklevel + 1)
     return _assemble(workers, times, columns, farm_id, fleet_id)
 
@@ -385,7 +391,7 @@ def _build(
 def _assemble(
     workers: list[str],
     times: list[int],
-    columns: dict[str, list[float]],
+    columns: dict[str, np.ndarray],
     farm_id: str | None,
     fleet_id: str | Mapping[str, str] | None,
 ) -> pd.DataFrame:
