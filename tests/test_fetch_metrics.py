@@ -67,9 +67,11 @@ def test_only_the_jobs_workers_over_the_jobs_time_are_read(farm: LocalFarm) -> N
     assert len(calls.groups) <= 2 * len(workers)
     # Sorted by worker, then time within each.
     assert df["workerId"].astype(str).is_monotonic_increasing
-    assert df.groupby("workerId", observed=True)["timestamp"].apply(
-        lambda t: t.is_monotonic_increasing
-    ).all()
+    assert (
+        df.groupby("workerId", observed=True)["timestamp"]
+        .apply(lambda t: t.is_monotonic_increasing)
+        .all()
+    )
 
 
 def test_the_oom_kills_reach_the_hosts_memory_in_job_resources(farm: LocalFarm) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,9 @@ def line(**figures: Any) -> str:
     return json.dumps(record, ensure_ascii=False)
 
 
-def sample(seconds: float, cpu: float = 50.0, used: int = 8 * GIB, **more: Any) -> dict[str, Any]:
+def sample(
+    seconds: float, cpu: float | str = 50.0, used: int = 8 * GIB, **more: Any
+) -> dict[str, Any]:
     figures = {
         "cpu_usage_percent": cpu,
         "memory_total_bytes": 64 * GIB,
@@ -128,7 +131,7 @@ def test_filter_log_events_name_their_worker() -> None:
 # ---- resource_frame
 
 
-def actions_frame(rows: list[tuple[str | None, float | None, float | None]]) -> pd.DataFrame:
+def actions_frame(rows: Sequence[tuple[str | None, float | None, float | None]]) -> pd.DataFrame:
     def at(s: float | None) -> Any:
         return pd.NaT if s is None else T0 + pd.Timedelta(seconds=s)
 
@@ -231,24 +234,25 @@ def test_the_join_matches_a_per_action_filter_on_random_data() -> None:
 
 
 def test_summarize_gains_peak_memory_per_step_only_with_resource_columns() -> None:
-    from deadline_nb.localfarm.model import JOBS, FarmModel
     from deadline_nb.summary import RESOURCE_SUMMARY_COLUMNS, SUMMARY_COLUMNS
 
-    model = FarmModel(seed=0)
-    actions = dnb.session_action_frame(
-        model.session_actions(model.job_by_name(JOBS["failing"]).job_id)
-    )
+    actions = actions_frame([("worker-1", 0, 100), ("worker-1", 100, 300), ("worker-2", 0, 50)])
+    actions["actionType"] = pd.Categorical(["taskRun"] * 3, categories=list(schema.ACTION_TYPES))
+    actions["stepName"] = ["Render", "Render", "Comp"]
+    actions["taskId"] = ["task-a", "task-b", "task-c"]
+    actions["status"] = pd.Categorical(["SUCCEEDED"] * 3, dtype=schema.STATUS)
     plain = dnb.summarize(actions)
     assert list(plain.columns) == list(SUMMARY_COLUMNS)
-    runs = (actions["actionType"] == "taskRun") & actions["startedAt"].notna()
-    res = actions.copy()
-    res["metricSamples"] = pd.array([1 if r else pd.NA for r in runs], dtype="Int64")
-    peaks = [(i + 1) * GIB if r else None for i, r in enumerate(runs)]
-    res["memPeakBytes"] = pd.array(peaks, dtype="Int64")
-    res["memPeakPercent"] = pd.array([None if p is None else 1.0 for p in peaks], "Float64")
-    table = dnb.summarize(res)
+    metrics = dnb.metrics_frame(
+        {
+            "worker-1": [sample(50, used=5 * GIB), sample(200, used=40 * GIB)],
+            "worker-2": [],
+        }
+    )
+    table = dnb.summarize(dnb.resource_frame(actions, metrics))
     assert list(table.columns) == [*SUMMARY_COLUMNS, *RESOURCE_SUMMARY_COLUMNS]
-    total = table.loc["All steps"]
-    assert total["memPeakBytes"] == max(p for p in peaks if p is not None)
-    assert total["sampledTaskRuns"] == int(runs.sum()) == total["taskRuns"]
+    assert table.loc["Render", "memPeakBytes"] == 40 * GIB
+    assert table.loc["Render", "sampledTaskRuns"] == 2
+    assert pd.isna(table.loc["Comp", "memPeakBytes"]) and table.loc["Comp", "sampledTaskRuns"] == 0
+    assert table.loc["All steps", "memPeakBytes"] == 40 * GIB
     pd.testing.assert_frame_equal(table[list(SUMMARY_COLUMNS)], plain)

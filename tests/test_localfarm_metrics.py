@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from typing import Any
@@ -62,9 +63,7 @@ def test_samples_come_every_interval_and_a_window_reads_only_its_samples(
     )
     stamps = [e["timestamp"] for e in page["events"]]
     assert len(stamps) == 60
-    assert {b - a for a, b in zip(stamps, stamps[1:], strict=False)} == {
-        int(INTERVAL_SECONDS * 1000)
-    }
+    assert {b - a for a, b in itertools.pairwise(stamps)} == {int(INTERVAL_SECONDS * 1000)}
     assert all(start <= s < start + 3_600_000 for s in stamps)
 
 
@@ -73,14 +72,20 @@ def test_the_oom_runs_reach_the_hosts_memory_just_before_they_end() -> None:
     build = model.job_build(model.job_by_name(JOBS["failing"]).job_id)
     killed = [a for a in build.actions if a.get("processExitCode") == 137]
     assert killed
-    session_of = {a["sessionActionId"]: s for s in build.sessions for a in build.session_actions[s["sessionId"]]}
+    session_of = {
+        a["sessionActionId"]: s
+        for s in build.sessions
+        for a in build.session_actions[s["sessionId"]]
+    }
     for action in killed:
         session = session_of[action["sessionActionId"]]
         log = worker_log(model, session["fleetId"], session["workerId"])
         end = float(action["endedAt"]) * 1000
         start = float(action["startedAt"]) * 1000
         inside = [
-            e for e in log.events[log.visible(int(start)) : log.visible(int(end))] if e.timestamp >= start
+            e
+            for e in log.events[log.visible(int(start)) : log.visible(int(end))]
+            if e.timestamp >= start
         ]
         if not inside:
             continue  # a run shorter than an interval has no sample

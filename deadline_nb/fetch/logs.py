@@ -221,9 +221,7 @@ class StreamReader:
 
     def run(self, sessions: Sequence[StreamSpec], max_workers: int) -> None:
         states = (
-            self.store.log_streams(*self.key)
-            if self.store is not None
-            else dict[str, LogStream]()
+            self.store.log_streams(*self.key) if self.store is not None else dict[str, LogStream]()
         )
         todo = []
         for session in sessions:

@@ -173,14 +173,18 @@ def _read(
             DataWarning,
             stacklevel=stacklevel,
         )
-    frame = pd.concat(parts, ignore_index=True) if parts else schema.empty_frame(schema.METRIC_COLUMNS)
+    frame = (
+        pd.concat(parts, ignore_index=True) if parts else schema.empty_frame(schema.METRIC_COLUMNS)
+    )
     if len(parts) > 1:
         for column in ("farmId", "fleetId", "workerId"):
             frame[column] = frame[column].astype(object).astype("category")
         frame = frame.sort_values(["workerId", "timestamp"], kind="stable", ignore_index=True)
-        frame = frame.astype(dict(schema.METRIC_COLUMNS))  # type: ignore[arg-type]
+        frame = frame.astype(dict(schema.METRIC_COLUMNS))
     read = {s.session_id for specs in windows.values() for s in specs}
-    silent = sorted(read - set(frame["workerId"].astype(object)) - {m.split(" ")[0] for m in missing})
+    silent = sorted(
+        read - set(frame["workerId"].astype(object)) - {m.split(" ")[0] for m in missing}
+    )
     if silent:
         warnings.warn(
             f"{len(silent)} worker log{'s hold' if len(silent) > 1 else ' holds'} no host "
@@ -287,9 +291,7 @@ def job_metrics(job: Job, *, refresh: bool = False) -> pd.DataFrame:
     ids = Ids(job.farm_id, job.queue_id, job.job_id)
     c = options.get("client") or resolve_client(None, job._boto3_session)
     max_workers = int(options.get("max_workers", DEFAULT_WORKERS))
-    lc = logs_client_for(
-        c, None, job._boto3_session, Ids(ids.farm_id, "", ids.job_id), max_workers
-    )
+    lc = logs_client_for(c, None, job._boto3_session, Ids(ids.farm_id, "", ids.job_id), max_workers)
     watch = Watch(
         ids,
         c.meta.endpoint_url,

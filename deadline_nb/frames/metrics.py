@@ -375,13 +375,15 @@ def _build(
         given = texts.notna().to_numpy() & ~texts.isin(NOT_AVAILABLE).to_numpy()
         bad = given & ~np.isfinite(values)
         values[~np.isfinite(values)] = np.nan
-        for i in np.flatnonzero(bad):
-            problems.add(f"{figure} is not a number and was kept as missing", where[i])
+        for bad_at in np.flatnonzero(bad).tolist():
+            problems.add(f"{figure} is not a number and was kept as missing", where[bad_at])
         if column in _INT_COLUMNS:
             with np.errstate(invalid="ignore"):
                 fraction = ~np.isnan(values) & (values != np.floor(values))
-            for i in np.flatnonzero(fraction):
-                problems.add(f"{figure} is not a whole number and was kept as missing", where[i])
+            for bad_at in np.flatnonzero(fraction).tolist():
+                problems.add(
+                    f"{figure} is not a whole number and was kept as missing", where[bad_at]
+                )
             values[fraction] = np.nan
         columns[column] = values
     problems.emit(stacklevel=stacklevel + 1)
@@ -420,7 +422,7 @@ def _assemble(
         else:
             data[column] = pd.arrays.FloatingArray(np.where(missing, 0.0, values), missing)
     frame = pd.DataFrame(data)
-    return frame.astype(dict(schema.METRIC_COLUMNS))  # type: ignore[arg-type]
+    return frame.astype(dict(schema.METRIC_COLUMNS))
 
 
 # ---------------------------------------------------------------------------------------------

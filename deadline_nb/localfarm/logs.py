@@ -777,7 +777,7 @@ class FarmLogs:
         if ref is None:
             raise KeyError(f"No log stream {name!r} in {group!r}.")
         whole = self.log(ref)
-        return whole.events[: self.visible(ref, whole, now)], whole
+        return list(whole.events[: self.visible(ref, whole, now)]), whole
 
     def visible(self, ref: StreamRef, whole: SessionLog | WorkerLog, now_ms: int) -> int:
         """Return how many events of a stream have happened by ``now_ms``.

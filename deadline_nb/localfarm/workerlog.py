@@ -275,7 +275,10 @@ class WorkerLog:
         if i == 0:
             record: dict[str, Any] = {"level": "INFO", "msg": "👋 Worker Agent starting"}
         elif not self._metrics:
-            record = {"level": "INFO", "msg": "Worker successfully bootstrapped and is now running."}
+            record = {
+                "level": "INFO",
+                "msg": "Worker successfully bootstrapped and is now running.",
+            }
         else:
             record = {
                 "level": "INFO",
