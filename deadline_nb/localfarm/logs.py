@@ -527,8 +527,10 @@ class FarmLogs:
         --------
         >>> from deadline_nb.localfarm.logs import FarmLogs
         >>> from deadline_nb.localfarm.model import FarmModel
-        >>> logs = FarmLogs(FarmModel(seed=0))
-        >>> logs.queue_of(logs.groups[0]) is not None, logs.queue_of("/nope")
+        >>> model = FarmModel(seed=0)
+        >>> logs = FarmLogs(model)
+        >>> group = logs.group_name(model.queues[0]["queueId"])
+        >>> logs.queue_of(group) is not None, logs.queue_of("/nope")
         (True, None)
         """
         return self._queues.get(group)
