@@ -253,6 +253,6 @@ def test_summarize_gains_peak_memory_per_step_only_with_resource_columns() -> No
     assert list(table.columns) == [*SUMMARY_COLUMNS, *RESOURCE_SUMMARY_COLUMNS]
     assert table.loc["Render", "memPeakBytes"] == 40 * GIB
     assert table.loc["Render", "sampledTaskRuns"] == 2
-    assert pd.isna(table.loc["Comp", "memPeakBytes"]) and table.loc["Comp", "sampledTaskRuns"] == 0
+    assert table["memPeakBytes"].isna()["Comp"] and table.loc["Comp", "sampledTaskRuns"] == 0
     assert table.loc["All steps", "memPeakBytes"] == 40 * GIB
     pd.testing.assert_frame_equal(table[list(SUMMARY_COLUMNS)], plain)
