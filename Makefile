@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed-stamp
 LOWEST := .venv-lowest
 # Tests of the pure modules: run again with the lowest pandas/numpy/matplotlib (ci/lowest.txt).
 PURE_TESTS := tests/test_schema.py tests/test_frames.py tests/test_frames_properties.py \
-	tests/test_frames_job.py tests/test_frames_hardening.py tests/test_frames_logs.py
+	tests/test_frames_job.py tests/test_frames_hardening.py tests/test_frames_logs.py \
+	tests/test_frames_metrics.py
 
 export MPLBACKEND := Agg
 export PIP_DISABLE_PIP_VERSION_CHECK := 1

@@ -456,8 +456,8 @@ def logs_client(
     >>> from deadline_nb.localfarm import LocalFarm
     >>> with LocalFarm() as farm:
     ...     logs = logs_client(endpoint_url=farm.endpoint_url)
-    ...     len(logs.describe_log_groups()["logGroups"])
-    3
+    ...     len(logs.describe_log_groups()["logGroups"])  # 3 queues, 4 fleets
+    7
     """
 
     from .ratelimit import LOGS_QUOTAS, shared_bucket

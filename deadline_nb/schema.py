@@ -365,6 +365,54 @@ LOG_ANNOTATION_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
     }
 )
 
+#: ``metrics_frame``: one row per host-metrics sample the worker agent logged (its
+#: ``HostMetricsLogger``, every 60 s by default) in its worker log; NA where the agent wrote
+#: ``NOT_AVAILABLE`` (or ``NOT_SUPPORTED``) or did not log the figure (GPU figures only on hosts
+#: with ``nvidia-smi``). ``diskUsedPercent`` is what the agent logs as
+#: ``total-disk-used-percent``: ``round(used / total, 1)``, a fraction despite its name.
+METRIC_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "farmId": CATEGORY,
+        "fleetId": CATEGORY,
+        "workerId": CATEGORY,
+        "timestamp": TIME,
+        "cpuPercent": pd.Float64Dtype(),
+        "memTotalBytes": pd.Int64Dtype(),
+        "memUsedBytes": pd.Int64Dtype(),
+        "memUsedPercent": pd.Float64Dtype(),
+        "swapUsedBytes": pd.Int64Dtype(),
+        "diskTotalBytes": pd.Int64Dtype(),
+        "diskUsedBytes": pd.Int64Dtype(),
+        "diskUsedPercent": pd.Float64Dtype(),
+        "diskAvailableBytes": pd.Int64Dtype(),
+        "netSentBytesPerSecond": pd.Int64Dtype(),
+        "netRecvBytesPerSecond": pd.Int64Dtype(),
+        "diskReadBytesPerSecond": pd.Int64Dtype(),
+        "diskWriteBytesPerSecond": pd.Int64Dtype(),
+        "gpuPercent": pd.Float64Dtype(),
+        "gpuMemUsedMiB": pd.Int64Dtype(),
+        "gpuMemTotalMiB": pd.Int64Dtype(),
+        "gpuMemUsedPercent": pd.Float64Dtype(),
+        "gpuMemUtilizationPercent": pd.Float64Dtype(),
+    }
+)
+
+#: ``resource_frame``: columns appended to an action frame, from the host-metrics samples of the
+#: action's worker within its window (start to end, both included). ``metricSamples`` is 0 when
+#: the worker logged samples but none fell inside (a short action), NA when nothing is known
+#: (never started, no worker, no samples of that worker at all); every figure is NA unless
+#: ``metricSamples`` is positive. ``memTotalBytes`` is the worker's total at the peak sample.
+RESOURCE_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "metricSamples": pd.Int64Dtype(),
+        "memPeakBytes": pd.Int64Dtype(),
+        "memPeakPercent": pd.Float64Dtype(),
+        "memTotalBytes": pd.Int64Dtype(),
+        "cpuMeanPercent": pd.Float64Dtype(),
+        "cpuMaxPercent": pd.Float64Dtype(),
+    }
+)
+
 #: Where ``failure_lines`` found the line a failed action ends with, in order of preference
 #: (the last: the action has no lines at all).
 FAILURE_SOURCES: Final[tuple[str, ...]] = ("openjd_fail", "output", "exit code", "no lines")
@@ -478,40 +526,6 @@ USAGE_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
 #: The usage frame's total estimated cost and runtime columns: what a chart or a finding reads.
 USAGE_COST: Final = "costInUsd.sum"
 USAGE_RUNTIME: Final = "runtimeInSeconds.sum"
-
-# ---------------------------------------------------------------------------------------------
-# worker host metrics (the worker agent's log) and each action's share of them
-
-#: ``metrics_frame``: one row per host-metrics sample of a worker, sorted by ``workerId`` then
-#: ``timestamp``; NA where the agent wrote NOT_AVAILABLE. Further figures the agent logs (disk,
-#: network) follow these, named in the same style.
-METRIC_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
-    {
-        "farmId": CATEGORY,
-        "fleetId": CATEGORY,
-        "workerId": CATEGORY,
-        "timestamp": TIME,
-        "cpuPercent": pd.Float64Dtype(),
-        "memTotalBytes": pd.Int64Dtype(),
-        "memUsedBytes": pd.Int64Dtype(),
-        "memUsedPercent": pd.Float64Dtype(),
-        "swapUsedBytes": pd.Int64Dtype(),
-    }
-)
-
-#: Columns ``resource_frame`` appends to the actions frame: the samples of the action's worker
-#: within its [startedAt, endedAt] window (``metricSamples``, 0 when none fell inside) and what
-#: they say. Every figure is NA when ``metricSamples`` is 0 or the action never started.
-RESOURCE_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
-    {
-        "metricSamples": pd.Int64Dtype(),
-        "memPeakBytes": pd.Int64Dtype(),
-        "memPeakPercent": pd.Float64Dtype(),
-        "memTotalBytes": pd.Int64Dtype(),
-        "cpuMeanPercent": pd.Float64Dtype(),
-        "cpuMaxPercent": pd.Float64Dtype(),
-    }
-)
 
 
 def empty_frame(columns: Mapping[str, object]) -> pd.DataFrame:

@@ -202,6 +202,14 @@ SUMMARY_COLUMNS: Final[tuple[str, ...]] = (
     "endedAt",
 )
 
+#: The columns :func:`summarize` adds when the frame has the resource columns
+#: (``schema.RESOURCE_COLUMNS``, from :func:`deadline_nb.resource_frame` or ``job.resources``).
+RESOURCE_SUMMARY_COLUMNS: Final[tuple[str, ...]] = (
+    "memPeakBytes",
+    "memPeakPercent",
+    "sampledTaskRuns",
+)
+
 TOTAL_LABEL: Final[str] = "All steps"
 
 
@@ -241,6 +249,14 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         ``startedAt``, ``endedAt``
             first start and last end.
 
+        With the resource columns (``job.resources``), also:
+
+        ``memPeakBytes``, ``memPeakPercent``
+            the highest memory any of the step's task runs saw on its worker (missing when
+            none has samples);
+        ``sampledTaskRuns``
+            attempted task runs with at least one host-metrics sample in their window.
+
     Examples
     --------
     >>> import deadline_nb as dnb
@@ -263,6 +279,14 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     rows[TOTAL_LABEL] = _totals(df)
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "step"
+    if "memPeakBytes" in df.columns and "metricSamples" in df.columns:
+        return table[[*SUMMARY_COLUMNS, *RESOURCE_SUMMARY_COLUMNS]].astype(
+            {
+                "memPeakBytes": pd.Int64Dtype(),
+                "memPeakPercent": pd.Float64Dtype(),
+                "sampledTaskRuns": "int64",
+            }
+        )
     return table[list(SUMMARY_COLUMNS)]
 
 
@@ -297,7 +321,20 @@ def _totals(df: pd.DataFrame) -> dict[str, object]:
             return pd.NaT
         return pd.Timestamp(int(getattr(ns, fn)()), unit="ns", tz="UTC")
 
+    resources: dict[str, object] = {}
+    if "memPeakBytes" in df.columns and "metricSamples" in df.columns:
+        sampled = runs & (df["metricSamples"].fillna(0).to_numpy(dtype=np.int64) > 0)
+        peaks = df["memPeakBytes"].astype("Float64").to_numpy(np.float64, na_value=np.nan)
+        percents = df["memPeakPercent"].astype("Float64").to_numpy(np.float64, na_value=np.nan)
+        have = sampled & ~np.isnan(peaks)
+        have_pct = sampled & ~np.isnan(percents)
+        resources = {
+            "memPeakBytes": int(peaks[have].max()) if have.any() else pd.NA,
+            "memPeakPercent": float(percents[have_pct].max()) if have_pct.any() else pd.NA,
+            "sampledTaskRuns": int(sampled.sum()),
+        }
     return {
+        **resources,
         "actions": len(df),
         "tasks": int(tasks.nunique()),
         "taskRuns": int(runs.sum()),

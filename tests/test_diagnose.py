@@ -442,7 +442,7 @@ def test_memory_near_the_total_and_the_oom_kills() -> None:
     assert f"{len(killed)} of them exited 137" in memory["title"]
     assert "64 GiB" in memory["evidence"]
     # The job's own resources are read when they are there (no fetch).
-    job._resources = with_resources(job.actions, peaks)  # type: ignore[attr-defined]
+    job._resources = with_resources(job.actions, peaks)
     assert "memory" in set(dnb.diagnose(job)["kind"])
 
 

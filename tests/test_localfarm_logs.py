@@ -442,7 +442,8 @@ def test_requests_are_validated_as_the_model_says(module_farm: LocalFarm) -> Non
 
 def test_unknown_groups_and_streams_are_not_found(module_farm: LocalFarm, logs: Any) -> None:
     group = group_of(module_farm, "failing")
-    fleet_group = f"/aws/deadline/{module_farm.farm_id}/{module_farm.model.fleets[0]['fleetId']}"
+    # Fleets have groups (their workers' logs); a fleet the farm does not have has none.
+    fleet_group = f"/aws/deadline/{module_farm.farm_id}/fleet-{'0' * 32}"
     cases = [
         (
             lambda: logs.get_log_events(logGroupName="/aws/deadline/nope", logStreamName="s"),
@@ -540,11 +541,13 @@ def test_describe_log_streams_orders_pages_and_filters(module_farm: LocalFarm, l
         assert all(e["timestamp"] < e["ingestionTime"] <= e["timestamp"] + 1500 for e in events)
 
 
-def test_describe_log_groups_lists_one_group_per_queue(module_farm: LocalFarm, logs: Any) -> None:
+def test_describe_log_groups_lists_one_group_per_queue_and_fleet(
+    module_farm: LocalFarm, logs: Any
+) -> None:
     groups = logs.describe_log_groups()["logGroups"]
-    expected = sorted(
-        f"/aws/deadline/{module_farm.farm_id}/{q['queueId']}" for q in module_farm.model.queues
-    )
+    owners = [q["queueId"] for q in module_farm.model.queues]
+    owners += [f["fleetId"] for f in module_farm.model.fleets]
+    expected = sorted(f"/aws/deadline/{module_farm.farm_id}/{owner}" for owner in owners)
     assert [g["logGroupName"] for g in groups] == expected
     assert all(g["arn"] == f"{g['logGroupArn']}:*" for g in groups)
     one = logs.describe_log_groups(logGroupNamePattern=expected[1][-12:])["logGroups"]

@@ -16,6 +16,8 @@ The rooms of this package:
 - :mod:`.usage`: :func:`usage_frame` and :func:`fetch_usage_statistics` (the sessions-statistics
   aggregation: usage and estimated cost by queue, fleet, job, user...), a job's cost
   (``Job.cost``), :func:`cost_per_step` and :func:`cost_per_frame`.
+- :mod:`.metrics`: :func:`fetch_worker_metrics` (the host metrics of a job's workers, from
+  the worker logs, over the job's time, through the cache).
 - :mod:`.common`: what they share (ids, the client, the cache handle, paging).
 
 Every function takes ids the same way: ``farm_id, queue_id, job_id`` in that order, each left
@@ -33,6 +35,7 @@ from .actions import fetch_session_action_frame, fetch_session_actions
 from .common import CacheArg
 from .job import Job, load_job
 from .logs import action_log, fetch_session_logs, grep_logs
+from .metrics import fetch_worker_metrics
 from .resources import (
     JobPage,
     fetch_job,
@@ -62,6 +65,7 @@ __all__ = [
     "fetch_steps",
     "fetch_tasks",
     "fetch_usage_statistics",
+    "fetch_worker_metrics",
     "grep_logs",
     "job_filter",
     "list_farms",

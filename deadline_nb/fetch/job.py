@@ -66,6 +66,12 @@ class Job:
     cost
         The job's estimated cost (:func:`deadline_nb.fetch.usage.job_cost`), fetched on first
         use, then kept.
+    metrics
+        The host metrics of the job's workers over the job's time
+        (:func:`deadline_nb.fetch_worker_metrics`), fetched on first use, then kept.
+    resources
+        :attr:`actions` with what memory and CPU each saw on its worker
+        (:func:`deadline_nb.resource_frame` of :attr:`actions` and :attr:`metrics`).
     """
 
     job: dict[str, Any]
@@ -77,6 +83,8 @@ class Job:
     _options: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
     _logs: pd.DataFrame | None = dataclasses.field(default=None, repr=False)
     _cost: pd.DataFrame | None = dataclasses.field(default=None, repr=False)
+    _metrics: pd.DataFrame | None = dataclasses.field(default=None, repr=False)
+    _resources: pd.DataFrame | None = dataclasses.field(default=None, repr=False)
     _boto3_session: Any = dataclasses.field(default=None, repr=False)
 
     @property
@@ -161,6 +169,59 @@ class Job:
 
             self._cost = job_cost(self)
         return self._cost
+
+    @property
+    def metrics(self) -> pd.DataFrame:
+        """The host metrics of the workers the job ran on, over the job's time.
+
+        :func:`deadline_nb.metrics_frame` of the worker logs: fetched on first use (not by
+        :func:`load_job`) with the job's own options, through the cache (a worker's window
+        whose sessions have ended is read once, ever), then kept on this object.
+
+        Examples
+        --------
+        >>> import deadline_nb as dnb
+        >>> from deadline_nb.localfarm import LocalFarm
+        >>> with LocalFarm() as farm:
+        ...     j = farm.job_by_name("failing")
+        ...     job = dnb.load_job(farm.farm_id, j.queue_id, j.job_id,
+        ...                        client=farm.client(), cache=False, progress=False)
+        ...     metrics = job.metrics
+        >>> set(metrics["workerId"]) == set(job.sessions["workerId"]), job.metrics is metrics
+        (True, True)
+        """
+        if self._metrics is None:
+            from .metrics import job_metrics
+
+            self._metrics = job_metrics(self)
+        return self._metrics
+
+    @property
+    def resources(self) -> pd.DataFrame:
+        """:attr:`actions` with the memory and CPU each action saw on its worker.
+
+        ``resource_frame(job.actions, job.metrics)`` (:func:`deadline_nb.resource_frame`):
+        the same rows and columns, then ``schema.RESOURCE_COLUMNS``. Fetches :attr:`metrics`
+        on first use, then kept.
+
+        Examples
+        --------
+        >>> import deadline_nb as dnb
+        >>> from deadline_nb.localfarm import LocalFarm
+        >>> with LocalFarm() as farm:
+        ...     j = farm.job_by_name("failing")
+        ...     job = dnb.load_job(farm.farm_id, j.queue_id, j.job_id,
+        ...                        client=farm.client(), cache=False, progress=False)
+        ...     res = job.resources
+        >>> killed = res[res["processExitCode"] == 137]
+        >>> bool((killed["memPeakBytes"] >= 0.95 * killed["memTotalBytes"]).all())
+        True
+        """
+        if self._resources is None:
+            from .metrics import job_resources
+
+            self._resources = job_resources(self)
+        return self._resources
 
     def action_log(self, session_action_id: str, tail: int | None = None) -> str:
         """Return one of the job's session actions' log lines as text.

@@ -61,12 +61,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SETTLE_SECONDS",
+    "StreamReader",
+    "StreamSpec",
     "action_log",
     "check_pattern",
+    "epoch_ms",
     "fetch_session_logs",
     "filter_pattern",
     "grep_logs",
+    "job_sessions",
     "log_group_name",
+    "logs_client_for",
 ]
 
 #: Seconds after its end before a session's stream is taken as final: the worker agent sends
@@ -96,16 +101,29 @@ def log_group_name(farm_id: str, queue_id: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Session:
-    """What reading a session's stream needs to know of the session."""
+class StreamSpec:
+    """What reading one stream needs: its name, its time window, whether it can still change.
+
+    A session's stream (``session_id`` is the stream's name) is read from the session's start
+    less ``margin_ms``; a worker's (:mod:`.metrics`) only over the window of the job's
+    sessions on it: ``end_ms`` then bounds the read (``endTime``). Shared with :mod:`.metrics`.
+    """
 
     session_id: str
     started_ms: int | None
     final: bool  # ended, and long enough ago that its stream no longer changes
+    end_ms: int | None = None
+    margin_ms: int = _START_MARGIN_MS
 
 
-def _ms(value: Any) -> int | None:
-    """A time (datetime, pandas Timestamp, epoch seconds) as epoch ms, or None."""
+def epoch_ms(value: Any) -> int | None:
+    """A time (datetime, pandas Timestamp, epoch seconds) as epoch ms, or None.
+
+    Examples
+    --------
+    >>> epoch_ms(1795730400.5), epoch_ms(None)
+    (1795730400500, None)
+    """
     if value is None:
         return None
     try:
@@ -119,15 +137,15 @@ def _ms(value: Any) -> int | None:
         return None
 
 
-def _session_info(session_id: str, status: Any, started: Any, ended: Any) -> _Session:
-    end_ms = _ms(ended)
+def _session_info(session_id: str, status: Any, started: Any, ended: Any) -> StreamSpec:
+    end_ms = epoch_ms(ended)
     done = (str(status) == "ENDED" or end_ms is not None) and (
         end_ms is None or end_ms <= (time.time() - SETTLE_SECONDS) * 1000
     )
-    return _Session(str(session_id), _ms(started), done)
+    return StreamSpec(str(session_id), epoch_ms(started), done)
 
 
-def _sessions_from_items(items: Iterable[Mapping[str, Any]]) -> list[_Session]:
+def _sessions_from_items(items: Iterable[Mapping[str, Any]]) -> list[StreamSpec]:
     return [
         _session_info(
             s["sessionId"], s.get("lifecycleStatus"), s.get("startedAt"), s.get("endedAt")
@@ -137,7 +155,7 @@ def _sessions_from_items(items: Iterable[Mapping[str, Any]]) -> list[_Session]:
     ]
 
 
-def _sessions_from_frame(frame: pd.DataFrame) -> list[_Session]:
+def _sessions_from_frame(frame: pd.DataFrame) -> list[StreamSpec]:
     out = []
     for row in frame[["sessionId", "lifecycleStatus", "startedAt", "endedAt"]].itertuples(
         index=False
@@ -168,8 +186,13 @@ class _Stopped(Exception):
     """The fetch failed in another thread."""
 
 
-class _Reader:
-    """Reads a job's session streams, in parallel, through the cache (or into memory)."""
+class StreamReader:
+    """Reads a job's streams, in parallel, through the cache (or into memory).
+
+    By default the job's session streams (its queue's group, kept under the job's key); a
+    ``group`` and a cache ``key`` of its own for other streams (a fleet's worker logs, in
+    :mod:`.metrics`). Shared with :mod:`.metrics`.
+    """
 
     def __init__(
         self,
@@ -179,10 +202,13 @@ class _Reader:
         watch: Watch,
         *,
         refresh: bool,
+        group: str | None = None,
+        key: tuple[str, str, str] | None = None,
     ) -> None:
         self.lc = lc
         self.ids = ids
-        self.group = log_group_name(ids.farm_id, ids.queue_id)
+        self.group = group or log_group_name(ids.farm_id, ids.queue_id)
+        self.key = key or ids.key
         self.store = store
         self.watch = watch
         self.refresh = refresh
@@ -193,11 +219,9 @@ class _Reader:
         self.calls = 0
         self._lock = threading.Lock()
 
-    def run(self, sessions: Sequence[_Session], max_workers: int) -> None:
+    def run(self, sessions: Sequence[StreamSpec], max_workers: int) -> None:
         states = (
-            self.store.log_streams(*self.ids.key)
-            if self.store is not None
-            else dict[str, LogStream]()
+            self.store.log_streams(*self.key) if self.store is not None else dict[str, LogStream]()
         )
         todo = []
         for session in sessions:
@@ -240,7 +264,7 @@ class _Reader:
         response: dict[str, Any] = self.lc.get_log_events(**params)
         return response
 
-    def _read(self, session: _Session, state: LogStream | None) -> None:
+    def _read(self, session: StreamSpec, state: LogStream | None) -> None:
         sid = session.session_id
         params: dict[str, Any] = {
             "logGroupName": self.group,
@@ -248,7 +272,9 @@ class _Reader:
             "startFromHead": True,
         }
         if session.started_ms is not None:
-            params["startTime"] = max(0, session.started_ms - _START_MARGIN_MS)
+            params["startTime"] = max(0, session.started_ms - session.margin_ms)
+        if session.end_ms is not None:
+            params["endTime"] = session.end_ms
         restart = self.refresh or state is None or state.missing
         token: str | None = None
         skip = 0
@@ -309,7 +335,7 @@ class _Reader:
 
     def _keep(
         self,
-        session: _Session,
+        session: StreamSpec,
         events: list[dict[str, Any]],
         token: str | None,
         complete: bool,
@@ -321,18 +347,18 @@ class _Reader:
                 self.events.setdefault(sid, []).extend(events)
             return
         if self.store.put_log_page(
-            *self.ids.key, sid, events, token=token, complete=complete, restart=restart
+            *self.key, sid, events, token=token, complete=complete, restart=restart
         ):
             with self._lock:
                 self.cleaned.append(sid)
 
-    def _missing(self, session: _Session) -> None:
+    def _missing(self, session: StreamSpec) -> None:
         with self._lock:
             self.missing.append(session.session_id)
         if self.store is not None:
             # An ended session's stream that does not exist never will: kept as such.
             self.store.put_log_page(
-                *self.ids.key,
+                *self.key,
                 session.session_id,
                 [],
                 token=None,
@@ -356,10 +382,10 @@ class _Reader:
 
 
 def _frame(
-    reader: _Reader,
+    reader: StreamReader,
     store: Cache | None,
     ids: Ids,
-    sessions: Sequence[_Session],
+    sessions: Sequence[StreamSpec],
     actions: pd.DataFrame | None,
 ) -> pd.DataFrame:
     from ..frames import log_frame
@@ -382,14 +408,18 @@ def _frame(
     )
 
 
-def _logs_client_for(
+def logs_client_for(
     c: DeadlineCloudClient,
     logs_client: Any,
     boto3_session: boto3.Session | None,
     ids: Ids,
     max_workers: int,
 ) -> Any:
-    """The caller's logs client, or one with the credentials and endpoint ``c`` implies."""
+    """The caller's logs client, or one with the credentials and endpoint ``c`` implies.
+
+    Shared with :mod:`.metrics`, which passes an empty ``ids.queue_id`` (a worker log is not
+    a queue's: no queue role).
+    """
     if logs_client is not None:
         return logs_client
     endpoint = c.meta.endpoint_url
@@ -404,10 +434,13 @@ def _logs_client_for(
     )
 
 
-def _job_sessions(
+def job_sessions(
     c: DeadlineCloudClient, ids: Ids, store: Cache | None, refresh: bool
 ) -> list[dict[str, Any]]:
-    """The job's sessions: from the cache when the job is finished and was listed whole."""
+    """The job's sessions: from the cache when the job is finished and was listed whole.
+
+    Shared with :mod:`.metrics`.
+    """
     job = fetch_job(*ids.key, client=c)
     listed = store is not None and not refresh and is_finished(job)
     if listed and store is not None and store.listing(*ids.key) == job_token(job):
@@ -424,7 +457,7 @@ def _read_logs(
     lc: Any,
     ids: Ids,
     store: Cache | None,
-    sessions: Sequence[_Session],
+    sessions: Sequence[StreamSpec],
     actions: pd.DataFrame | None,
     *,
     refresh: bool,
@@ -432,7 +465,7 @@ def _read_logs(
     max_workers: int,
     stacklevel: int,
 ) -> pd.DataFrame:
-    reader = _Reader(lc, ids, store, watch, refresh=refresh)
+    reader = StreamReader(lc, ids, store, watch, refresh=refresh)
     with watch:
         reader.run(sessions, max_workers)
     reader.warn(stacklevel)
@@ -515,10 +548,10 @@ def fetch_session_logs(
     """
     c = resolve_client(client, boto3_session)
     ids = resolve_ids(farm_id, queue_id, job_id)
-    lc = _logs_client_for(c, logs_client, boto3_session, ids, max_workers)
+    lc = logs_client_for(c, logs_client, boto3_session, ids, max_workers)
     watch = Watch(ids, c.meta.endpoint_url, progress=progress, timeout=timeout, unit="session")
     with fewer_collections(), CacheHandle(cache) as store:
-        items = _job_sessions(c, ids, store, refresh)
+        items = job_sessions(c, ids, store, refresh)
         sessions = _sessions_from_items(items)
         if session_ids is not None:
             known = {s.session_id for s in sessions}
@@ -550,7 +583,7 @@ def job_logs(job: Job, *, refresh: bool = False) -> pd.DataFrame:
     ids = Ids(job.farm_id, job.queue_id, job.job_id)
     c = options.get("client") or resolve_client(None, job._boto3_session)
     max_workers = int(options.get("max_workers", DEFAULT_WORKERS))
-    lc = _logs_client_for(c, None, job._boto3_session, ids, max_workers)
+    lc = logs_client_for(c, None, job._boto3_session, ids, max_workers)
     watch = Watch(
         ids,
         c.meta.endpoint_url,
@@ -779,7 +812,7 @@ def _server_grep(job: Job, filter_text: str) -> pd.DataFrame:
     group = log_group_name(ids.farm_id, ids.queue_id)
     c = options.get("client") or resolve_client(None, job._boto3_session)
     max_workers = int(options.get("max_workers", DEFAULT_WORKERS))
-    lc = _logs_client_for(c, None, job._boto3_session, ids, max_workers)
+    lc = logs_client_for(c, None, job._boto3_session, ids, max_workers)
     names = [s for s in job.sessions["sessionId"].astype(object) if isinstance(s, str)]
     chunks = [names[i : i + _FILTER_STREAMS] for i in range(0, len(names), _FILTER_STREAMS)]
     watch = Watch(

@@ -22,6 +22,8 @@ The modules, in the order data flows through them:
 * :mod:`~deadline_nb.frames.usage` -- usage statistics: :func:`statistics_frame` (the usage
   frame), and a job's cost spread over steps and task runs (:func:`step_costs`,
   :func:`action_costs`);
+* :mod:`~deadline_nb.frames.metrics` -- worker host metrics: :func:`metrics_frame` (the
+  agent's metrics lines) and :func:`resource_frame` (samples joined to session actions);
 * :mod:`~deadline_nb.frames.files` -- :func:`read_json`, :func:`write_json`, :func:`read_parquet`,
   :func:`write_csv` (text cells a spreadsheet would run as formulas neutralised);
 * shared inside the package: :mod:`~deadline_nb.frames.convert` (value conversions) and
@@ -44,6 +46,7 @@ from .logs import (
     normalize_log_line,
     normalize_log_lines,
 )
+from .metrics import metrics_frame, resource_frame
 from .ops import concat_frames, job_action_frame, sort_actions
 from .records import session_frame, step_frame, task_frame
 from .usage import action_costs, statistics_frame, step_costs
@@ -63,11 +66,13 @@ __all__ = [
     "limit_frame",
     "log_frame",
     "manifest_frame",
+    "metrics_frame",
     "normalize_log_line",
     "normalize_log_lines",
     "parameter_frame",
     "read_json",
     "read_parquet",
+    "resource_frame",
     "session_action_frame",
     "session_frame",
     "sort_actions",

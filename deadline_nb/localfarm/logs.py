@@ -40,6 +40,11 @@ Value ... at 'limit' failed to satisfy constraint: ..."), too many requests are
 A stream exists from its session's start: a running session's stream has the lines up to the
 farm's clock (its ``floor``, as the Deadline API's view of the running job). One session has no
 stream at all (:func:`.sessionlog.streamless_session`).
+
+The worker logs live beside them: each fleet's group ``/aws/deadline/<farmId>/<fleetId>``, one
+stream per worker named by its id (``GetWorker``'s ``log``), with the agent's host-metrics lines
+(:mod:`.workerlog`), from the worker's creation to the farm's clock; one worker has no stream
+(:func:`.workerlog.quiet_workers`).
 """
 
 from __future__ import annotations
@@ -73,6 +78,7 @@ from .sessionlog import (
     streamless_session,
 )
 from .shapes import logs_service_model
+from .workerlog import INTERVAL_SECONDS, WorkerLog, quiet_workers, worker_log
 
 __all__ = [
     "LOGS_HANDLERS",
@@ -374,7 +380,11 @@ the symbols :_#=@/;,- and the operators ^$?[]{}|\\*+. are allowed, without space
 
 @dataclass(frozen=True)
 class StreamRef:
-    """One session's stream: its name (the session id), job and session, and its order."""
+    """One session's stream: its name (the session id), job and session, and its order.
+
+    A worker's stream (``worker`` set: its ``GetWorker`` output) has no job or actions; its
+    ``session`` holds only ``startedAt``, the worker's creation.
+    """
 
     name: str
     job_id: str
@@ -382,6 +392,7 @@ class StreamRef:
     actions: Sequence[Mapping[str, Any]]
     running: bool
     code: int  # a stable number for the stream, in its tokens and event ids
+    worker: Mapping[str, Any] | None = None
 
 
 def _stream_code(group: str, name: str) -> int:
@@ -398,6 +409,8 @@ class FarmLogs:
         The farm.
     cache_sessions
         How many sessions' logs to keep once made (least recently read go first).
+    metrics_interval
+        Seconds between the host-metrics lines of the worker logs (default: the agent's 60).
 
     Examples
     --------
@@ -413,13 +426,23 @@ class FarmLogs:
     'Running Session Actions as user: render'
     """
 
-    def __init__(self, model: FarmModel, *, cache_sessions: int = 128) -> None:
+    def __init__(
+        self,
+        model: FarmModel,
+        *,
+        cache_sessions: int = 128,
+        metrics_interval: float = INTERVAL_SECONDS,
+    ) -> None:
         self.model = model
+        self.metrics_interval = metrics_interval
         self._lock = threading.RLock()
-        self._cache: collections.OrderedDict[str, SessionLog] = collections.OrderedDict()
+        self._cache: collections.OrderedDict[str, SessionLog | WorkerLog] = (
+            collections.OrderedDict()
+        )
         self._cache_size = max(1, cache_sessions)
         self._contexts: dict[str, JobLogContext] = {}
         self._queues = {self.group_name(q["queueId"]): q for q in model.queues}
+        self._fleets = {self.group_name(f["fleetId"]): f for f in model.fleets}
         self._streams: dict[str, dict[str, StreamRef]] = {}
 
     # ---- groups and streams
@@ -427,10 +450,12 @@ class FarmLogs:
     def group_name(self, queue_id: str) -> str:
         """Return the log group of a queue: ``/aws/deadline/<farmId>/<queueId>``.
 
+        A fleet's group (its workers' logs) is named the same way by the fleet's id.
+
         Parameters
         ----------
         queue_id
-            The queue's id.
+            The queue's id (or a fleet's).
 
         Returns
         -------
@@ -455,10 +480,35 @@ class FarmLogs:
         --------
         >>> from deadline_nb.localfarm.logs import FarmLogs
         >>> from deadline_nb.localfarm.model import FarmModel
-        >>> len(FarmLogs(FarmModel(seed=0)).groups)
-        3
+        >>> len(FarmLogs(FarmModel(seed=0)).groups)  # 3 queues, 4 fleets
+        7
         """
-        return sorted(self._queues)
+        return sorted([*self._queues, *self._fleets])
+
+    def fleet_of(self, group: str) -> Mapping[str, Any] | None:
+        """Return the ``GetFleet`` output of the fleet a worker-log group belongs to, or ``None``.
+
+        Parameters
+        ----------
+        group
+            A log group's name.
+
+        Returns
+        -------
+        dict or None
+            The fleet, or ``None`` for a group that is not a fleet's.
+
+        Examples
+        --------
+        >>> from deadline_nb.localfarm.logs import FarmLogs
+        >>> from deadline_nb.localfarm.model import FarmModel
+        >>> model = FarmModel(seed=0)
+        >>> logs = FarmLogs(model)
+        >>> fleet = model.fleets[0]
+        >>> logs.fleet_of(logs.group_name(fleet["fleetId"])) is fleet
+        True
+        """
+        return self._fleets.get(group)
 
     def queue_of(self, group: str) -> Mapping[str, Any] | None:
         """Return the ``GetQueue`` output of the queue a group belongs to, or ``None``.
@@ -477,8 +527,10 @@ class FarmLogs:
         --------
         >>> from deadline_nb.localfarm.logs import FarmLogs
         >>> from deadline_nb.localfarm.model import FarmModel
-        >>> logs = FarmLogs(FarmModel(seed=0))
-        >>> logs.queue_of(logs.groups[0]) is not None, logs.queue_of("/nope")
+        >>> model = FarmModel(seed=0)
+        >>> logs = FarmLogs(model)
+        >>> group = logs.group_name(model.queues[0]["queueId"])
+        >>> logs.queue_of(group) is not None, logs.queue_of("/nope")
         (True, None)
         """
         return self._queues.get(group)
@@ -509,8 +561,26 @@ class FarmLogs:
             known = self._streams.get(group)
             if known is not None:
                 return known
-            queue = self._queues[group]
             streams: dict[str, StreamRef] = {}
+            fleet = self._fleets.get(group)
+            if fleet is not None:
+                _, missing = quiet_workers(self.model)
+                for worker in self.model.fleet_workers(fleet["fleetId"]):
+                    name = str(worker["workerId"])
+                    if name == missing:
+                        continue
+                    streams[name] = StreamRef(
+                        name=name,
+                        job_id="",
+                        session={"startedAt": worker["createdAt"]},
+                        actions=(),
+                        running=True,
+                        code=_stream_code(group, name),
+                        worker=worker,
+                    )
+                self._streams[group] = streams
+                return streams
+            queue = self._queues[group]
             for spec in self.model.queue_jobs(queue["queueId"]):
                 build = self.model.job_build(spec.job_id)
                 silent = streamless_session(build)
@@ -624,7 +694,7 @@ class FarmLogs:
                 self._contexts[job_id] = context
             return context
 
-    def log(self, ref: StreamRef) -> SessionLog:
+    def log(self, ref: StreamRef) -> SessionLog | WorkerLog:
         """Return a stream's whole log (for a running session: its plan, see :meth:`events`).
 
         Parameters
@@ -651,7 +721,18 @@ class FarmLogs:
             if found is not None:
                 self._cache.move_to_end(ref.name)
                 return found
-        made = session_log(self.context(ref.job_id), ref.session, ref.actions, running=ref.running)
+        made: SessionLog | WorkerLog
+        if ref.worker is not None:
+            made = worker_log(
+                self.model,
+                str(ref.worker["fleetId"]),
+                ref.name,
+                interval=self.metrics_interval,
+            )
+        else:
+            made = session_log(
+                self.context(ref.job_id), ref.session, ref.actions, running=ref.running
+            )
         with self._lock:
             self._cache[ref.name] = made
             self._cache.move_to_end(ref.name)
@@ -661,7 +742,7 @@ class FarmLogs:
 
     def events(
         self, group: str, name: str, now_ms: int | None = None
-    ) -> tuple[list[LogEvent], SessionLog]:
+    ) -> tuple[list[LogEvent], SessionLog | WorkerLog]:
         """Return the events of a stream that have happened by ``now_ms``, and its whole log.
 
         Parameters
@@ -698,9 +779,9 @@ class FarmLogs:
         if ref is None:
             raise KeyError(f"No log stream {name!r} in {group!r}.")
         whole = self.log(ref)
-        return whole.events[: self.visible(ref, whole, now)], whole
+        return list(whole.events[: self.visible(ref, whole, now)]), whole
 
-    def visible(self, ref: StreamRef, whole: SessionLog, now_ms: int) -> int:
+    def visible(self, ref: StreamRef, whole: SessionLog | WorkerLog, now_ms: int) -> int:
         """Return how many events of a stream have happened by ``now_ms``.
 
         Parameters
@@ -856,7 +937,7 @@ class LogsResponses:
         if group.startswith("arn:"):
             # arn:aws:logs:<region>:<account>:log-group:<name>[:*]
             group = group.split(":log-group:", 1)[-1].removesuffix(":*")
-        if self.logs.queue_of(group) is None:
+        if self.logs.queue_of(group) is None and self.logs.fleet_of(group) is None:
             raise LogsError("ResourceNotFoundException", _GROUP_NOT_FOUND)
         return group
 
@@ -1025,7 +1106,7 @@ class LogsResponses:
     def _source(
         number: int,
         ref: StreamRef,
-        whole: SessionLog,
+        whole: SessionLog | WorkerLog,
         lo: int,
         hi: int,
         forward: bool,
@@ -1104,7 +1185,13 @@ class LogsResponses:
         }
         whole = self.logs.log(ref)
         visible = self.logs.visible(ref, whole, now)
-        if visible:
+        if visible and isinstance(whole, WorkerLog):
+            # Months of lines, made on demand: only the two ends (ingestion keeps time order).
+            first, last = whole.events[0], whole.events[visible - 1]
+            stream["firstEventTimestamp"] = first.timestamp
+            stream["lastEventTimestamp"] = last.timestamp
+            stream["lastIngestionTime"] = last.ingestion_time
+        elif visible:
             events = whole.events[:visible]
             stream["firstEventTimestamp"] = events[0].timestamp
             stream["lastEventTimestamp"] = events[-1].timestamp
@@ -1128,7 +1215,7 @@ class LogsResponses:
         offset, size = self._offset(p, "DescribeLogGroups", 50)
         page = []
         for name in names[offset : offset + size]:
-            queue = self.logs.queue_of(name) or {}
+            queue = self.logs.queue_of(name) or self.logs.fleet_of(name) or {}
             arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}"
             page.append(
                 {

@@ -619,6 +619,34 @@ class FarmModel:
                     return self._build(entry)
             return entry.build
 
+    def job_fleet(self, job_id: str) -> str:
+        """Return the id of the fleet whose workers run a job.
+
+        Parameters
+        ----------
+        job_id
+            The job's id.
+
+        Returns
+        -------
+        str
+            The fleet id.
+
+        Raises
+        ------
+        KeyError
+            When the farm has no such job.
+
+        Examples
+        --------
+        >>> from deadline_nb.localfarm.model import FarmModel
+        >>> model = FarmModel(seed=0)
+        >>> fleet = model.job_fleet(model.job_by_name("failing").job_id)
+        >>> fleet in {f["fleetId"] for f in model.fleets}
+        True
+        """
+        return self._fleet_ids[self._jobs[job_id].fleet]
+
     def job_queue(self, job_id: str) -> str:
         """Return the id of the queue a job is in.
 

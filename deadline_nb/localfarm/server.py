@@ -715,8 +715,8 @@ class LocalFarm:
         (200, 'application/json', 1)
         >>> status, headers, body = farm.handle(
         ...     "POST", "/", b"{}", {"X-Amz-Target": "Logs_20140328.DescribeLogGroups"})
-        >>> status, headers["Content-Type"], len(json.loads(body)["logGroups"])
-        (200, 'application/x-amz-json-1.1', 3)
+        >>> status, headers["Content-Type"], len(json.loads(body)["logGroups"])  # queues, fleets
+        (200, 'application/x-amz-json-1.1', 7)
         """
         amz_target = _header(headers, "X-Amz-Target")
         if amz_target is not None:

@@ -404,6 +404,14 @@ def run_session(
         "updatedAt": to_ms(end),
         "updatedBy": worker.worker_id,
         "log": b.log(session_id),
+        # GetSession's workerLog: the worker's own log, with its host metrics.
+        "workerLog": {
+            "logDriver": "awslogs",
+            "options": {
+                "logGroupName": f"/aws/deadline/{b.farm_id}/{worker.fleet_id}",
+                "logStreamName": worker.worker_id,
+            },
+        },
         "hostProperties": worker.host,
     }
     b.sessions.append(session)
