@@ -174,6 +174,7 @@ def write_report(
     charts: Sequence[str] | None = None,
     logs: bool = True,
     cost: bool | None = None,
+    metrics: bool = True,
 ) -> Path:
     """Write a job's postmortem as one self-contained HTML file, with its charts and data beside it.
 
@@ -221,6 +222,14 @@ def write_report(
         nothing; ``True`` fetches it (it starts a usage aggregation); ``False`` leaves it out.
         When it cannot be read (a role without the statistics permissions), the card says so
         in one sentence and the page is otherwise complete.
+    metrics
+        Chart the memory each task run peaked at (``"memory"``, from ``job.resources``) and
+        the workers' memory under the timeline (``job.metrics``), read from the workers' logs
+        on first use (as ``logs`` reads the session logs). A job whose workers logged no
+        metrics (a customer-managed fleet may not) has no memory chart. When they cannot be
+        read (a role that may not read the fleet's log group), the memory chart says so in one
+        sentence and the page is otherwise complete. ``False`` leaves memory out and reads
+        nothing.
 
     Returns
     -------
@@ -270,7 +279,10 @@ def write_report(
     make_writable_folder(files)
     failure_logs = _failure_logs(job) if logs else None
     job_cost = _job_cost(job, cost)
-    figures = [_chart(name, job, files) for name in names]
+    data, unread = _chart_data(job, metrics)
+    if charts is None:  # every chart that belongs with this job; asked for by name, each says why
+        names = [name for name in names if CHARTS[name].applies(data)]
+    figures = [_chart(name, job, files, data, unread) for name in names]
     job.actions.to_parquet(files / "actions.parquet")
     lines_file = files / FAILED_LOGS_FILE
     if failure_logs is not None and failure_logs.lines is not None:
@@ -366,16 +378,31 @@ class _Figure:
         self.note = note
 
 
-def _chart(name: str, job: Job, folder: Path) -> _Figure:
+def _chart_data(job: Job, metrics: bool) -> tuple[ChartData, str]:
+    """What the charts draw from, and, when the workers' metrics could not be read, why.
+
+    The whole job: its snapshots, and whether it has finished (then progress is its
+    completion); with the metrics, its actions with their memory (the resources frame: the same
+    rows and columns, and more) and the workers' samples for the timeline's strip.
+    """
+    snapshots = job.snapshots if len(job.snapshots) else None
+    actions, samples, unread = job.actions, None, ""
+    if metrics:
+        try:
+            actions, samples = job.resources, job.metrics
+        except AwsError as error:
+            unread = f"Not drawn: the workers' metrics could not be read: {error}"
+    return ChartData(actions, snapshots, finished=job.finished, metrics=samples), unread
+
+
+def _chart(name: str, job: Job, folder: Path, data: ChartData, unread: str = "") -> _Figure:
     from .plots import save_figure
 
     chart = CHARTS[name]
-    # The whole job: its snapshots, and whether it has finished (then progress is its completion).
-    snapshots = job.snapshots if len(job.snapshots) else None
     # A Figure outside pyplot: nothing is shown in a notebook, nothing is left open.
-    fig = chart.on_slide(ChartData(job.actions, snapshots, finished=job.finished))
+    fig = chart.on_slide(data)
     if fig is None:
-        return _Figure(name, "", chart.missing_job)
+        return _Figure(name, "", (name == "memory" and unread) or chart.missing_job)
     # The job's name on top: a PNG attached to a ticket says which job it shows.
     title = printable_text(job.name)  # what is wrong in it was said once, in write_report
     save_figure(fig, folder / f"{name}.png", title=title)

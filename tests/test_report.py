@@ -68,11 +68,12 @@ def test_report_is_one_self_contained_file(report: Path) -> None:
 
 def test_report_has_every_chart(report: Path) -> None:
     page = Page(report.read_text(encoding="utf-8"))
-    assert set(page.figures) == DRAWN
+    # the failing job's workers logged host metrics: its memory chart belongs too
+    assert set(page.figures) == DRAWN | {"memory"}
     # a small job's charts are vector graphics, inline
     assert set(page.figures.values()) == {"svg"}
     files = report.parent / "report_files"
-    for name in DRAWN:
+    for name in DRAWN | {"memory"}:
         png, svg = files / f"{name}.png", files / f"{name}.svg"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert "<svg" in svg.read_text(encoding="utf-8")
@@ -157,7 +158,10 @@ def test_every_local_farm_job_has_a_report(farm: LocalFarm, role: str, tmp_path:
     job = load(farm, role)
     page = dnb.write_report(job, tmp_path / f"{role}.html")
     parsed = assert_self_contained(page.read_text(encoding="utf-8"))
-    assert set(parsed.figures) == DRAWN
+    # memory, where a task run with a frame fell between its worker's samples
+    runs = job.resources.query("actionType == 'taskRun'")
+    sampled = bool((runs["metricSamples"].fillna(0) > 0).any())
+    assert set(parsed.figures) == DRAWN | ({"memory"} if sampled else set())
     assert job.name in " ".join(parsed.text)
     assert plt.get_fignums() == []  # nothing left open in pyplot (nor shown in a notebook)
 
@@ -168,6 +172,8 @@ def test_a_job_with_no_actions_yet(failing: dnb.Job, tmp_path: Path) -> None:
         failing,
         actions=failing.actions.iloc[:0],
         job={k: v for k, v in failing.job.items() if k not in times},
+        _metrics=None,  # what the full job's workers did is not this job's
+        _resources=None,
     )
     text = dnb.write_report(job, tmp_path).read_text(encoding="utf-8")
     page = assert_self_contained(text)
@@ -318,3 +324,50 @@ def test_report_subcommand_ids_default_from_the_deadline_config(
     args = ["report", "--endpoint-url", farm.endpoint_url, "--no-cache", "--quiet"]
     assert cli.main([*args, "--out", str(out)]) == 0
     assert spec.name in out.read_text(encoding="utf-8")
+
+
+def test_the_failing_jobs_report_shows_its_oom_kills_at_the_top_of_the_workers_memory(
+    report: Path, failing: dnb.Job, farm: LocalFarm
+) -> None:
+    # write_report read the workers' metrics: the memory chart, and findings that use them.
+    resources = failing.resources
+    killed = resources[resources["processExitCode"] == 137]
+    truth = [a for a in farm.model.view(failing.job_id).actions if a.get("processExitCode") == 137]
+    assert len(killed) == len(truth) > 0
+    # the kills peaked at their worker's total: that is what the chart puts on the total line
+    assert (killed["memPeakBytes"] >= 0.95 * killed["memTotalBytes"]).all()
+    page = Page(report.read_text(encoding="utf-8"))
+    assert "memory" in page.figures
+    text = " ".join(page.text)
+    assert f"{len(killed)} of them exited 137 (killed, out of memory)" in text
+    # the findings come first, the memory one links to the chart
+    assert text.index("Findings") < text.index("Summary")
+    assert "#chart-memory" in {value for _, _, value in page.links}
+
+
+def test_a_report_without_metrics_reads_no_worker_log(farm: LocalFarm, tmp_path: Path) -> None:
+    job = load(farm, "failing")
+    page = Page(dnb.write_report(job, tmp_path, logs=False, metrics=False).read_text("utf-8"))
+    assert set(page.figures) == DRAWN
+    assert job._metrics is None and job._resources is None
+
+
+def test_metrics_that_cannot_be_read_are_one_sentence_where_the_chart_would_be(
+    farm: LocalFarm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fetch's own error for a denied fleet log group is tested with the fetch; here, what
+    # the page does with it.
+    from deadline_nb.errors import AccessDeniedError
+    from deadline_nb.fetch import metrics
+
+    message = "Access denied: your AWS identity may not call logs:GetLogEvents on the worker logs."
+
+    def denied(job: dnb.Job, **_: Any) -> pd.DataFrame:
+        raise AccessDeniedError(message, operation="GetLogEvents", code="AccessDeniedException")
+
+    monkeypatch.setattr(metrics, "job_metrics", denied)
+    job = load(farm, "failing")
+    page = dnb.write_report(job, tmp_path, logs=False, charts=["status", "memory"])
+    parsed = Page(page.read_text(encoding="utf-8"))
+    assert f"Not drawn: the workers' metrics could not be read: {message}" in parsed.text
+    assert set(parsed.figures) == {"status"}

@@ -298,7 +298,7 @@ def test_access_denied_is_one_sentence_where_the_logs_would_be(
     assert set(parsed.figures) == {
         name
         for name, chart in charts.CHARTS.items()
-        if chart.applies(charts.ChartData(failing.actions))
+        if chart.applies(charts.ChartData(failing.resources))  # the memory chart too
     }
     for action_id in failed_ids(failing):
         assert action_id in text
