@@ -21,7 +21,6 @@ time); the median of the runs is printed with the first.
 from __future__ import annotations
 
 import argparse
-import collections
 import contextlib
 import json
 import statistics
@@ -30,6 +29,9 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+
+# Run as a script from benchmarks/: its sibling is on the path.
+from bench_fetch import Counter
 
 import deadline_nb as dnb
 from deadline_nb.widgets import JobPicker
@@ -62,22 +64,6 @@ def farm_process(queue_jobs: int, latency: float) -> Iterator[dict[str, str]]:
         process.wait(timeout=30)
         if process.stdout is not None:
             process.stdout.close()
-
-
-class Counter:
-    """Count the API calls a client sends, per operation (botocore's event hook)."""
-
-    def __init__(self, client: Any) -> None:
-        self.calls: collections.Counter[str] = collections.Counter()
-        client.meta.events.register("before-call.deadline", self._count)
-
-    def _count(self, model: Any, **_: Any) -> None:
-        self.calls[model.name] += 1
-
-    def take(self) -> dict[str, int]:
-        out = dict(self.calls)
-        self.calls.clear()
-        return out
 
 
 def list_jobs_walk(client: Any, farm_id: str, queue_id: str) -> list[dict[str, Any]]:
