@@ -246,7 +246,7 @@ def plan_history(seed: int, weeks: int) -> list[HistoryJobPlan]:
     seed
         Changes every draw (frames per shot, submission times, users, outcomes).
     weeks
-        How many weeks, 0 or more: about 45 jobs a week.
+        How many weeks, 0 or more: about 40 jobs a week.
 
     Returns
     -------

@@ -134,7 +134,7 @@ class FarmModel:
         ``Renderer``, ...): a studio's queue (:func:`.queuefill.spread_jobs`). Each is
         simulated only when something looks inside it, so 20,000 cost well under a second.
     history
-        Add this many weeks of submissions before the fixed jobs (about 45 jobs a week):
+        Add this many weeks of submissions before the fixed jobs (about 40 jobs a week):
         versions v001, v002, ... of the shots of three shows, by several artists, in the
         Lighting, FX and Comp queues, with a regression from a given week on
         (:mod:`.history`). Each is simulated only when something looks inside it.

@@ -278,7 +278,7 @@ class LocalFarm:
         for pickers and searches at scale. Each is simulated when first read; 20,000 are made
         in about half a second.
     history
-        Add this many weeks of submissions before the fixed jobs (about 45 jobs a week):
+        Add this many weeks of submissions before the fixed jobs (about 40 jobs a week):
         versions v001, v002, ... of the shots of three shows by several artists, in the
         Lighting, FX and Comp queues, with a slower ``Render`` step from a given week on
         (:mod:`.history`: :data:`~.history.REGRESSION_SHOW`,
