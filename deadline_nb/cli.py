@@ -156,6 +156,21 @@ def _add_localfarm(subparsers: Subparsers) -> None:
         metavar="N",
         help="add the job sq900_big_render with about N session actions",
     )
+    parser.add_argument(
+        "--queue-jobs",
+        type=_knob(int, "check_count", "queue_jobs"),
+        default=0,
+        metavar="N",
+        help="add N small jobs to the Lighting queue, submitted over the 120 days before",
+    )
+    parser.add_argument(
+        "--history",
+        type=_knob(int, "check_count", "history"),
+        default=0,
+        metavar="WEEKS",
+        help="add WEEKS weeks of submissions (versions of three shows' shots, in the "
+        "Lighting, FX and Comp queues, with a slower Render step from a given week)",
+    )
     parser.set_defaults(handler=run_localfarm)
 
 
@@ -924,7 +939,8 @@ def run_localfarm(
     ----------
     args
         Parsed ``localfarm`` arguments: ``port``, ``seed``, ``latency``, ``throttle_rate``,
-        ``fault_rate``, ``item_fault_rate``, ``logs_quota``, ``speedup``, ``size``.
+        ``fault_rate``, ``item_fault_rate``, ``logs_quota``, ``speedup``, ``size``,
+        ``queue_jobs`` and ``history``.
     out
         Where to print the endpoint and ids; standard output by default.
     stop
@@ -948,12 +964,15 @@ def run_localfarm(
     True
     """
     from .localfarm import LocalFarm
+    from .localfarm.model import HISTORY_JOB_ROLE, QUEUE_JOB_ROLE
 
     out = sys.stdout if out is None else out
     stop = threading.Event() if stop is None else stop
     farm = LocalFarm(
         args.seed,
         size=args.size,
+        queue_jobs=getattr(args, "queue_jobs", 0),
+        history=getattr(args, "history", 0),
         latency=args.latency,
         throttle_rate=args.throttle_rate,
         fault_rate=args.fault_rate,
@@ -974,12 +993,19 @@ def run_localfarm(
         queues = {q["queueId"]: q["displayName"] for q in farm.model.queues}
         for queue_id, name in queues.items():
             print(f"queue {queue_id}  {name}", file=out)
+        generated: dict[str, int] = {}
         for spec in farm.model.jobs:
+            if spec.role in (QUEUE_JOB_ROLE, HISTORY_JOB_ROLE):
+                # Hundreds or thousands of them: counted, not listed.
+                generated[spec.role] = generated.get(spec.role, 0) + 1
+                continue
             print(
                 f"job   {spec.job_id}  {spec.name}  (role {spec.role}, queue "
                 f"{queues[spec.queue_id]} {spec.queue_id})",
                 file=out,
             )
+        for role, count in generated.items():
+            print(f"jobs  {count} more of role {role} (list them with SearchJobs)", file=out)
         print("Press Ctrl-C to stop.", file=out, flush=True)
         previous = _on_sigterm(stop)
         try:

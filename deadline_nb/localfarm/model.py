@@ -33,6 +33,7 @@ from typing import Any, Final
 from ..errors import bad_argument
 from ..schema import HEARTBEAT_SECONDS
 from .clock import Clock, WallClock
+from .history import HISTORY_JOB_ROLE, history_scenario, plan_history
 from .ids import ACCOUNT, REGION, principal_id, stable_hex
 from .knobs import check_count
 from .queuefill import spread_jobs, tiny_scenario
@@ -44,6 +45,7 @@ __all__ = [
     "BIG_JOB",
     "EPOCH",
     "HEARTBEAT_SECONDS",
+    "HISTORY_JOB_ROLE",
     "JOBS",
     "QUEUE_JOB_ROLE",
     "FarmModel",
@@ -131,6 +133,11 @@ class FarmModel:
         fixed jobs by several artists, with job parameters (``Shot``, ``Version``,
         ``Renderer``, ...): a studio's queue (:func:`.queuefill.spread_jobs`). Each is
         simulated only when something looks inside it, so 20,000 cost well under a second.
+    history
+        Add this many weeks of submissions before the fixed jobs (about 40 jobs a week):
+        versions v001, v002, ... of the shots of three shows, by several artists, in the
+        Lighting, FX and Comp queues, with a regression from a given week on
+        (:mod:`.history`). Each is simulated only when something looks inside it.
     speedup
         How much faster than the wall clock the running job advances (with the default clock).
     start
@@ -172,6 +179,7 @@ class FarmModel:
         *,
         size: int = 0,
         queue_jobs: int = 0,
+        history: int = 0,
         speedup: float = 1.0,
         start: float | None = None,
         clock: Clock | None = None,
@@ -183,6 +191,7 @@ class FarmModel:
         self.seed = seed
         self.size = check_count("size", size)
         self.queue_job_count = check_count("queue_jobs", queue_jobs)
+        self.history_weeks = check_count("history", history)
         self.clock: Clock = clock
         self._lock = threading.RLock()
         self.farm_id = f"farm-{stable_hex(seed, 'farm')}"
@@ -234,6 +243,10 @@ class FarmModel:
 
         self._jobs: dict[str, _JobEntry] = {}
         self._add_queue_jobs(self.queue_job_count)
+        self._add_history_jobs(self.history_weeks)
+        if self.queue_job_count and self.history_weeks:
+            # Both fill the weeks before the fixed jobs: keep the farm in submission order.
+            self._jobs = dict(sorted(self._jobs.items(), key=lambda item: item[1].day))
         for plan in _JOB_PLAN:
             if plan.role == "big" and size <= 0:
                 continue
@@ -245,7 +258,7 @@ class FarmModel:
         # the simulations decide about workers (reclaimed spot workers are STOPPED, the running
         # job's are RUNNING) does not depend on which job a client reads first.
         for entry in self._jobs.values():
-            if entry.spec.role not in ("big", QUEUE_JOB_ROLE):
+            if entry.spec.role not in ("big", QUEUE_JOB_ROLE, HISTORY_JOB_ROLE):
                 self._build(entry)
         self._queue_specs: dict[str, list[JobSpec]] = {q: [] for q in self._queue_ids.values()}
         for entry in self._jobs.values():
@@ -375,6 +388,29 @@ class FarmModel:
                 workers=2,
                 user=plan.user,
                 priority=plan.priority,
+                description=f"{plan.name} submitted by {plan.user}",
+                parameters=plan.parameters,
+                outcome=plan.outcome,
+            )
+
+    def _add_history_jobs(self, weeks: int) -> None:
+        # Submitted over the weeks before the fixed jobs, so those stay the newest.
+        for plan in plan_history(self.seed, weeks):
+            job_id = f"job-{stable_hex(self.seed, 'history-job', plan.index)}"
+            spec = JobSpec(
+                job_id=job_id,
+                queue_id=self._queue_ids[plan.queue],
+                name=plan.name,
+                role=HISTORY_JOB_ROLE,
+            )
+            self._jobs[job_id] = _JobEntry(
+                spec=spec,
+                day=plan.created_at,
+                scenario=history_scenario(plan),
+                fleet=plan.fleet,
+                workers=4,
+                user=plan.user,
+                priority=50,
                 description=f"{plan.name} submitted by {plan.user}",
                 parameters=plan.parameters,
                 outcome=plan.outcome,

@@ -277,6 +277,13 @@ class LocalFarm:
         artists, with job parameters (``Shot``, ``Version``, ``Renderer``): a studio's queue,
         for pickers and searches at scale. Each is simulated when first read; 20,000 are made
         in about half a second.
+    history
+        Add this many weeks of submissions before the fixed jobs (about 40 jobs a week):
+        versions v001, v002, ... of the shots of three shows by several artists, in the
+        Lighting, FX and Comp queues, with a slower ``Render`` step from a given week on
+        (:mod:`.history`: :data:`~.history.REGRESSION_SHOW`,
+        :func:`~.history.regression_week`, :data:`~.history.REGRESSION_FACTOR`). Each job is
+        simulated when first read.
     latency
         Seconds each request waits before it is answered (finite, 0 or more).
     throttle_rate
@@ -340,6 +347,7 @@ class LocalFarm:
         *,
         size: int = 0,
         queue_jobs: int = 0,
+        history: int = 0,
         latency: float = 0.0,
         throttle_rate: float | None = None,
         fault_rate: float = 0.0,
@@ -363,7 +371,9 @@ class LocalFarm:
         self.item_fault_rate = check_share("item_fault_rate", item_fault_rate)
         self.logs_quota = check_quota("logs_quota", logs_quota)
         self.port = check_port("port", port)
-        self.model = FarmModel(seed, size=size, queue_jobs=queue_jobs, speedup=speedup, clock=clock)
+        self.model = FarmModel(
+            seed, size=size, queue_jobs=queue_jobs, history=history, speedup=speedup, clock=clock
+        )
         #: The session logs served over CloudWatch Logs (:mod:`.logs`): groups, streams, text.
         self.logs = FarmLogs(self.model)
         self.host = host
