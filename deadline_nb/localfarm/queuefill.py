@@ -129,7 +129,7 @@ def spread_jobs(
     while len(times) < count:
         t = start + rng.random() * span
         hour = (t % 86400.0) / 3600.0
-        weekday = int(t // 86400.0 + 4) % 7  # 1970-01-01 was a Thursday (3); Monday is 0
+        weekday = int(t // 86400.0 + 3) % 7  # 1970-01-01 was a Thursday (3); Monday is 0
         weight = (0.35 if weekday >= 5 else 1.0) * (0.3 + 0.7 * math.exp(-(((hour - 15) / 5) ** 2)))
         if rng.random() < weight:
             times.append(to_ms(t))
