@@ -38,6 +38,7 @@ import base64
 import html
 import os
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,7 +49,7 @@ import pandas as pd
 
 from . import schema
 from .charts import CHARTS, ChartData
-from .errors import AccessDeniedError, AwsError, Problems, bad_argument
+from .errors import AccessDeniedError, AwsError, DataWarning, Problems, bad_argument
 from .frames.logs import failure_lines
 from .summary import TOTAL_LABEL, exit_code_name, summarize
 from .text import REPLACED, clean_text, environment_name, format_seconds, printable_text
@@ -389,9 +390,21 @@ def _chart_data(job: Job, metrics: bool) -> tuple[ChartData, str]:
     actions, samples, unread = job.actions, None, ""
     if metrics:
         try:
-            actions, samples = job.resources, job.metrics
+            # What is missing (a worker with no stream, a fleet that sends no metrics: common
+            # on customer-managed hosts) is said under the chart, not as a warning each time.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", DataWarning)
+                actions, samples = job.resources, job.metrics
         except AwsError as error:
             unread = f"Not drawn: the workers' metrics could not be read: {error}"
+        else:
+            for warning in caught:
+                if issubclass(warning.category, DataWarning):
+                    unread = f"{unread} {warning.message}".strip()
+                else:  # not ours to swallow
+                    warnings.warn_explicit(
+                        warning.message, warning.category, warning.filename, warning.lineno
+                    )
     return ChartData(actions, snapshots, finished=job.finished, metrics=samples), unread
 
 
@@ -403,6 +416,8 @@ def _chart(name: str, job: Job, folder: Path, data: ChartData, unread: str = "")
     fig = chart.on_slide(data)
     if fig is None:
         return _Figure(name, "", (name == "memory" and unread) or chart.missing_job)
+    # Under a memory chart drawn from some of the workers: which were missing, and why.
+    note = unread if name == "memory" else ""
     # The job's name on top: a PNG attached to a ticket says which job it shows.
     title = printable_text(job.name)  # what is wrong in it was said once, in write_report
     save_figure(fig, folder / f"{name}.png", title=title)
@@ -416,7 +431,7 @@ def _chart(name: str, job: Job, folder: Path, data: ChartData, unread: str = "")
     else:
         png = base64.b64encode((folder / f"{name}.png").read_bytes()).decode("ascii")
         markup = f'<img src="data:image/png;base64,{png}" alt="{alt}">'
-    return _Figure(name, markup)
+    return _Figure(name, markup, note)
 
 
 _XML_PROLOGUE = re.compile(r"\A.*?(?=<svg[\s>])", re.DOTALL)
@@ -1073,6 +1088,7 @@ def _document(
         body = (
             f"<figure>{figure.markup}<figcaption>{_escape(files)}/{figure.name}.png and "
             f".svg</figcaption></figure>"
+            + (f'<p class="note">{_escape(figure.note)}</p>' if figure.note else "")
             if figure.markup
             else f'<p class="muted">{_escape(figure.note)}</p>'
         )

@@ -114,9 +114,13 @@ def typed(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with exactly the metrics frame's columns and dtypes."""
     if not len(frame):
         return schema.empty_frame(schema.METRIC_COLUMNS)
+    # Figures this helper does not make (disk, network, GPU) are missing, as on a host whose
+    # agent did not log them.
     out = pd.DataFrame(
         {
-            name: frame[name].astype(dtype)  # type: ignore[call-overload]
+            name: (
+                frame[name] if name in frame.columns else pd.Series(pd.NA, index=frame.index)
+            ).astype(dtype)  # type: ignore[call-overload]
             for name, dtype in schema.METRIC_COLUMNS.items()
         }
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -371,3 +372,22 @@ def test_metrics_that_cannot_be_read_are_one_sentence_where_the_chart_would_be(
     parsed = Page(page.read_text(encoding="utf-8"))
     assert f"Not drawn: the workers' metrics could not be read: {message}" in parsed.text
     assert set(parsed.figures) == {"status"}
+
+
+def test_workers_without_metrics_are_named_under_the_memory_chart(
+    farm: LocalFarm, tmp_path: Path
+) -> None:
+    # The canceled job ran on a worker whose log stream is missing and one that sends no
+    # metrics: the page says so under the chart, and nothing is warned each time it is written.
+    from deadline_nb.errors import DataWarning
+    from deadline_nb.localfarm.workerlog import quiet_workers
+
+    silent, missing = quiet_workers(farm.model)
+    job = load(farm, "canceled")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        page = dnb.write_report(job, tmp_path, logs=False, charts=["memory"])
+    parsed = Page(page.read_text(encoding="utf-8"))
+    assert set(parsed.figures) == {"memory"}
+    (note,) = [t for t in parsed.text if "no worker log stream" in t]
+    assert str(missing) in note and str(silent) in note and "no host metrics" in note

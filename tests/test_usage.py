@@ -372,7 +372,7 @@ def test_the_report_shows_the_cost_only_when_known_or_asked(
         farm.farm_id, spec.queue_id, spec.job_id, client=farm.client(), cache=False, progress=False
     )
     farm.reset_calls()
-    page = dnb.write_report(job, tmp_path / "plain", charts=["status"], logs=False)
+    page = dnb.write_report(job, tmp_path / "plain", charts=["status"], logs=False, metrics=False)
     assert "cost (estimate)" not in page.read_text() and sum(farm.calls.values()) == 0
     page = dnb.write_report(job, tmp_path / "asked", charts=["status"], logs=False, cost=True)
     text = page.read_text()

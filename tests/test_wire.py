@@ -220,8 +220,13 @@ def test_every_operation_through_boto3_gives_botocores_answer(frozen: LocalFarm)
             if not token:
                 break
             kwargs = {**kwargs, "nextToken": token}
-    # Every operation the farm serves was compared, on the very same bodies.
-    assert seen == set(OPERATIONS)
+    # Every operation the farm serves was compared, on the very same bodies; but the usage
+    # aggregation's, whose answer changes between the three clients' calls (IN_PROGRESS, then
+    # COMPLETED): their output shapes are among test_random_bodies_of_every_output_shape's.
+    assert seen == set(OPERATIONS) - {
+        "StartSessionsStatisticsAggregation",
+        "GetSessionsStatisticsAggregation",
+    }
     assert bodies["ours"].seen == bodies["same_tz"].seen and len(bodies["ours"].seen) == pages
     assert pages > 150
 
