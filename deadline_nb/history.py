@@ -496,15 +496,44 @@ def read_history(
     >>> len(empty), "sessionActionId" in empty.columns
     (0, True)
     """
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from .frames import concat_frames, read_parquet
 
     if table not in TABLES:
         raise bad_argument("table", f"be one of {list(TABLES)}", table)
-    parts = []
+    # Files of one queue with one schema are stacked in Arrow and read back once with
+    # read_parquet (its dtype guarantees, at the cost of one file per group rather than per
+    # job); files of different schemas (older versions, other parameters) meet in concat_frames.
+    groups: dict[tuple[str, str, pa.Schema], list[pa.Table]] = {}
     for path in _files(Path(dest), table, farm_id, queue_id):
-        frame = _as_schema(read_parquet(path), _EMPTY[table])
         queue = path.parent.parent.name.split("=", 1)[1]
         farm = path.parent.parent.parent.name.split("=", 1)[1]
+        stored = pq.read_table(path)
+        groups.setdefault((farm, queue, stored.schema.remove_metadata()), []).append(stored)
+    parts = []
+    for (farm, queue, _), tables in groups.items():
+        first = tables[0].schema.metadata
+        stacked = pa.concat_tables([t.replace_schema_metadata(first) for t in tables])
+        # pandas stores category codes as small integers; the union of many jobs' categories
+        # may not fit them.
+        wide = pa.schema(
+            [
+                f.with_type(pa.dictionary(pa.int32(), f.type.value_type, f.type.ordered))
+                if pa.types.is_dictionary(f.type)
+                else f
+                for f in stacked.schema
+            ],
+            metadata=first,
+        )
+        stacked = stacked.cast(wide)
+        buffer = io.BytesIO()
+        pq.write_table(stacked, buffer)
+        buffer.seek(0)
+        frame = _as_schema(read_parquet(buffer), _EMPTY[table])
         frame.insert(0, "farmId", pd.Series([farm] * len(frame), dtype="category"))
         frame.insert(1, "queueId", pd.Series([queue] * len(frame), dtype="category"))
         parts.append(frame)

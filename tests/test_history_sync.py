@@ -78,6 +78,14 @@ def test_layout_and_dtypes(still_farm: tuple[LocalFarm, ManualClock], tmp_path: 
         mine = dnb.read_history(tmp_path, table, queue_id=queue)
         assert list(mine.columns) == list(frame.columns), table
         assert len(mine) == len(frame), table
+        key = {"steps": "stepId", "tasks": "taskId", "sessions": "sessionId"}.get(
+            table, "sessionActionId"
+        )
+        pd.testing.assert_frame_equal(
+            mine.sort_values(key).reset_index(drop=True).astype(str),
+            frame.sort_values(key).reset_index(drop=True).astype(str),
+            obj=table,
+        )
         for name in frame.columns:
             expected = frame[name].dtype
             if isinstance(expected, pd.CategoricalDtype):
@@ -290,3 +298,25 @@ def test_cli_sync(
     count = len(dnb.read_history(tmp_path, "jobs"))
     assert first.startswith(f"Synced {count} jobs: {count} written")
     assert f"0 written, {count} unchanged" in second
+
+
+def test_a_queue_of_many_jobs_reads_back_whole(tmp_path: Path) -> None:
+    # More jobs than a category's smallest codes hold (int8): the stacked read must widen them.
+    with LocalFarm(seed=0, clock=ManualClock(), queue_jobs=160) as farm:
+        result = _sync(tmp_path, farm)
+        queue = farm.job_by_name(history_queue_job(farm)).queue_id
+        listed = dnb.list_jobs(farm.farm_id, queue, limit=None, client=farm.client())
+    jobs = dnb.read_history(tmp_path, "jobs", queue_id=queue)
+    assert len(jobs) == len(listed) > 128
+    assert set(jobs["jobId"]) <= set(result.written)
+    tasks = dnb.read_history(tmp_path, "tasks", queue_id=queue)
+    assert tasks["jobId"].nunique() == len(listed)
+    assert isinstance(tasks["jobId"].dtype, pd.CategoricalDtype)
+    assert not tasks["taskId"].duplicated().any()
+
+
+def history_queue_job(farm: LocalFarm) -> str:
+    """The name of a job in the queue that ``queue_jobs`` fills."""
+    from deadline_nb.localfarm.model import QUEUE_JOB_ROLE
+
+    return next(spec.name for spec in farm.model.jobs if spec.role == QUEUE_JOB_ROLE)
