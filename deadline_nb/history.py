@@ -23,6 +23,7 @@ import os
 import re
 import uuid
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -45,6 +46,7 @@ __all__ = ["TABLES", "HistorySyncError", "SyncResult", "read_history", "sync_his
 TABLES: Final[tuple[str, ...]] = ("jobs", "steps", "tasks", "sessions", "actions")
 #: The Hive partition keys, in the order of the folders.
 PARTITIONS: Final[tuple[str, ...]] = ("farmId", "queueId", "month")
+_JOBS_AT_ONCE: Final = 4  # jobs fetched and written at once
 _SINCE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS: Final = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 # The manifest columns read from each stored jobs file to decide what to fetch.
@@ -82,8 +84,6 @@ class SyncResult:
         rows are kept).
     failed
         Job id -> the one-sentence error that stopped it.
-    calls
-        Not counted here; see the tests.
     """
 
     dest: Path
@@ -294,8 +294,11 @@ def sync_history(
     (status, counts, ``updatedAt``): SearchJobs is eventually consistent, so its summary of a
     running job is not trusted. A job held but no longer listed is asked for with ``GetJob``;
     one the service no longer has is kept, marked ``deleted``. The others are fetched with
-    :func:`deadline_nb.load_job` (through the cache) and written, one file per table, each
-    replaced in one rename.
+    :func:`deadline_nb.load_job` (through the cache), a few at once, and written, one file per
+    table, each replaced in one rename. A change that SearchJobs has not indexed yet (it lags
+    by up to :data:`deadline_nb.fetch.resources.SEARCH_LAG_SECONDS`) is written by the next
+    sync. Two syncs of one queue at once write the same files; each file is whole, the last
+    rename wins.
 
     Parameters
     ----------
@@ -383,19 +386,32 @@ def sync_history(
             in_window = cutoff is None or created is None or pd.Timestamp(created) >= cutoff
             if not row.get("finished") or in_window:
                 plans.append((queue, job_id, "check", row))
+    # A few jobs at once, each with its share of the workers (the client's connection pool
+    # is sized to max_workers): most jobs of a queue are small, a few calls each.
+    at_once = max(1, min(_JOBS_AT_ONCE, max_workers, len(plans)))
+    each = max(1, max_workers // at_once)
+
+    def one(plan: tuple[str, str, str, dict[str, Any] | None]) -> tuple[str, str]:
+        queue, job_id, action, row = plan
+        try:
+            return job_id, _sync_one(c, store, root, farm, queue, job_id, action, row, each)
+        except DeadlineNbError as error:
+            return job_id, f"failed: {error}"
+        except (OSError, ValueError) as error:
+            return job_id, f"failed: {type(error).__name__}: {error}"
+
     with (
         CacheHandle(cache) as store,
         tqdm(
             total=len(plans), unit="job", desc=f"sync {farm}", disable=not progress, leave=False
         ) as bar,
+        ThreadPoolExecutor(at_once, "deadline-nb-history") as pool,
     ):
-        for queue, job_id, action, row in plans:
-            try:
-                _sync_one(c, store, root, farm, queue, job_id, action, row, max_workers, result)
-            except DeadlineNbError as error:
-                result.failed[job_id] = str(error)
-            except (OSError, ValueError) as error:
-                result.failed[job_id] = f"{type(error).__name__}: {error}"
+        for job_id, outcome in pool.map(one, plans):
+            if outcome.startswith("failed: "):
+                result.failed[job_id] = outcome[len("failed: ") :]
+            else:
+                getattr(result, outcome).append(job_id)
             bar.update(1)
     if result.failed:
         names = sorted(result.failed)
@@ -418,9 +434,9 @@ def _sync_one(
     action: str,
     row: Mapping[str, Any] | None,
     max_workers: int,
-    result: SyncResult,
-) -> None:
-    """Check or load one job, and write it when it changed."""
+) -> str:
+    """Check or load one job, write it when it changed; say which: written, unchanged or
+    deleted."""
     now = datetime.datetime.now(datetime.timezone.utc)
     if action == "check":
         assert row is not None
@@ -434,14 +450,10 @@ def _sync_one(
             kept = read_parquet(path)
             kept["deleted"] = pd.array([True] * len(kept), dtype=pd.BooleanDtype())
             kept["syncedAt"] = pd.Series([now] * len(kept), dtype=schema.TIME)
-            kept.insert(0, "farmId", farm)
-            kept.insert(1, "queueId", queue)
             _write_atomic(kept, path)
-            result.deleted.append(job_id)
-            return
+            return "deleted"
         if job_token(job) == row.get("syncToken"):
-            result.unchanged.append(job_id)
-            return
+            return "unchanged"
     loaded = load_job(
         farm,
         queue,
@@ -459,7 +471,7 @@ def _sync_one(
         "actions": loaded.actions,
     }
     _write_job(root, tables, (farm, queue, job_id), _month(loaded.job.get("createdAt")))
-    result.written.append(job_id)
+    return "written"
 
 
 def read_history(
