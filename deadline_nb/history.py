@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import logging
 import os
 import re
 import uuid
@@ -46,6 +47,7 @@ __all__ = ["TABLES", "HistorySyncError", "SyncResult", "read_history", "sync_his
 TABLES: Final[tuple[str, ...]] = ("jobs", "steps", "tasks", "sessions", "actions")
 #: The Hive partition keys, in the order of the folders.
 PARTITIONS: Final[tuple[str, ...]] = ("farmId", "queueId", "month")
+logger = logging.getLogger("deadline_nb")
 _JOBS_AT_ONCE: Final = 4  # jobs fetched and written at once
 _SINCE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS: Final = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -522,6 +524,10 @@ def read_history(
     # job); files of different schemas (older versions, other parameters) meet in concat_frames.
     groups: dict[tuple[str, str, pa.Schema], list[pa.Table]] = {}
     for path in _files(Path(dest), table, farm_id, queue_id):
+        if table != "jobs" and not (dest_jobs := _jobs_file(path)).is_file():
+            # A sync stopped between this job's tables and its jobs row: not a job yet.
+            logger.debug("%s has no %s: left out", path, dest_jobs)
+            continue
         queue = path.parent.parent.name.split("=", 1)[1]
         farm = path.parent.parent.parent.name.split("=", 1)[1]
         stored = pq.read_table(path)
@@ -552,6 +558,12 @@ def read_history(
     if not parts:
         return schema.empty_frame(_EMPTY[table])
     return concat_frames(parts)
+
+
+def _jobs_file(path: Path) -> Path:
+    """The ``jobs`` file of the job that another table's file ``path`` belongs to."""
+    partitions = path.parent.relative_to(path.parents[3])  # farmId=/queueId=/month=
+    return path.parents[4] / "jobs" / partitions / path.name
 
 
 def _as_schema(frame: pd.DataFrame, columns: Mapping[str, object]) -> pd.DataFrame:

@@ -201,6 +201,12 @@ def test_older_files_without_a_column_read_as_nulls(
         assert stored.loc[~old, column].notna().any(), table
         expected = schema.JOB_COLUMNS[column] if table == "jobs" else schema.STRING
         assert stored[column].dtype == expected, table
+    # A jobs row of an older version without the sync's token: the job is written again.
+    (path,) = (tmp_path / "jobs").rglob(f"{old_job}.parquet")
+    dnb.read_parquet(path).drop(columns=["syncToken", "finished"]).to_parquet(path, index=False)
+    again = _sync(tmp_path, farm)
+    assert again.written == [old_job]
+    assert dnb.read_history(tmp_path, "jobs")["syncedAt"].notna().all()
 
 
 def test_killed_between_write_and_rename_leaves_no_partial_file(
@@ -226,8 +232,11 @@ def test_killed_between_write_and_rename_leaves_no_partial_file(
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]
     for path in _files(tmp_path):
         pq.read_table(path)  # every visible file is whole
-    # Without a jobs row the failed job counts as not synced: the next sync writes it.
-    assert failed not in set(dnb.read_history(tmp_path, "jobs")["jobId"])
+    # Without a jobs row the failed job is not synced: no table shows it, the next sync
+    # writes it.
+    assert any(p.stem == failed for p in _files(tmp_path))  # some of its tables were written
+    for table in history.TABLES:
+        assert failed not in set(dnb.read_history(tmp_path, table)["jobId"]), table
     monkeypatch.setattr(history, "_replace", real)
     again = _sync(tmp_path, farm)
     assert failed in again.written
