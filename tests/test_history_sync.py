@@ -214,11 +214,12 @@ def test_killed_between_write_and_rename_leaves_no_partial_file(
 ) -> None:
     farm, _ = still_farm
     real = history._replace
-    renames: list[Path] = []
+    victim = farm.job_by_name("failing").job_id
 
     def killed(source: Path, target: Path) -> None:
-        renames.append(target)
-        if len(renames) == 8:  # in the middle of the second job's tables
+        # One job's tasks file: its steps are written, its tasks, sessions, actions and jobs
+        # row are not.
+        if target.stem == victim and "tasks" in target.parts:
             raise OSError("killed")
         real(source, target)
 
@@ -228,7 +229,8 @@ def test_killed_between_write_and_rename_leaves_no_partial_file(
     ) as info:
         _sync(tmp_path, farm)
     assert len(info.value.result.failed) == 1
-    (failed,) = info.value.result.failed
+    assert list(info.value.result.failed) == [victim]
+    failed = victim
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]
     for path in _files(tmp_path):
         pq.read_table(path)  # every visible file is whole
