@@ -93,6 +93,8 @@ _EXPORTS: dict[str, str] = {
     "write_report": "report",
     "diagnose": "findings",
     "findings_text": "findings",
+    "sync_history": "history",
+    "read_history": "history",
 }
 _SUBMODULES = (
     "aws",
@@ -102,6 +104,7 @@ _SUBMODULES = (
     "fetch",
     "findings",
     "frames",
+    "history",
     "localfarm",
     "plots",
     "report",
@@ -122,6 +125,7 @@ if TYPE_CHECKING:
         fetch,
         findings,
         frames,
+        history,
         localfarm,
         plots,
         report,
@@ -180,6 +184,7 @@ if TYPE_CHECKING:
         task_frame,
         write_json,
     )
+    from .history import read_history, sync_history
     from .plots import (
         plot_concurrency,
         plot_durations,

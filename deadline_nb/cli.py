@@ -29,6 +29,7 @@ __all__ = [
     "run_localfarm",
     "run_logs",
     "run_report",
+    "run_sync",
     "run_usage",
 ]
 
@@ -369,6 +370,40 @@ def _add_usage(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=run_usage)
 
 
+def _add_sync(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "sync",
+        help="write a farm's job history as a Parquet dataset; a rerun writes only what changed",
+        description=(
+            "List the jobs of a farm's queues (submitted since --since), fetch each new or "
+            "changed job through the local cache, and write it to DEST as a Parquet dataset: "
+            "one table per kind (jobs, steps, tasks, sessions, actions), hive-partitioned by "
+            "farmId, queueId and submission month, one file per job, each replaced atomically. "
+            "deadline_nb.read_history reads a table back."
+        ),
+    )
+    ids = parser.add_argument_group("what (default: the deadline CLI's configured farm)")
+    ids.add_argument("--farm-id", help="farm-...")
+    ids.add_argument(
+        "--queue-id", action="append", metavar="ID", help="queue-... (repeat; default: all)"
+    )
+    ids.add_argument(
+        "--since", help="only jobs submitted in this last while: 30d, 12h, 2w (default: all)"
+    )
+    connection = parser.add_argument_group("connection")
+    connection.add_argument("--profile", help="AWS profile (default: the deadline CLI's)")
+    connection.add_argument("--region", help="AWS region of the farm")
+    connection.add_argument(
+        "--endpoint-url", help="another endpoint, such as a local farm's http://127.0.0.1:PORT"
+    )
+    connection.add_argument(
+        "--no-cache", action="store_true", help="neither read nor write the local cache"
+    )
+    connection.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--to", required=True, metavar="DEST", help="the dataset's folder")
+    parser.set_defaults(handler=run_sync)
+
+
 #: Subcommand name -> function that adds its parser.
 SUBCOMMANDS: dict[str, Callable[[Subparsers], None]] = {
     "localfarm": _add_localfarm,
@@ -377,6 +412,7 @@ SUBCOMMANDS: dict[str, Callable[[Subparsers], None]] = {
     "report": _add_report,
     "diagnose": _add_diagnose,
     "usage": _add_usage,
+    "sync": _add_sync,
     "demo": _add_demo,
 }
 
@@ -900,6 +936,57 @@ def run_demo(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     lines = _report_lines(job, page)
     lines.append(f"Open it in a browser (it needs no network): {page.resolve().as_uri()}")
     print("\n".join(lines), file=out)
+    return 0
+
+
+def run_sync(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    """Sync a farm's job history to the dataset ``--to`` names.
+
+    Parameters
+    ----------
+    args
+        Parsed ``sync`` arguments.
+    out
+        Where to print the summary line; standard output by default.
+
+    Returns
+    -------
+    int
+        The exit code: 0 (a job that could not be synced raises, after the others are written).
+
+    Examples
+    --------
+    >>> import io, tempfile
+    >>> from deadline_nb.cli import build_parser, run_sync
+    >>> from deadline_nb.localfarm import LocalFarm
+    >>> with LocalFarm() as farm, tempfile.TemporaryDirectory() as tmp:
+    ...     args = build_parser().parse_args([
+    ...         "sync", "--farm-id", farm.farm_id, "--endpoint-url", farm.endpoint_url,
+    ...         "--no-cache", "--quiet", "--to", tmp])
+    ...     buffer = io.StringIO()
+    ...     run_sync(args, out=buffer)
+    0
+    >>> buffer.getvalue().split(":")[0]
+    'Synced 6 jobs'
+    """
+    from .history import sync_history
+
+    out = sys.stdout if out is None else out
+    result = sync_history(
+        args.to,
+        args.farm_id,
+        args.queue_id,
+        since=args.since,
+        cache=not args.no_cache,
+        progress=not args.quiet,
+        client=_client_from(args),
+    )
+    total = len(result.written) + len(result.unchanged) + len(result.deleted)
+    print(
+        f"Synced {total} jobs: {len(result.written)} written, {len(result.unchanged)} "
+        f"unchanged, {len(result.deleted)} newly marked deleted, in {result.dest}",
+        file=out,
+    )
     return 0
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "FINISHED_TASK_RUN_STATUSES",
     "HEARTBEAT_SECONDS",
     "JOB_ACTION_COLUMNS",
+    "JOB_COLUMNS",
     "LIMIT_COLUMNS",
     "LOG_ANNOTATION_COLUMNS",
     "LOG_COLUMNS",
@@ -302,6 +303,44 @@ STEP_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
         "duration": DURATION,
         # taskRunStatusCounts, flattened: one column per task-run status, in the API's order
         **{f"tasks.{status}": pd.Int64Dtype() for status in TASK_RUN_STATUSES},
+    }
+)
+
+#: The ``jobs`` table of a history dataset (:func:`deadline_nb.sync_history`): one row per job,
+#: its GetJob response flattened (``parameters`` as JSON text), then what the sync keeps about it:
+#: when it was written, the token that says whether the job changed since, whether it was
+#: finished then, and whether the service no longer has it.
+JOB_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "farmId": CATEGORY,
+        "queueId": CATEGORY,
+        "jobId": STRING,
+        "name": STRING,
+        "description": STRING,
+        "lifecycleStatus": CATEGORY,
+        "lifecycleStatusMessage": STRING,
+        "taskRunStatus": TASK_RUN_STATUS,
+        "targetTaskRunStatus": CATEGORY,
+        "priority": pd.Int64Dtype(),
+        "taskFailureRetryCount": pd.Int64Dtype(),
+        "maxFailedTasksCount": pd.Int64Dtype(),
+        "maxRetriesPerTask": pd.Int64Dtype(),
+        "maxWorkerCount": pd.Int64Dtype(),
+        "storageProfileId": STRING,
+        "sourceJobId": STRING,
+        "createdBy": STRING,
+        "createdAt": TIME,
+        "startedAt": TIME,
+        "endedAt": TIME,
+        "updatedAt": TIME,
+        "updatedBy": STRING,
+        "duration": DURATION,
+        **{f"tasks.{status}": pd.Int64Dtype() for status in TASK_RUN_STATUSES},
+        "parameters": STRING,
+        "syncedAt": TIME,
+        "syncToken": STRING,
+        "finished": pd.BooleanDtype(),
+        "deleted": pd.BooleanDtype(),
     }
 )
 

@@ -1,0 +1,600 @@
+"""A queue's history as a Parquet dataset: :func:`sync_history` writes it, :func:`read_history`
+reads it back.
+
+Layout, one file per job per table, so that rewriting a job is one atomic, local step::
+
+    DEST/<table>/farmId=<farm>/queueId=<queue>/month=<YYYY-MM>/<jobId>.parquet
+
+with ``<table>`` among :data:`TABLES` and ``month`` the job's submission month (UTC). The
+partition columns live in the path only (the Hive convention), so that Hive-aware readers
+(pyarrow datasets, DuckDB, Athena) do not see them twice. Each file is written under a hidden
+temporary name in its folder and then renamed over the old one: a killed sync leaves the old
+file or the new one, never half of one, and readers skip names that start with ``.``. The
+``jobs`` file is renamed last: its row (``syncToken``, ``finished``, ``deleted``) is what the
+next sync compares with, so a job whose other tables were not all written is written again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import logging
+import os
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import pandas as pd
+
+from . import schema
+from .aws import DEFAULT_WORKERS
+from .errors import DeadlineNbError, NotFoundError, bad_argument
+from .fetch.common import CacheArg, CacheHandle, is_finished, job_token, resolve_client
+from .fetch.job import load_job
+from .fetch.resources import fetch_job, job_filter, list_jobs, list_queues
+
+if TYPE_CHECKING:
+    import boto3
+    from mypy_boto3_deadline import DeadlineCloudClient
+
+__all__ = ["TABLES", "HistorySyncError", "SyncResult", "read_history", "sync_history"]
+
+#: The dataset's tables, each a folder of DEST.
+TABLES: Final[tuple[str, ...]] = ("jobs", "steps", "tasks", "sessions", "actions")
+#: The Hive partition keys, in the order of the folders.
+PARTITIONS: Final[tuple[str, ...]] = ("farmId", "queueId", "month")
+logger = logging.getLogger("deadline_nb")
+_JOBS_AT_ONCE: Final = 4  # jobs fetched and written at once
+_SINCE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS: Final = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+# The manifest columns read from each stored jobs file to decide what to fetch.
+_MANIFEST: Final = ["jobId", "createdAt", "syncToken", "finished", "deleted"]
+
+
+class HistorySyncError(DeadlineNbError):
+    """Some jobs could not be synced; the others were written.
+
+    Attributes
+    ----------
+    result
+        The :class:`SyncResult` of the sync, ``failed`` naming each failed job's error.
+    """
+
+    def __init__(self, message: str, result: SyncResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+@dataclasses.dataclass
+class SyncResult:
+    """What one :func:`sync_history` did, job ids by outcome.
+
+    Attributes
+    ----------
+    dest
+        The dataset's folder.
+    written
+        Jobs written (new, or changed since the last sync).
+    unchanged
+        Jobs already in the dataset as they are now: nothing written.
+    deleted
+        Jobs the service no longer has, marked ``deleted`` in the ``jobs`` table now (their
+        rows are kept).
+    failed
+        Job id -> the one-sentence error that stopped it.
+    """
+
+    dest: Path
+    written: list[str] = dataclasses.field(default_factory=list)
+    unchanged: list[str] = dataclasses.field(default_factory=list)
+    deleted: list[str] = dataclasses.field(default_factory=list)
+    failed: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (
+            f"<SyncResult {self.dest}: {len(self.written)} written, {len(self.unchanged)} "
+            f"unchanged, {len(self.deleted)} deleted, {len(self.failed)} failed>"
+        )
+
+
+def parse_since(
+    since: str | datetime.timedelta | datetime.datetime | None,
+) -> datetime.datetime | None:
+    """The instant ``since`` names: ``"30d"``, ``"12h"``, ``"2w"``, a timedelta, or a datetime.
+
+    Parameters
+    ----------
+    since
+        A count and a unit among s, m, h, d, w; a timedelta back from now; a timezone-aware
+        datetime; or None (no limit).
+
+    Returns
+    -------
+    datetime.datetime or None
+        In UTC.
+
+    Examples
+    --------
+    >>> import datetime
+    >>> from deadline_nb.history import parse_since
+    >>> now = datetime.datetime.now(datetime.timezone.utc)
+    >>> abs((now - parse_since("30d")) - datetime.timedelta(days=30)) < datetime.timedelta(1)
+    True
+    """
+    if since is None:
+        return None
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if isinstance(since, datetime.datetime):
+        if since.tzinfo is None:
+            raise bad_argument("since", "be a timezone-aware datetime", since)
+        return since.astimezone(datetime.timezone.utc)
+    if isinstance(since, datetime.timedelta):
+        return now - since
+    match = _SINCE.match(since) if isinstance(since, str) else None
+    if match is None:
+        raise bad_argument(
+            "since", "be like '30d', '12h' or '2w', a timedelta or a datetime", since
+        )
+    return now - datetime.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def job_row_frame(
+    job: Mapping[str, Any], *, synced_at: datetime.datetime, deleted: bool = False
+) -> pd.DataFrame:
+    """One job's row of the ``jobs`` table: the GetJob response flattened, and the sync's fields.
+
+    Parameters
+    ----------
+    job
+        A GetJob response with ``farmId`` and ``queueId`` (:func:`deadline_nb.fetch_job`).
+    synced_at
+        When it was read.
+    deleted
+        Whether the service no longer has the job.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row, the columns of :data:`deadline_nb.schema.JOB_COLUMNS`.
+
+    Examples
+    --------
+    >>> import datetime
+    >>> from deadline_nb.history import job_row_frame
+    >>> row = job_row_frame({"farmId": "farm-1", "queueId": "queue-1", "jobId": "job-1",
+    ...                      "taskRunStatus": "SUCCEEDED", "taskRunStatusCounts": {"SUCCEEDED": 3},
+    ...                      "createdAt": "2026-11-01T10:00:00Z"},
+    ...                     synced_at=datetime.datetime.now(datetime.timezone.utc))
+    >>> int(row["tasks.SUCCEEDED"].iloc[0]), bool(row["finished"].iloc[0])
+    (3, True)
+    """
+    counts = job.get("taskRunStatusCounts")
+    values: dict[str, Any] = {}
+    for name, dtype in schema.JOB_COLUMNS.items():
+        if name.startswith("tasks."):
+            status = name[len("tasks.") :]
+            value: Any = counts.get(status, 0) if isinstance(counts, Mapping) else None
+        elif name == "parameters":
+            given = job.get("parameters")
+            value = json.dumps(given, sort_keys=True, default=str) if given else None
+        elif name == "syncedAt":
+            value = synced_at
+        elif name == "syncToken":
+            value = job_token(job)
+        elif name == "finished":
+            value = is_finished(job)
+        elif name == "deleted":
+            value = deleted
+        elif name == "duration":
+            value = None
+        else:
+            value = job.get(name)
+        series = pd.Series([value])
+        if dtype == schema.TIME:
+            series = pd.to_datetime(series, utc=True)
+        values[name] = series.astype(dtype)
+    frame = pd.DataFrame(values)
+    end = frame["endedAt"].fillna(frame["syncedAt"])
+    frame["duration"] = (end - frame["startedAt"]).astype(schema.DURATION)
+    return frame
+
+
+def _month(created: Any) -> str:
+    stamp = pd.Timestamp(created)
+    if pd.isna(stamp):
+        return "unknown"
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return f"{stamp.year:04d}-{stamp.month:02d}"
+
+
+def _folder(dest: Path, table: str, farm_id: str, queue_id: str, month: str) -> Path:
+    return dest / table / f"farmId={farm_id}" / f"queueId={queue_id}" / f"month={month}"
+
+
+def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` (less the partition columns) to ``path`` in one rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = frame.drop(columns=[c for c in PARTITIONS if c in frame.columns])
+    # Hidden (readers skip dot-files), unique per writer: two syncs at once never share it.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp")
+    try:
+        body.to_parquet(temporary, index=False)
+        _replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _replace(source: Path, target: Path) -> None:
+    # A seam for the tests: a sync killed between writing and renaming.
+    os.replace(source, target)
+
+
+def _write_job(
+    dest: Path, tables: Mapping[str, pd.DataFrame], ids: tuple[str, str, str], month: str
+) -> None:
+    """Write one job's tables, the ``jobs`` row last (it says the job is complete)."""
+    farm_id, queue_id, job_id = ids
+    for table in TABLES:
+        if table == "jobs" or table not in tables:
+            continue
+        _write_atomic(
+            tables[table], _folder(dest, table, farm_id, queue_id, month) / f"{job_id}.parquet"
+        )
+    if "jobs" in tables:
+        _write_atomic(
+            tables["jobs"], _folder(dest, "jobs", farm_id, queue_id, month) / f"{job_id}.parquet"
+        )
+
+
+def _files(
+    dest: Path, table: str, farm_id: str | None = None, queue_id: str | None = None
+) -> list[Path]:
+    root = Path(dest) / table
+    farms = f"farmId={farm_id}" if farm_id else "farmId=*"
+    queues = f"queueId={queue_id}" if queue_id else "queueId=*"
+    return sorted(
+        p for p in root.glob(f"{farms}/{queues}/month=*/*.parquet") if not p.name.startswith(".")
+    )
+
+
+def _manifest(dest: Path, farm_id: str, queue_id: str) -> dict[str, dict[str, Any]]:
+    """The stored jobs rows of a queue, by job id: what the last sync saw."""
+    import pyarrow.parquet as pq
+
+    found: dict[str, dict[str, Any]] = {}
+    for path in _files(dest, "jobs", farm_id, queue_id):
+        table = pq.read_table(path)
+        columns = [c for c in _MANIFEST if c in table.column_names]
+        for row in table.select(columns).to_pylist():
+            row["month"] = path.parent.name.split("=", 1)[1]
+            found[str(row["jobId"])] = row
+    return found
+
+
+def sync_history(
+    dest: str | os.PathLike[str],
+    farm_id: str | None = None,
+    queue_id: str | Sequence[str] | None = None,
+    *,
+    since: str | datetime.timedelta | datetime.datetime | None = None,
+    cache: CacheArg = True,
+    progress: bool = True,
+    max_workers: int = DEFAULT_WORKERS,
+    client: DeadlineCloudClient | None = None,
+    boto3_session: boto3.Session | None = None,
+) -> SyncResult:
+    """Bring a Parquet dataset of a farm's jobs up to date: new and changed jobs only.
+
+    The jobs are listed once (SearchJobs, or ListJobs where it is not available): those
+    submitted since ``since``. A job the dataset holds as finished, whose listing shows the
+    same status, counts and ``updatedAt``, costs nothing more. A job that was not finished at
+    the last sync costs one ``GetJob``, and is fetched again only when that shows it moved
+    (status, counts, ``updatedAt``): SearchJobs is eventually consistent, so its summary of a
+    running job is not trusted. A job held but no longer listed is asked for with ``GetJob``;
+    one the service no longer has is kept, marked ``deleted``. The others are fetched with
+    :func:`deadline_nb.load_job` (through the cache), a few at once, and written, one file per
+    table, each replaced in one rename. A change that SearchJobs has not indexed yet (it lags
+    by up to :data:`deadline_nb.fetch.resources.SEARCH_LAG_SECONDS`) is written by the next
+    sync. Two syncs of one queue at once write the same files; each file is whole, the last
+    rename wins.
+
+    Parameters
+    ----------
+    dest
+        The dataset's folder (made when missing).
+    farm_id
+        The farm. Default: ``defaults.farm_id`` from the ``deadline`` config.
+    queue_id
+        A queue or several; None (default) for every queue of the farm.
+    since
+        Only jobs submitted since then: ``"30d"``, ``"12h"``, a timedelta or a datetime; None
+        for all.
+    cache, progress, max_workers, client, boto3_session
+        As in :func:`deadline_nb.load_job`.
+
+    Returns
+    -------
+    SyncResult
+        The job ids written, unchanged, newly marked deleted.
+
+    Raises
+    ------
+    HistorySyncError
+        After the sync, when some jobs failed: one sentence naming them; the others are
+        written, and ``error.result`` is the :class:`SyncResult`.
+
+    Examples
+    --------
+    >>> import tempfile, deadline_nb as dnb
+    >>> from deadline_nb.localfarm import LocalFarm
+    >>> with LocalFarm() as farm, tempfile.TemporaryDirectory() as dest:
+    ...     first = dnb.sync_history(dest, farm.farm_id, client=farm.client(), cache=False,
+    ...                              progress=False)
+    ...     jobs = dnb.read_history(dest, "jobs")
+    >>> len(first.written) == len(jobs), bool(jobs["deleted"].any())
+    (True, False)
+    """
+    from tqdm.auto import tqdm
+
+    c = resolve_client(client, boto3_session)
+    root = Path(dest)
+    farm = farm_id
+    if farm is None:
+        from .fetch.common import resolve_ids
+
+        farm = resolve_ids(None, None, needs=1).farm_id
+    cutoff = parse_since(since)
+    if queue_id is None:
+        queues = [str(q["queueId"]) for q in list_queues(farm, client=c)]
+    elif isinstance(queue_id, str):
+        queues = [queue_id]
+    else:
+        queues = [str(q) for q in queue_id]
+    result = SyncResult(root)
+    filters = job_filter(created_after=cutoff) if cutoff is not None else None
+    plans: list[tuple[str, str, str, dict[str, Any] | None]] = []  # queue, job, action, manifest
+    for queue in queues:
+        held = _manifest(root, farm, queue)
+        listed = list_jobs(
+            farm,
+            queue,
+            limit=None,
+            filters=filters,
+            progress=progress,
+            max_workers=max_workers,
+            client=c,
+        )
+        seen = set()
+        for summary in listed:
+            job_id = str(summary["jobId"])
+            seen.add(job_id)
+            row = held.get(job_id)
+            if row is None or row.get("deleted"):
+                plans.append((queue, job_id, "load", row))
+            elif not row.get("finished"):
+                plans.append((queue, job_id, "check", row))
+            elif row.get("syncToken") == job_token(summary):
+                result.unchanged.append(job_id)
+            else:
+                plans.append((queue, job_id, "load", row))
+        for job_id, row in held.items():
+            if job_id in seen or row.get("deleted"):
+                continue
+            created = row.get("createdAt")
+            in_window = cutoff is None or created is None or pd.Timestamp(created) >= cutoff
+            if not row.get("finished") or in_window:
+                plans.append((queue, job_id, "check", row))
+    # A few jobs at once, each with its share of the workers (the client's connection pool
+    # is sized to max_workers): most jobs of a queue are small, a few calls each.
+    at_once = max(1, min(_JOBS_AT_ONCE, max_workers, len(plans)))
+    each = max(1, max_workers // at_once)
+
+    def one(plan: tuple[str, str, str, dict[str, Any] | None]) -> tuple[str, str]:
+        queue, job_id, action, row = plan
+        try:
+            return job_id, _sync_one(c, store, root, farm, queue, job_id, action, row, each)
+        except DeadlineNbError as error:
+            return job_id, f"failed: {error}"
+        except (OSError, ValueError) as error:
+            return job_id, f"failed: {type(error).__name__}: {error}"
+
+    with (
+        CacheHandle(cache) as store,
+        tqdm(
+            total=len(plans), unit="job", desc=f"sync {farm}", disable=not progress, leave=False
+        ) as bar,
+        ThreadPoolExecutor(at_once, "deadline-nb-history") as pool,
+    ):
+        for job_id, outcome in pool.map(one, plans):
+            if outcome.startswith("failed: "):
+                result.failed[job_id] = outcome[len("failed: ") :]
+            else:
+                getattr(result, outcome).append(job_id)
+            bar.update(1)
+    if result.failed:
+        names = sorted(result.failed)
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        raise HistorySyncError(
+            f"{len(names)} of {len(plans) + len(result.unchanged)} jobs could not be synced "
+            f"({shown}); the others are written: see error.result.failed for each reason.",
+            result,
+        )
+    return result
+
+
+def _sync_one(
+    c: DeadlineCloudClient,
+    store: Any,
+    root: Path,
+    farm: str,
+    queue: str,
+    job_id: str,
+    action: str,
+    row: Mapping[str, Any] | None,
+    max_workers: int,
+) -> str:
+    """Check or load one job, write it when it changed; say which: written, unchanged or
+    deleted."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if action == "check":
+        assert row is not None
+        try:
+            job = fetch_job(farm, queue, job_id, client=c)
+        except NotFoundError:
+            month = str(row["month"])
+            path = _folder(root, "jobs", farm, queue, month) / f"{job_id}.parquet"
+            from .frames import read_parquet
+
+            kept = read_parquet(path)
+            kept["deleted"] = pd.array([True] * len(kept), dtype=pd.BooleanDtype())
+            kept["syncedAt"] = pd.Series([now] * len(kept), dtype=schema.TIME)
+            _write_atomic(kept, path)
+            return "deleted"
+        if job_token(job) == row.get("syncToken"):
+            return "unchanged"
+    loaded = load_job(
+        farm,
+        queue,
+        job_id,
+        cache=store if store is not None else False,
+        progress=False,
+        max_workers=max_workers,
+        client=c,
+    )
+    tables = {
+        "jobs": job_row_frame(loaded.job, synced_at=now),
+        "steps": loaded.steps,
+        "tasks": loaded.tasks,
+        "sessions": loaded.sessions,
+        "actions": loaded.actions,
+    }
+    _write_job(root, tables, (farm, queue, job_id), _month(loaded.job.get("createdAt")))
+    return "written"
+
+
+def read_history(
+    dest: str | os.PathLike[str],
+    table: str,
+    *,
+    farm_id: str | None = None,
+    queue_id: str | None = None,
+) -> pd.DataFrame:
+    """Read one table of a dataset :func:`sync_history` wrote, with the frames' dtypes.
+
+    Files written by an older version that lack a column give that column as missing values of
+    the newer files' dtype.
+
+    Parameters
+    ----------
+    dest
+        The dataset's folder.
+    table
+        One of :data:`TABLES`.
+    farm_id, queue_id
+        Only this farm's, or this queue's, jobs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of every job, ``farmId`` and ``queueId`` first (from the folders).
+
+    Examples
+    --------
+    >>> import tempfile, deadline_nb as dnb
+    >>> with tempfile.TemporaryDirectory() as dest:
+    ...     empty = dnb.read_history(dest, "actions")
+    >>> len(empty), "sessionActionId" in empty.columns
+    (0, True)
+    """
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .frames import concat_frames, read_parquet
+
+    if table not in TABLES:
+        raise bad_argument("table", f"be one of {list(TABLES)}", table)
+    # Files of one queue with one schema are stacked in Arrow and read back once with
+    # read_parquet (its dtype guarantees, at the cost of one file per group rather than per
+    # job); files of different schemas (older versions, other parameters) meet in concat_frames.
+    groups: dict[tuple[str, str, pa.Schema], list[pa.Table]] = {}
+    for path in _files(Path(dest), table, farm_id, queue_id):
+        if table != "jobs" and not (dest_jobs := _jobs_file(path)).is_file():
+            # A sync stopped between this job's tables and its jobs row: not a job yet.
+            logger.debug("%s has no %s: left out", path, dest_jobs)
+            continue
+        queue = path.parent.parent.name.split("=", 1)[1]
+        farm = path.parent.parent.parent.name.split("=", 1)[1]
+        stored = pq.read_table(path)
+        groups.setdefault((farm, queue, stored.schema.remove_metadata()), []).append(stored)
+    parts = []
+    for (farm, queue, _), tables in groups.items():
+        first = tables[0].schema.metadata
+        stacked = pa.concat_tables([t.replace_schema_metadata(first) for t in tables])
+        # pandas stores category codes as small integers; the union of many jobs' categories
+        # may not fit them.
+        wide = pa.schema(
+            [
+                f.with_type(pa.dictionary(pa.int32(), f.type.value_type, f.type.ordered))
+                if pa.types.is_dictionary(f.type)
+                else f
+                for f in stacked.schema
+            ],
+            metadata=first,
+        )
+        stacked = stacked.cast(wide)
+        buffer = io.BytesIO()
+        pq.write_table(stacked, buffer)
+        buffer.seek(0)
+        frame = _as_schema(read_parquet(buffer), _EMPTY[table])
+        frame.insert(0, "farmId", pd.Series([farm] * len(frame), dtype="category"))
+        frame.insert(1, "queueId", pd.Series([queue] * len(frame), dtype="category"))
+        parts.append(frame)
+    if not parts:
+        return schema.empty_frame(_EMPTY[table])
+    return concat_frames(parts)
+
+
+def _jobs_file(path: Path) -> Path:
+    """The ``jobs`` file of the job that another table's file ``path`` belongs to."""
+    partitions = path.parent.relative_to(path.parents[3])  # farmId=/queueId=/month=
+    return path.parents[4] / "jobs" / partitions / path.name
+
+
+def _as_schema(frame: pd.DataFrame, columns: Mapping[str, object]) -> pd.DataFrame:
+    """``frame`` with every column of the schema, in its order and dtype, then its other columns.
+
+    A column a file lacks (written by an older version) is missing values of the schema's
+    dtype; an all-missing category column, which Parquet keeps as the null type and reads back
+    as objects, is a category again.
+    """
+    data: dict[str, Any] = {}
+    for name, dtype in columns.items():
+        if name in PARTITIONS[:2]:
+            continue  # from the folders
+        if name not in frame.columns:
+            data[name] = pd.Series(pd.array([None] * len(frame), dtype=dtype), index=frame.index)  # type: ignore[call-overload]
+        elif dtype == schema.CATEGORY and isinstance(frame[name].dtype, pd.CategoricalDtype):
+            data[name] = frame[name]
+        elif frame[name].dtype != dtype:
+            data[name] = frame[name].astype(dtype)  # type: ignore[call-overload]
+        else:
+            data[name] = frame[name]
+    for name in frame.columns:
+        if name not in data and name not in PARTITIONS[:2]:
+            data[name] = frame[name]
+    return pd.DataFrame(data, index=frame.index)
+
+
+_EMPTY: Final[Mapping[str, Mapping[str, object]]] = {
+    "jobs": schema.JOB_COLUMNS,
+    "steps": schema.STEP_COLUMNS,
+    "tasks": schema.TASK_COLUMNS,
+    "sessions": schema.SESSION_COLUMNS,
+    "actions": {**schema.SESSION_ACTION_COLUMNS, **schema.JOB_ACTION_COLUMNS},
+}
