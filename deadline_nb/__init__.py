@@ -93,8 +93,8 @@ _EXPORTS: dict[str, str] = {
     "write_report": "report",
     "diagnose": "findings",
     "findings_text": "findings",
-    "sync_history": "history",
-    "read_history": "history",
+    "sync_history": "queue_history",
+    "read_history": "queue_history",
 }
 _SUBMODULES = (
     "aws",
@@ -104,9 +104,9 @@ _SUBMODULES = (
     "fetch",
     "findings",
     "frames",
-    "history",
     "localfarm",
     "plots",
+    "queue_history",
     "report",
     "schema",
     "summary",
@@ -125,9 +125,9 @@ if TYPE_CHECKING:
         fetch,
         findings,
         frames,
-        history,
         localfarm,
         plots,
+        queue_history,
         report,
         schema,
         summary,
@@ -184,7 +184,6 @@ if TYPE_CHECKING:
         task_frame,
         write_json,
     )
-    from .history import read_history, sync_history
     from .plots import (
         plot_concurrency,
         plot_durations,
@@ -197,6 +196,7 @@ if TYPE_CHECKING:
         plot_usage,
         save_figure,
     )
+    from .queue_history import read_history, sync_history
     from .report import write_report
     from .summary import exit_code_name, summarize
     from .trace import to_chrome_trace

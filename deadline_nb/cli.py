@@ -969,7 +969,7 @@ def run_sync(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     >>> buffer.getvalue().split(":")[0]
     'Synced 6 jobs'
     """
-    from .history import sync_history
+    from .queue_history import sync_history
 
     out = sys.stdout if out is None else out
     result = sync_history(

@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import deadline_nb as dnb
-from deadline_nb import history, schema
+from deadline_nb import queue_history as history
+from deadline_nb import schema
 from deadline_nb.cli import main
 from deadline_nb.frames import concat_frames
 from deadline_nb.localfarm import LocalFarm

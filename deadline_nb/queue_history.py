@@ -120,7 +120,7 @@ def parse_since(
     Examples
     --------
     >>> import datetime
-    >>> from deadline_nb.history import parse_since
+    >>> from deadline_nb.queue_history import parse_since
     >>> now = datetime.datetime.now(datetime.timezone.utc)
     >>> abs((now - parse_since("30d")) - datetime.timedelta(days=30)) < datetime.timedelta(1)
     True
@@ -164,7 +164,7 @@ def job_row_frame(
     Examples
     --------
     >>> import datetime
-    >>> from deadline_nb.history import job_row_frame
+    >>> from deadline_nb.queue_history import job_row_frame
     >>> row = job_row_frame({"farmId": "farm-1", "queueId": "queue-1", "jobId": "job-1",
     ...                      "taskRunStatus": "SUCCEEDED", "taskRunStatusCounts": {"SUCCEEDED": 3},
     ...                      "createdAt": "2026-11-01T10:00:00Z"},
