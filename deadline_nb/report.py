@@ -208,9 +208,10 @@ def write_report(
         The page's heading; default ``"Postmortem: <job name>"``.
     charts
         Which charts to draw, in the order given: names from
-        :data:`deadline_nb.charts.CHARTS` (``"timeline"``,
-        ``"frame_times"``, ``"durations"``, ``"status"``, ``"exit_codes"``, ``"concurrency"``,
-        ``"progress"``). Default: all of them.
+        :data:`deadline_nb.charts.CHARTS` (``"timeline"``, ``"frame_times"``, ``"memory"``,
+        ``"durations"``, ``"status"``, ``"exit_codes"``, ``"concurrency"``, ``"progress"``).
+        Default: all of them that apply to the job (``"memory"`` needs the workers' metrics);
+        a chart asked for by name that cannot be drawn says why in one sentence.
     logs
         Show the failed actions' logs, from ``job.logs`` (read on first use, and only when an
         action failed). When the logs cannot be read (a role that may not read CloudWatch Logs,
