@@ -751,7 +751,9 @@ def iter_step_tasks(
     with ids.errors("ListTasks"):
         for page in pages(c.list_tasks, "tasks", **ids.params, stepId=step_id):
             body = last_body()
-            tasks.extend({**t, "stepId": step_id} for t in page)
+            for task in page:  # the parser's own dicts: completed in place, not copied
+                task["stepId"] = step_id
+            tasks.extend(page)
             if body is None:
                 bodies = None  # one missing: keep none (the cache then encodes the items)
             elif bodies is not None:
