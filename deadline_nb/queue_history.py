@@ -5,13 +5,16 @@ Layout, one file per job per table, so that rewriting a job is one atomic, local
 
     DEST/<table>/farmId=<farm>/queueId=<queue>/month=<YYYY-MM>/<jobId>.parquet
 
-with ``<table>`` among :data:`TABLES` and ``month`` the job's submission month (UTC). The
-partition columns live in the path only (the Hive convention), so that Hive-aware readers
-(pyarrow datasets, DuckDB, Athena) do not see them twice. Each file is written under a hidden
-temporary name in its folder and then renamed over the old one: a killed sync leaves the old
-file or the new one, never half of one, and readers skip names that start with ``.``. The
-``jobs`` file is renamed last: its row (``syncToken``, ``finished``, ``deleted``) is what the
-next sync compares with, so a job whose other tables were not all written is written again.
+with ``<table>`` among :data:`TABLES` and ``month`` the job's submission month (UTC). DEST is a
+folder or ``s3://bucket/prefix``; every file access goes through ``pyarrow.fs``
+(:func:`dataset_filesystem`). The partition columns live in the path only (the Hive
+convention), so that Hive-aware readers (pyarrow datasets, DuckDB, Athena) do not see them
+twice. A local file is written under a hidden temporary name in its folder and then renamed
+over the old one; an S3 object is written straight to its key, since S3 makes it visible whole
+or not at all. Either way a killed sync leaves the old file or the new one, never half of one,
+and readers skip names that start with ``.``. The ``jobs`` file is written last: its row
+(``syncToken``, ``finished``, ``deleted``) is what the next sync compares with, so a job whose
+other tables were not all written is written again.
 """
 
 from __future__ import annotations
@@ -521,7 +524,8 @@ def sync_history(
     Parameters
     ----------
     dest
-        The dataset's folder (made when missing).
+        The dataset's folder (made when missing), or ``s3://bucket/prefix`` (see
+        :func:`dataset_filesystem`).
     farm_id
         The farm. Default: ``defaults.farm_id`` from the ``deadline`` config.
     queue_id
@@ -530,7 +534,8 @@ def sync_history(
         Only jobs submitted since then: ``"30d"``, ``"12h"``, a timedelta or a datetime; None
         for all.
     cache, progress, max_workers, client, boto3_session
-        As in :func:`deadline_nb.load_job`.
+        As in :func:`deadline_nb.load_job`; ``boto3_session`` also signs the S3 requests of an
+        ``s3://`` destination (default ``boto3.Session()``).
 
     Returns
     -------
@@ -539,6 +544,9 @@ def sync_history(
 
     Raises
     ------
+    deadline_nb.errors.DestinationError
+        Before any call to Deadline, when the destination cannot be written (a write check of a
+        hidden marker): no such bucket, access denied, endpoint unreachable, not a folder.
     HistorySyncError
         After the sync, when some jobs failed: one sentence naming them; the others are
         written, and ``error.result`` is the :class:`SyncResult`.
