@@ -400,7 +400,9 @@ def _add_sync(subparsers: Subparsers) -> None:
         "--no-cache", action="store_true", help="neither read nor write the local cache"
     )
     connection.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--to", required=True, metavar="DEST", help="the dataset's folder")
+    parser.add_argument(
+        "--to", required=True, metavar="DEST", help="the dataset's folder, or s3://bucket/prefix"
+    )
     parser.set_defaults(handler=run_sync)
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "CredentialsError",
     "DataWarning",
     "DeadlineNbError",
+    "DestinationError",
     "MalformedItemError",
     "NoRegionError",
     "NotFoundError",
@@ -270,6 +271,31 @@ class NotFoundError(AwsError, LookupError):
 
 class ServiceError(AwsError):
     """Any other AWS failure that retries did not cure: throttling, service or network errors."""
+
+
+class DestinationError(DeadlineNbError):
+    """A dataset's destination (a folder or ``s3://bucket/prefix``) cannot be written.
+
+    Parameters
+    ----------
+    message
+        One sentence naming the destination and the reason.
+    dest
+        The destination as the caller gave it.
+    reason
+        Why, in a few words: ``"the bucket does not exist"``, ``"access denied"``, ...
+
+    Examples
+    --------
+    >>> err = DestinationError("No.", dest="s3://b/p", reason="access denied")
+    >>> err.dest, err.reason
+    ('s3://b/p', 'access denied')
+    """
+
+    def __init__(self, message: str, *, dest: str, reason: str) -> None:
+        super().__init__(message)
+        self.dest = dest
+        self.reason = reason
 
 
 def short_tracebacks(shell: Any = None) -> bool:

@@ -5,19 +5,24 @@ Layout, one file per job per table, so that rewriting a job is one atomic, local
 
     DEST/<table>/farmId=<farm>/queueId=<queue>/month=<YYYY-MM>/<jobId>.parquet
 
-with ``<table>`` among :data:`TABLES` and ``month`` the job's submission month (UTC). The
-partition columns live in the path only (the Hive convention), so that Hive-aware readers
-(pyarrow datasets, DuckDB, Athena) do not see them twice. Each file is written under a hidden
-temporary name in its folder and then renamed over the old one: a killed sync leaves the old
-file or the new one, never half of one, and readers skip names that start with ``.``. The
-``jobs`` file is renamed last: its row (``syncToken``, ``finished``, ``deleted``) is what the
-next sync compares with, so a job whose other tables were not all written is written again.
+with ``<table>`` among :data:`TABLES` and ``month`` the job's submission month (UTC). DEST is a
+folder or ``s3://bucket/prefix``; every file access goes through ``pyarrow.fs``
+(:func:`dataset_filesystem`). The partition columns live in the path only (the Hive
+convention), so that Hive-aware readers (pyarrow datasets, DuckDB, Athena) do not see them
+twice. A local file is written under a hidden temporary name in its folder and then renamed
+over the old one; an S3 object is written straight to its key, since S3 makes it visible whole
+or not at all. Either way a killed sync leaves the old file or the new one, never half of one,
+and readers skip names that start with ``.``. The ``jobs`` file is written last: its row
+(``syncToken``, ``finished``, ``deleted``) is what the next sync compares with, so a job whose
+other tables were not all written is written again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
+import io
 import json
 import logging
 import os
@@ -26,19 +31,27 @@ import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import pandas as pd
 
 from . import schema
 from .aws import DEFAULT_WORKERS
-from .errors import DeadlineNbError, NotFoundError, bad_argument
+from .errors import (
+    CredentialsError,
+    DeadlineNbError,
+    DestinationError,
+    NotFoundError,
+    bad_argument,
+)
 from .fetch.common import CacheArg, CacheHandle, is_finished, job_token, resolve_client
 from .fetch.job import load_job
 from .fetch.resources import fetch_job, job_filter, list_jobs, list_queues
 
 if TYPE_CHECKING:
     import boto3
+    import pyarrow as pa
+    import pyarrow.fs as pafs
     from mypy_boto3_deadline import DeadlineCloudClient
 
 __all__ = ["TABLES", "HistorySyncError", "SyncResult", "read_history", "sync_history"]
@@ -76,7 +89,7 @@ class SyncResult:
     Attributes
     ----------
     dest
-        The dataset's folder.
+        The dataset's folder (a path), or its ``s3://bucket/prefix``.
     written
         Jobs written (new, or changed since the last sync).
     unchanged
@@ -88,7 +101,7 @@ class SyncResult:
         Job id -> the one-sentence error that stopped it.
     """
 
-    dest: Path
+    dest: Path | str
     written: list[str] = dataclasses.field(default_factory=list)
     unchanged: list[str] = dataclasses.field(default_factory=list)
     deleted: list[str] = dataclasses.field(default_factory=list)
@@ -211,66 +224,272 @@ def _month(created: Any) -> str:
     return f"{stamp.year:04d}-{stamp.month:02d}"
 
 
-def _folder(dest: Path, table: str, farm_id: str, queue_id: str, month: str) -> Path:
-    return dest / table / f"farmId={farm_id}" / f"queueId={queue_id}" / f"month={month}"
+def dataset_filesystem(
+    dest: str | os.PathLike[str],
+    boto3_session: boto3.Session | None = None,
+    *,
+    endpoint_url: str | None = None,
+) -> tuple[pafs.FileSystem, str]:
+    """The pyarrow filesystem of a dataset's destination, and the dataset's root in it.
+
+    A folder gives the local filesystem and the folder's absolute path. ``s3://bucket/prefix``
+    gives an S3 filesystem signed with the credentials of ``boto3_session`` (boto3's credential
+    chain: environment, profile, SSO, instance role...) and its region, and ``bucket/prefix``.
+    An S3-compatible server is reached through ``endpoint_url``, else the standard
+    ``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL`` environment variable (in that order, as
+    botocore reads them; ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`` turns them off).
+
+    Parameters
+    ----------
+    dest
+        A folder, or ``s3://bucket`` with an optional prefix.
+    boto3_session
+        Whose credentials and region sign the S3 requests; default ``boto3.Session()``.
+    endpoint_url
+        Another S3 endpoint, such as ``http://127.0.0.1:9000``.
+
+    Returns
+    -------
+    tuple of (pyarrow.fs.FileSystem, str)
+        The filesystem, and the root path in it (no trailing slash).
+
+    Raises
+    ------
+    ValueError
+        When ``dest`` is an ``s3://`` URL without a bucket.
+    deadline_nb.errors.CredentialsError
+        When an S3 destination is given and boto3 finds no credentials.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from deadline_nb.queue_history import dataset_filesystem
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     fs, root = dataset_filesystem(folder)
+    ...     fs.type_name, root.endswith(os.path.basename(folder))
+    ('local', True)
+    """
+    import pyarrow.fs as pafs
+
+    text = os.fspath(dest)
+    if not text.lower().startswith("s3://"):
+        return pafs.LocalFileSystem(), Path(text).expanduser().absolute().as_posix()
+    bucket, _, prefix = text[len("s3://") :].partition("/")
+    if not bucket:
+        raise bad_argument("dest", "name a bucket, as in 's3://bucket/prefix'", text)
+    root = "/".join([bucket, *(p for p in prefix.split("/") if p)])
+    return _s3_filesystem(bucket, boto3_session, endpoint_url), root
 
 
-def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` (less the partition columns) to ``path`` in one rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    body = frame.drop(columns=[c for c in PARTITIONS if c in frame.columns])
-    # Hidden (readers skip dot-files), unique per writer: two syncs at once never share it.
-    temporary = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp")
+def _s3_endpoint(endpoint_url: str | None) -> str | None:
+    if endpoint_url:
+        return endpoint_url
+    if os.environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() == "true":
+        return None
+    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def _s3_filesystem(
+    bucket: str, boto3_session: boto3.Session | None, endpoint_url: str | None
+) -> pafs.S3FileSystem:
+    from urllib.parse import urlsplit
+
+    import boto3
+    import pyarrow.fs as pafs
+
+    session = boto3_session if boto3_session is not None else boto3.Session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise CredentialsError(
+            f"No AWS credentials were found to write to the S3 bucket {bucket!r}: sign in "
+            "(`aws sso login`, a profile, or the AWS_ACCESS_KEY_ID environment variables)."
+        )
+    frozen = credentials.get_frozen_credentials()
+    options: dict[str, Any] = {
+        "access_key": frozen.access_key,
+        "secret_key": frozen.secret_key,
+        "session_token": frozen.token,
+        # Fail in seconds on an unreachable endpoint rather than after the SDK's minutes.
+        "connect_timeout": 10.0,
+        "request_timeout": 60.0,
+    }
+    endpoint = _s3_endpoint(endpoint_url)
+    region = session.region_name
+    if endpoint:
+        parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
+        options["scheme"] = parts.scheme or "https"
+        options["endpoint_override"] = parts.netloc + parts.path.rstrip("/")
+    elif region is None:
+        try:  # the bucket's own region, asked of S3 (HeadBucket needs no region)
+            region = pafs.resolve_s3_region(bucket)
+        except OSError:
+            logger.debug("the region of bucket %s is unknown", bucket, exc_info=True)
+    options["region"] = region or "us-east-1"
+    return pafs.S3FileSystem(**options)
+
+
+def _is_local(fs: pafs.FileSystem) -> bool:
+    return fs.type_name == "local"
+
+
+def _folder(root: str, table: str, farm_id: str, queue_id: str, month: str) -> str:
+    return f"{root}/{table}/farmId={farm_id}/queueId={queue_id}/month={month}"
+
+
+def _check_writable(fs: pafs.FileSystem, root: str, dest: str | os.PathLike[str]) -> None:
+    """Write and delete a hidden marker at the root, or raise :class:`DestinationError`.
+
+    Before anything is fetched, so that a destination that cannot be written costs no calls.
+    """
+    marker = f"{root}/.deadline-nb-write-check-{uuid.uuid4().hex}"
     try:
-        body.to_parquet(temporary, index=False)
+        if _is_local(fs):
+            fs.create_dir(root, recursive=True)
+        with fs.open_output_stream(marker) as out:
+            out.write(b"")
+    except OSError as error:
+        reason = _unwritable_reason(error)
+        shown = os.fspath(dest)
+        raise DestinationError(
+            f"The history destination {shown!r} cannot be written ({reason}): "
+            "nothing was fetched; check the destination and its permissions.",
+            dest=shown,
+            reason=reason,
+        ) from error
+    try:
+        fs.delete_file(marker)
+    except OSError:  # written but not deletable: the destination is writable all the same
+        logger.debug("could not delete %s", marker, exc_info=True)
+
+
+def _unwritable_reason(error: OSError) -> str:
+    """A few words for why a write failed, from a local OSError or pyarrow's S3 error text."""
+    text = str(error)
+    if "NO_SUCH_BUCKET" in text or "NoSuchBucket" in text:
+        return "the bucket does not exist"
+    if isinstance(error, PermissionError) or "ACCESS_DENIED" in text or "AccessDenied" in text:
+        return "access denied"
+    if "NETWORK_CONNECTION" in text or "curlCode" in text or "connect" in text.lower():
+        return "the endpoint cannot be reached"
+    if isinstance(error, (FileExistsError, NotADirectoryError)):
+        return "it is a file, not a folder"
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else 'no message'}"
+
+
+def _write_atomic(fs: pafs.FileSystem, frame: pd.DataFrame, path: str) -> None:
+    """Write ``frame`` (less the partition columns) to ``path``, whole or not at all.
+
+    On S3 one PUT is atomic (the object appears whole or not at all; a multipart upload only on
+    its completion), so the final key is written directly. A local file is written under a
+    hidden temporary name, then renamed over the old one.
+    """
+    body = frame.drop(columns=[c for c in PARTITIONS if c in frame.columns])
+    buffer = io.BytesIO()
+    body.to_parquet(buffer, index=False)
+    # One write of the whole body: a stream closed after a failed write would otherwise
+    # publish what it had.
+    data = buffer.getvalue()
+    if not _is_local(fs):
+        with fs.open_output_stream(path) as out:
+            out.write(data)
+        return
+    parent, _, name = path.rpartition("/")
+    fs.create_dir(parent, recursive=True)
+    # Hidden (readers skip dot-files), unique per writer: two syncs at once never share it.
+    temporary = f"{parent}/.{name}.{os.getpid()}-{uuid.uuid4().hex}.tmp"
+    try:
+        with fs.open_output_stream(temporary) as out:
+            out.write(data)
         _replace(temporary, path)
     finally:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
 
 
-def _replace(source: Path, target: Path) -> None:
+def _replace(source: str, target: str) -> None:
     # A seam for the tests: a sync killed between writing and renaming.
     os.replace(source, target)
 
 
 def _write_job(
-    dest: Path, tables: Mapping[str, pd.DataFrame], ids: tuple[str, str, str], month: str
+    fs: pafs.FileSystem,
+    root: str,
+    tables: Mapping[str, pd.DataFrame],
+    ids: tuple[str, str, str],
+    month: str,
 ) -> None:
     """Write one job's tables, the ``jobs`` row last (it says the job is complete)."""
     farm_id, queue_id, job_id = ids
     for table in TABLES:
         if table == "jobs" or table not in tables:
             continue
-        _write_atomic(
-            tables[table], _folder(dest, table, farm_id, queue_id, month) / f"{job_id}.parquet"
-        )
+        path = f"{_folder(root, table, farm_id, queue_id, month)}/{job_id}.parquet"
+        _write_atomic(fs, tables[table], path)
     if "jobs" in tables:
-        _write_atomic(
-            tables["jobs"], _folder(dest, "jobs", farm_id, queue_id, month) / f"{job_id}.parquet"
-        )
+        path = f"{_folder(root, 'jobs', farm_id, queue_id, month)}/{job_id}.parquet"
+        _write_atomic(fs, tables["jobs"], path)
+
+
+class _Stored(NamedTuple):
+    """One visible file of the dataset, and its partitions from the path."""
+
+    path: str
+    farm: str
+    queue: str
+    month: str
+    job: str
 
 
 def _files(
-    dest: Path, table: str, farm_id: str | None = None, queue_id: str | None = None
-) -> list[Path]:
-    root = Path(dest) / table
-    farms = f"farmId={farm_id}" if farm_id else "farmId=*"
-    queues = f"queueId={queue_id}" if queue_id else "queueId=*"
-    return sorted(
-        p for p in root.glob(f"{farms}/{queues}/month=*/*.parquet") if not p.name.startswith(".")
-    )
+    fs: pafs.FileSystem,
+    root: str,
+    table: str,
+    farm_id: str | None = None,
+    queue_id: str | None = None,
+) -> list[_Stored]:
+    """The files of one table, ``table/farmId=/queueId=/month=/<jobId>.parquet``, sorted."""
+    import pyarrow.fs as pafs
+
+    base = f"{root}/{table}"
+    if farm_id:  # list only the farm's (and the queue's) folder: fewer LIST calls on S3
+        base += f"/farmId={farm_id}" + (f"/queueId={queue_id}" if queue_id else "")
+    selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
+    found = []
+    for info in fs.get_file_info(selector):
+        if info.type != pafs.FileType.File:
+            continue
+        parts = info.path[len(root) + 1 :].split("/")
+        if len(parts) != 5 or parts[0] != table:
+            continue
+        _, farm, queue, month, name = parts
+        if name.startswith(".") or not name.endswith(".parquet"):
+            continue  # a temporary file, or something else
+        keys = [p.partition("=") for p in (farm, queue, month)]
+        if [k for k, _, _ in keys] != ["farmId", "queueId", "month"]:
+            continue
+        stored = _Stored(info.path, keys[0][2], keys[1][2], keys[2][2], name[: -len(".parquet")])
+        if (farm_id and stored.farm != farm_id) or (queue_id and stored.queue != queue_id):
+            continue
+        found.append(stored)
+    return sorted(found)
 
 
-def _manifest(dest: Path, farm_id: str, queue_id: str) -> dict[str, dict[str, Any]]:
-    """The stored jobs rows of a queue, by job id: what the last sync saw."""
+def _read_table(fs: pafs.FileSystem, path: str) -> pa.Table:
     import pyarrow.parquet as pq
 
+    return pq.read_table(path, filesystem=fs)
+
+
+def _manifest(
+    fs: pafs.FileSystem, root: str, farm_id: str, queue_id: str
+) -> dict[str, dict[str, Any]]:
+    """The stored jobs rows of a queue, by job id: what the last sync saw."""
     found: dict[str, dict[str, Any]] = {}
-    for path in _files(dest, "jobs", farm_id, queue_id):
-        table = pq.read_table(path)
+    for stored in _files(fs, root, "jobs", farm_id, queue_id):
+        table = _read_table(fs, stored.path)
         columns = [c for c in _MANIFEST if c in table.column_names]
         for row in table.select(columns).to_pylist():
-            row["month"] = path.parent.name.split("=", 1)[1]
+            row["month"] = stored.month
             found[str(row["jobId"])] = row
     return found
 
@@ -305,7 +524,8 @@ def sync_history(
     Parameters
     ----------
     dest
-        The dataset's folder (made when missing).
+        The dataset's folder (made when missing), or ``s3://bucket/prefix`` (see
+        :func:`dataset_filesystem`).
     farm_id
         The farm. Default: ``defaults.farm_id`` from the ``deadline`` config.
     queue_id
@@ -314,7 +534,8 @@ def sync_history(
         Only jobs submitted since then: ``"30d"``, ``"12h"``, a timedelta or a datetime; None
         for all.
     cache, progress, max_workers, client, boto3_session
-        As in :func:`deadline_nb.load_job`.
+        As in :func:`deadline_nb.load_job`; ``boto3_session`` also signs the S3 requests of an
+        ``s3://`` destination (default ``boto3.Session()``).
 
     Returns
     -------
@@ -323,6 +544,9 @@ def sync_history(
 
     Raises
     ------
+    deadline_nb.errors.DestinationError
+        Before any call to Deadline, when the destination cannot be written (a write check of a
+        hidden marker): no such bucket, access denied, endpoint unreachable, not a folder.
     HistorySyncError
         After the sync, when some jobs failed: one sentence naming them; the others are
         written, and ``error.result`` is the :class:`SyncResult`.
@@ -340,25 +564,28 @@ def sync_history(
     """
     from tqdm.auto import tqdm
 
+    cutoff = parse_since(since)
+    fs, root = dataset_filesystem(dest, boto3_session)
+    # Before any Deadline call: a destination that cannot be written costs nothing.
+    _check_writable(fs, root, dest)
     c = resolve_client(client, boto3_session)
-    root = Path(dest)
     farm = farm_id
     if farm is None:
         from .fetch.common import resolve_ids
 
         farm = resolve_ids(None, None, needs=1).farm_id
-    cutoff = parse_since(since)
     if queue_id is None:
         queues = [str(q["queueId"]) for q in list_queues(farm, client=c)]
     elif isinstance(queue_id, str):
         queues = [queue_id]
     else:
         queues = [str(q) for q in queue_id]
-    result = SyncResult(root)
+    shown = os.fspath(dest)
+    result = SyncResult(shown if shown.lower().startswith("s3://") else Path(shown))
     filters = job_filter(created_after=cutoff) if cutoff is not None else None
     plans: list[tuple[str, str, str, dict[str, Any] | None]] = []  # queue, job, action, manifest
     for queue in queues:
-        held = _manifest(root, farm, queue)
+        held = _manifest(fs, root, farm, queue)
         listed = list_jobs(
             farm,
             queue,
@@ -396,7 +623,7 @@ def sync_history(
     def one(plan: tuple[str, str, str, dict[str, Any] | None]) -> tuple[str, str]:
         queue, job_id, action, row = plan
         try:
-            return job_id, _sync_one(c, store, root, farm, queue, job_id, action, row, each)
+            return job_id, _sync_one(c, store, fs, root, farm, queue, job_id, action, row, each)
         except DeadlineNbError as error:
             return job_id, f"failed: {error}"
         except (OSError, ValueError) as error:
@@ -429,7 +656,8 @@ def sync_history(
 def _sync_one(
     c: DeadlineCloudClient,
     store: Any,
-    root: Path,
+    fs: pafs.FileSystem,
+    root: str,
     farm: str,
     queue: str,
     job_id: str,
@@ -446,13 +674,14 @@ def _sync_one(
             job = fetch_job(farm, queue, job_id, client=c)
         except NotFoundError:
             month = str(row["month"])
-            path = _folder(root, "jobs", farm, queue, month) / f"{job_id}.parquet"
+            path = f"{_folder(root, 'jobs', farm, queue, month)}/{job_id}.parquet"
             from .frames import read_parquet
 
-            kept = read_parquet(path)
+            with fs.open_input_file(path) as stored:
+                kept = read_parquet(io.BytesIO(stored.read()))
             kept["deleted"] = pd.array([True] * len(kept), dtype=pd.BooleanDtype())
             kept["syncedAt"] = pd.Series([now] * len(kept), dtype=schema.TIME)
-            _write_atomic(kept, path)
+            _write_atomic(fs, kept, path)
             return "deleted"
         if job_token(job) == row.get("syncToken"):
             return "unchanged"
@@ -472,7 +701,7 @@ def _sync_one(
         "sessions": loaded.sessions,
         "actions": loaded.actions,
     }
-    _write_job(root, tables, (farm, queue, job_id), _month(loaded.job.get("createdAt")))
+    _write_job(fs, root, tables, (farm, queue, job_id), _month(loaded.job.get("createdAt")))
     return "written"
 
 
@@ -482,6 +711,7 @@ def read_history(
     *,
     farm_id: str | None = None,
     queue_id: str | None = None,
+    boto3_session: boto3.Session | None = None,
 ) -> pd.DataFrame:
     """Read one table of a dataset :func:`sync_history` wrote, with the frames' dtypes.
 
@@ -491,11 +721,13 @@ def read_history(
     Parameters
     ----------
     dest
-        The dataset's folder.
+        The dataset's folder, or its ``s3://bucket/prefix``.
     table
         One of :data:`TABLES`.
     farm_id, queue_id
         Only this farm's, or this queue's, jobs.
+    boto3_session
+        For an S3 destination: whose credentials and region (see :func:`dataset_filesystem`).
 
     Returns
     -------
@@ -510,8 +742,6 @@ def read_history(
     >>> len(empty), "sessionActionId" in empty.columns
     (0, True)
     """
-    import io
-
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -522,16 +752,20 @@ def read_history(
     # Files of one queue with one schema are stacked in Arrow and read back once with
     # read_parquet (its dtype guarantees, at the cost of one file per group rather than per
     # job); files of different schemas (older versions, other parameters) meet in concat_frames.
+    fs, root = dataset_filesystem(dest, boto3_session)
+    complete = None
+    if table != "jobs":
+        # One listing of the jobs files (not one request per file, which S3 bills).
+        complete = {s[1:] for s in _files(fs, root, "jobs", farm_id, queue_id)}
     groups: dict[tuple[str, str, pa.Schema], list[pa.Table]] = {}
-    for path in _files(Path(dest), table, farm_id, queue_id):
-        if table != "jobs" and not (dest_jobs := _jobs_file(path)).is_file():
+    for stored in _files(fs, root, table, farm_id, queue_id):
+        if complete is not None and stored[1:] not in complete:
             # A sync stopped between this job's tables and its jobs row: not a job yet.
-            logger.debug("%s has no %s: left out", path, dest_jobs)
+            logger.debug("%s has no jobs row: left out", stored.path)
             continue
-        queue = path.parent.parent.name.split("=", 1)[1]
-        farm = path.parent.parent.parent.name.split("=", 1)[1]
-        stored = pq.read_table(path)
-        groups.setdefault((farm, queue, stored.schema.remove_metadata()), []).append(stored)
+        read = _read_table(fs, stored.path)
+        key = (stored.farm, stored.queue, read.schema.remove_metadata())
+        groups.setdefault(key, []).append(read)
     parts = []
     for (farm, queue, _), tables in groups.items():
         first = tables[0].schema.metadata
@@ -558,12 +792,6 @@ def read_history(
     if not parts:
         return schema.empty_frame(_EMPTY[table])
     return concat_frames(parts)
-
-
-def _jobs_file(path: Path) -> Path:
-    """The ``jobs`` file of the job that another table's file ``path`` belongs to."""
-    partitions = path.parent.relative_to(path.parents[3])  # farmId=/queueId=/month=
-    return path.parents[4] / "jobs" / partitions / path.name
 
 
 def _as_schema(frame: pd.DataFrame, columns: Mapping[str, object]) -> pd.DataFrame:

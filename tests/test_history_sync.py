@@ -217,10 +217,10 @@ def test_killed_between_write_and_rename_leaves_no_partial_file(
     real = history._replace
     victim = farm.job_by_name("failing").job_id
 
-    def killed(source: Path, target: Path) -> None:
+    def killed(source: str, target: str) -> None:
         # One job's tasks file: its steps are written, its tasks, sessions, actions and jobs
         # row are not.
-        if target.stem == victim and "tasks" in target.parts:
+        if Path(target).stem == victim and "tasks" in Path(target).parts:
             raise OSError("killed")
         real(source, target)
 

@@ -247,12 +247,37 @@ def read_parquet(path: str | os.PathLike[str] | IO[bytes]) -> pd.DataFrame:
     >>> dnb.read_parquet(buffer).dtypes["sessionActionId"] == dnb.schema.STRING
     True
     """
+    import pyarrow.parquet as pq
+
     with pd.option_context("mode.string_storage", "pyarrow"):
-        frame = pd.read_parquet(path)
+        table = pq.read_table(path)
+        frame = table.to_pandas()
     for name in frame.columns:
         if isinstance(frame[name].dtype, pd.StringDtype) and frame[name].dtype != schema.STRING:
             frame[name] = frame[name].astype(schema.STRING)
+    for name, ordered in _categorical_columns(table.schema.pandas_metadata).items():
+        if name in frame.columns and not isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = _as_category(frame[name], ordered)
     return frame
+
+
+def _categorical_columns(metadata: Mapping[str, Any] | None) -> dict[str, bool]:
+    """The columns pandas wrote as categories (name -> ordered), from the file's metadata."""
+    columns = (metadata or {}).get("columns") or []
+    return {
+        str(c["name"]): bool((c.get("metadata") or {}).get("ordered"))
+        for c in columns
+        if isinstance(c, Mapping) and c.get("pandas_type") == "categorical" and c.get("name")
+    }
+
+
+def _as_category(column: pd.Series, ordered: bool) -> pd.Series:
+    """A category column that Parquet kept as another type: all missing, it is stored as the
+    null type (read back as float or object); its categories were empty."""
+    if column.isna().all():
+        empty = pd.CategoricalDtype(pd.Index([], dtype=object), ordered=ordered)
+        return pd.Series(pd.Categorical([None] * len(column), dtype=empty), index=column.index)
+    return column.astype(pd.CategoricalDtype(ordered=ordered))
 
 
 # ---------------------------------------------------------------------------------------------
