@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
@@ -41,10 +42,26 @@ if TYPE_CHECKING:
     import boto3
     from mypy_boto3_deadline import DeadlineCloudClient
 
-__all__ = ["TABLES", "HistorySyncError", "SyncResult", "read_history", "sync_history"]
+__all__ = [
+    "BASE_TABLES",
+    "OPTIONAL_TABLES",
+    "TABLES",
+    "HistorySyncError",
+    "SyncResult",
+    "read_history",
+    "sync_history",
+]
 
+#: The tables every sync writes.
+BASE_TABLES: Final[tuple[str, ...]] = ("jobs", "steps", "tasks", "sessions", "actions")
+#: The tables written on request, by the :func:`sync_history` option that asks for them:
+#: ``logs`` (a summary per session action, :func:`~deadline_nb.frames.logsummary.log_summary_frame`)
+#: and ``resources`` (:data:`deadline_nb.schema.RESOURCE_TABLE_COLUMNS` per session action).
+OPTIONAL_TABLES: Final[Mapping[str, str]] = MappingProxyType(
+    {"logs": "logs", "resources": "metrics"}
+)
 #: The dataset's tables, each a folder of DEST.
-TABLES: Final[tuple[str, ...]] = ("jobs", "steps", "tasks", "sessions", "actions")
+TABLES: Final[tuple[str, ...]] = (*BASE_TABLES, *OPTIONAL_TABLES)
 #: The Hive partition keys, in the order of the folders.
 PARTITIONS: Final[tuple[str, ...]] = ("farmId", "queueId", "month")
 logger = logging.getLogger("deadline_nb")
@@ -52,7 +69,7 @@ _JOBS_AT_ONCE: Final = 4  # jobs fetched and written at once
 _SINCE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS: Final = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 # The manifest columns read from each stored jobs file to decide what to fetch.
-_MANIFEST: Final = ["jobId", "createdAt", "syncToken", "finished", "deleted"]
+_MANIFEST: Final = ["jobId", "createdAt", "syncToken", "finished", "deleted", "tables"]
 
 
 class HistorySyncError(DeadlineNbError):
@@ -143,7 +160,11 @@ def parse_since(
 
 
 def job_row_frame(
-    job: Mapping[str, Any], *, synced_at: datetime.datetime, deleted: bool = False
+    job: Mapping[str, Any],
+    *,
+    synced_at: datetime.datetime,
+    deleted: bool = False,
+    tables: Sequence[str] = BASE_TABLES,
 ) -> pd.DataFrame:
     """One job's row of the ``jobs`` table: the GetJob response flattened, and the sync's fields.
 
@@ -155,6 +176,8 @@ def job_row_frame(
         When it was read.
     deleted
         Whether the service no longer has the job.
+    tables
+        The tables written for the job (the ``tables`` column, comma-separated).
 
     Returns
     -------
@@ -189,6 +212,8 @@ def job_row_frame(
             value = is_finished(job)
         elif name == "deleted":
             value = deleted
+        elif name == "tables":
+            value = ",".join(t for t in TABLES if t in tables)
         elif name == "duration":
             value = None
         else:
@@ -281,6 +306,8 @@ def sync_history(
     queue_id: str | Sequence[str] | None = None,
     *,
     since: str | datetime.timedelta | datetime.datetime | None = None,
+    logs: bool = False,
+    metrics: bool = False,
     cache: CacheArg = True,
     progress: bool = True,
     max_workers: int = DEFAULT_WORKERS,
@@ -288,6 +315,9 @@ def sync_history(
     boto3_session: boto3.Session | None = None,
 ) -> SyncResult:
     """Bring a Parquet dataset of a farm's jobs up to date: new and changed jobs only.
+
+    Once a job has a ``logs`` or ``resources`` table, every later write of the job keeps it
+    up to date, asked for or not (the ``jobs`` row's ``tables`` says which it has).
 
     The jobs are listed once (SearchJobs, or ListJobs where it is not available): those
     submitted since ``since``. A job the dataset holds as finished, whose listing shows the
@@ -313,6 +343,15 @@ def sync_history(
     since
         Only jobs submitted since then: ``"30d"``, ``"12h"``, a timedelta or a datetime; None
         for all.
+    logs
+        Also write the ``logs`` table: per session action, a summary of its log lines
+        (:func:`~deadline_nb.frames.logsummary.log_summary_frame`), from the session logs in
+        CloudWatch Logs (``job.logs``). A job already held without it is written again.
+    metrics
+        Also write the ``resources`` table: per session action, the memory and CPU its worker
+        logged (``job.resources``, the columns of
+        :data:`deadline_nb.schema.RESOURCE_TABLE_COLUMNS`). A job already held without it is
+        written again.
     cache, progress, max_workers, client, boto3_session
         As in :func:`deadline_nb.load_job`.
 
@@ -355,6 +394,7 @@ def sync_history(
     else:
         queues = [str(q) for q in queue_id]
     result = SyncResult(root)
+    wanted = (*BASE_TABLES, *(["logs"] if logs else []), *(["resources"] if metrics else []))
     filters = job_filter(created_after=cutoff) if cutoff is not None else None
     plans: list[tuple[str, str, str, dict[str, Any] | None]] = []  # queue, job, action, manifest
     for queue in queues:
@@ -373,7 +413,7 @@ def sync_history(
             job_id = str(summary["jobId"])
             seen.add(job_id)
             row = held.get(job_id)
-            if row is None or row.get("deleted"):
+            if row is None or row.get("deleted") or _lacks(row, wanted):
                 plans.append((queue, job_id, "load", row))
             elif not row.get("finished"):
                 plans.append((queue, job_id, "check", row))
@@ -396,7 +436,9 @@ def sync_history(
     def one(plan: tuple[str, str, str, dict[str, Any] | None]) -> tuple[str, str]:
         queue, job_id, action, row = plan
         try:
-            return job_id, _sync_one(c, store, root, farm, queue, job_id, action, row, each)
+            return job_id, _sync_one(
+                c, store, root, farm, queue, job_id, action, row, each, wanted
+            )
         except DeadlineNbError as error:
             return job_id, f"failed: {error}"
         except (OSError, ValueError) as error:
@@ -436,6 +478,7 @@ def _sync_one(
     action: str,
     row: Mapping[str, Any] | None,
     max_workers: int,
+    wanted: Sequence[str] = BASE_TABLES,
 ) -> str:
     """Check or load one job, write it when it changed; say which: written, unchanged or
     deleted."""
@@ -465,15 +508,39 @@ def _sync_one(
         max_workers=max_workers,
         client=c,
     )
+    # The tables held stay up to date, asked for this time or not: a stale logs file next to
+    # a newer actions file would be wrong without saying so.
+    names = set(wanted) | set(_held(row))
     tables = {
-        "jobs": job_row_frame(loaded.job, synced_at=now),
         "steps": loaded.steps,
         "tasks": loaded.tasks,
         "sessions": loaded.sessions,
         "actions": loaded.actions,
     }
+    if "logs" in names:
+        from .frames.logsummary import log_summary_frame
+
+        tables["logs"] = log_summary_frame(loaded.logs, loaded.actions)
+    if "resources" in names:
+        tables["resources"] = loaded.resources[list(schema.RESOURCE_TABLE_COLUMNS)]
+    tables["jobs"] = job_row_frame(loaded.job, synced_at=now, tables=["jobs", *tables])
     _write_job(root, tables, (farm, queue, job_id), _month(loaded.job.get("createdAt")))
     return "written"
+
+
+def _held(row: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The tables a stored jobs row says its job has (a row older than the column: the base)."""
+    if row is None:
+        return ()
+    given = row.get("tables")
+    if not isinstance(given, str):
+        return BASE_TABLES
+    return tuple(t for t in given.split(",") if t)
+
+
+def _lacks(row: Mapping[str, Any], wanted: Sequence[str]) -> bool:
+    """Whether a stored job lacks one of the tables asked for."""
+    return not set(wanted) <= set(_held(row))
 
 
 def read_history(
@@ -597,4 +664,6 @@ _EMPTY: Final[Mapping[str, Mapping[str, object]]] = {
     "tasks": schema.TASK_COLUMNS,
     "sessions": schema.SESSION_COLUMNS,
     "actions": {**schema.SESSION_ACTION_COLUMNS, **schema.JOB_ACTION_COLUMNS},
+    "logs": schema.LOG_SUMMARY_COLUMNS,
+    "resources": schema.RESOURCE_TABLE_COLUMNS,
 }
