@@ -46,6 +46,7 @@ __all__ = [
     "BASE_TABLES",
     "OPTIONAL_TABLES",
     "TABLES",
+    "TABLE_COLUMNS",
     "HistorySyncError",
     "SyncResult",
     "read_history",
@@ -247,7 +248,11 @@ def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
     # Hidden (readers skip dot-files), unique per writer: two syncs at once never share it.
     temporary = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp")
     try:
-        body.to_parquet(temporary, index=False)
+        # Microsecond timestamps: Spark cannot read Parquet's nanosecond ones, and the
+        # service's times are whole milliseconds, so nothing is lost.
+        body.to_parquet(
+            temporary, index=False, coerce_timestamps="us", allow_truncated_timestamps=True
+        )
         _replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
@@ -667,3 +672,5 @@ _EMPTY: Final[Mapping[str, Mapping[str, object]]] = {
     "logs": schema.LOG_SUMMARY_COLUMNS,
     "resources": schema.RESOURCE_TABLE_COLUMNS,
 }
+#: Each table's columns and dtypes (``param.<Name>`` columns follow in the files that have them).
+TABLE_COLUMNS: Final[Mapping[str, Mapping[str, object]]] = MappingProxyType(dict(_EMPTY))

@@ -20,9 +20,9 @@ from .logs import failure_lines
 
 __all__ = ["ERROR_PATTERN", "WARNING_PATTERN", "log_summary_frame"]
 
-#: A line counted in ``errorLines`` (RE2, case-insensitive): an error, exception, traceback or
-#: fatal word, or the task's own ``openjd_fail:`` report.
-ERROR_PATTERN: Final = r"\berror\b|\bexception\b|^traceback\b|\bfatal\b|^openjd_fail: "
+#: A line counted in ``errorLines`` (RE2, case-insensitive): a word ending in error or exception
+#: (``RuntimeError:`` too), a traceback, a fatal word, or the task's own ``openjd_fail:`` report.
+ERROR_PATTERN: Final = r"error\b|exception\b|^traceback\b|\bfatal\b|^openjd_fail: "
 #: A line counted in ``warningLines`` (RE2, case-insensitive).
 WARNING_PATTERN: Final = r"\bwarn(?:ing)?\b"
 _NAT: Final = np.iinfo(np.int64).min
