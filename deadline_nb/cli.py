@@ -26,10 +26,10 @@ __all__ = [
     "main",
     "run_demo",
     "run_fetch",
+    "run_history_ddl",
     "run_localfarm",
     "run_logs",
     "run_report",
-    "run_history_ddl",
     "run_sync",
     "run_usage",
 ]
@@ -432,9 +432,7 @@ def _add_history(subparsers: Subparsers) -> None:
             "so that a copy of DEST on S3 is queried where it lies."
         ),
     )
-    ddl.add_argument(
-        "--engine", default="athena", help="athena (default), trino or spark"
-    )
+    ddl.add_argument("--engine", default="athena", help="athena (default), trino or spark")
     ddl.add_argument(
         "--database", default="default", help="the database (Trino: schema); default 'default'"
     )

@@ -187,6 +187,13 @@ def history_columns(dest: str | os.PathLike[str] | None, table: str) -> dict[str
     >>> columns["lines"], list(columns)[-3:]
     ('bigint', ['farmId', 'queueId', 'month'])
     """
+    columns = {name: _merge(kinds) for name, kinds in _column_kinds(dest, table).items()}
+    columns.update({name: "string" for name in PARTITIONS})
+    return columns
+
+
+def _column_kinds(dest: str | os.PathLike[str] | None, table: str) -> dict[str, set[str]]:
+    """Each column's portable types: the schema's, then those the files store."""
     import pyarrow.parquet as pq
 
     if table not in TABLES:
@@ -207,9 +214,7 @@ def history_columns(dest: str | os.PathLike[str] | None, table: str) -> dict[str
                 if field.name in PARTITIONS or field.name in fixed:
                     continue
                 found.setdefault(field.name, set()).add(portable_type_of_arrow(field.type))
-    columns = {name: _merge(kinds) for name, kinds in found.items()}
-    columns.update({name: "string" for name in PARTITIONS})
-    return columns
+    return found
 
 
 def _location(dest: str, location: str | None) -> str:
@@ -266,7 +271,10 @@ def history_ddl(
     Returns
     -------
     str
-        The statements, each ending with ``;``, separated by blank lines.
+        The statements, each ending with ``;``, separated by blank lines; a ``--`` comment
+        before a table names each column that different jobs store with different types
+        (a task parameter of one name in different templates), declared with the type that
+        holds them all (bigint, double or string).
 
     Raises
     ------
@@ -295,8 +303,19 @@ def history_ddl(
     first = _first_month(given)
     statements: list[str] = []
     for table in names:
-        columns = history_columns(given if _is_local(given) else None, table)
+        kinds = _column_kinds(given if _is_local(given) else None, table)
+        columns = {name: _merge(k) for name, k in kinds.items()}
+        columns.update({name: "string" for name in PARTITIONS})
         at = f"{where}/{table}"
+        # A task parameter of one name but different types in different jobs' files: one
+        # declared type cannot read them all; say so where the reader will see it.
+        for name, k in kinds.items():
+            if len(k) > 1:
+                statements.append(
+                    f"-- {table}.{name} is stored as {' and '.join(sorted(k))} by different "
+                    f"jobs; declared {columns[name]}: an engine that cannot convert fails on "
+                    "the others' files when a query reads this column."
+                )
         if engine == "athena":
             statements.append(_athena(table, columns, at, database, first))
         elif engine == "trino":
@@ -323,9 +342,7 @@ def _body(columns: Mapping[str, str], engine: str, quote: Any, names: Sequence[s
     return ",\n".join(f"  {quote(name)} {types[columns[name]]}" for name in names)
 
 
-def _athena(
-    table: str, columns: Mapping[str, str], at: str, database: str, first: str
-) -> str:
+def _athena(table: str, columns: Mapping[str, str], at: str, database: str, first: str) -> str:
     name = f"{_quote_hive(database)}.{_quote_hive(table)}"
     data = [c for c in columns if c not in PARTITIONS]
     partitions = ", ".join(f"{_quote_hive(p)} string" for p in PARTITIONS)
@@ -385,4 +402,3 @@ def _spark(table: str, columns: Mapping[str, str], at: str, database: str) -> li
         f"LOCATION {_literal(at)};"
     )
     return [create, f"MSCK REPAIR TABLE {name};"]
-

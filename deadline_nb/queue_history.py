@@ -251,11 +251,32 @@ def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
         # Microsecond timestamps: Spark cannot read Parquet's nanosecond ones, and the
         # service's times are whole milliseconds, so nothing is lost.
         body.to_parquet(
-            temporary, index=False, coerce_timestamps="us", allow_truncated_timestamps=True
+            temporary,
+            index=False,
+            schema=_storable_schema(body),
+            coerce_timestamps="us",
+            allow_truncated_timestamps=True,
         )
         _replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _storable_schema(body: pd.DataFrame) -> Any:
+    """The Arrow schema ``body`` is written with: an all-missing column (a category that no row
+    has, which Arrow types as null) stored as text, the type every engine declares it with."""
+    import pyarrow as pa
+
+    def null(kind: Any) -> bool:
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        return bool(pa.types.is_null(kind))
+
+    inferred = pa.Schema.from_pandas(body, preserve_index=False)
+    return pa.schema(
+        [f.with_type(pa.string()) if null(f.type) else f for f in inferred],
+        metadata=inferred.metadata,
+    )
 
 
 def _replace(source: Path, target: Path) -> None:
@@ -441,9 +462,7 @@ def sync_history(
     def one(plan: tuple[str, str, str, dict[str, Any] | None]) -> tuple[str, str]:
         queue, job_id, action, row = plan
         try:
-            return job_id, _sync_one(
-                c, store, root, farm, queue, job_id, action, row, each, wanted
-            )
+            return job_id, _sync_one(c, store, root, farm, queue, job_id, action, row, each, wanted)
         except DeadlineNbError as error:
             return job_id, f"failed: {error}"
         except (OSError, ValueError) as error:

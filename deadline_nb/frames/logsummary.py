@@ -108,7 +108,7 @@ def log_summary_frame(logs: pd.DataFrame, actions: pd.DataFrame) -> pd.DataFrame
         zip(failed["sessionActionId"].astype(object), failed["line"].astype(object), strict=True)
     )
     out: dict[str, object] = {}
-    for name, dtype in schema.LOG_SUMMARY_COLUMNS.items():
+    for name in schema.LOG_SUMMARY_COLUMNS:
         if name in ("farmId", "queueId", "jobId", "sessionId"):
             if name in actions.columns:
                 out[name] = actions[name].astype(object).to_numpy()
@@ -133,4 +133,4 @@ def log_summary_frame(logs: pd.DataFrame, actions: pd.DataFrame) -> pd.DataFrame
         elif name == "failureLine":
             out[name] = [ending.get(i) for i in ids]
     frame = pd.DataFrame(out, index=pd.RangeIndex(n))
-    return frame.astype(dict(schema.LOG_SUMMARY_COLUMNS))  # type: ignore[arg-type]
+    return frame.astype(dict(schema.LOG_SUMMARY_COLUMNS))
