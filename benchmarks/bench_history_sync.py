@@ -1,7 +1,7 @@
-"""What a history sync costs: a first sync of a studio's finished jobs, then a sync with nothing new.
+"""What a history sync costs: a first sync of a farm's finished jobs, then one with nothing new.
 
-The local farm runs in its own process (as AWS would) with ``--weeks`` weeks of submissions
-(about 39 finished jobs a week in three queues, ``LocalFarm(history=weeks)``), optionally one big
+The local farm runs in its own process (as AWS would) with about ``--jobs`` finished jobs (weeks
+of submissions, about 39 a week in three queues: ``LocalFarm(history=weeks)``), optionally one big
 finished job of ``--big`` session actions (``LocalFarm(size=N)``), its fixed demo jobs (one of
 them running), and ``--latency`` seconds added to every request. In one run this prints:
 
