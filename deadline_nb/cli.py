@@ -26,6 +26,7 @@ __all__ = [
     "main",
     "run_demo",
     "run_fetch",
+    "run_history_ddl",
     "run_localfarm",
     "run_logs",
     "run_report",
@@ -390,6 +391,17 @@ def _add_sync(subparsers: Subparsers) -> None:
     ids.add_argument(
         "--since", help="only jobs submitted in this last while: 30d, 12h, 2w (default: all)"
     )
+    extra = parser.add_argument_group("extra tables (kept up to date once a job has them)")
+    extra.add_argument(
+        "--logs",
+        action="store_true",
+        help="also the logs table: a summary of each action's log lines (reads CloudWatch Logs)",
+    )
+    extra.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also the resources table: each action's worker memory and CPU (worker logs)",
+    )
     connection = parser.add_argument_group("connection")
     connection.add_argument("--profile", help="AWS profile (default: the deadline CLI's)")
     connection.add_argument("--region", help="AWS region of the farm")
@@ -406,6 +418,38 @@ def _add_sync(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=run_sync)
 
 
+def _add_history(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "history",
+        help="work with a history dataset written by sync",
+        description="Commands on a history dataset (the folder `deadline-nb sync --to` wrote).",
+    )
+    commands = parser.add_subparsers(dest="history_command", metavar="COMMAND", required=True)
+    ddl = commands.add_parser(
+        "ddl",
+        help="print the CREATE TABLE statements for Athena, Trino or Spark",
+        description=(
+            "Print the statements that declare the dataset's tables over the same files in "
+            "another engine (Athena with partition projection; Trino's Hive connector; Spark), "
+            "so that a copy of DEST on S3 is queried where it lies."
+        ),
+    )
+    ddl.add_argument("--engine", default="athena", help="athena (default), trino or spark")
+    ddl.add_argument(
+        "--database", default="default", help="the database (Trino: schema); default 'default'"
+    )
+    ddl.add_argument(
+        "--location",
+        help="where the engine finds the dataset (s3://bucket/prefix); default DEST",
+    )
+    ddl.add_argument(
+        "dest",
+        metavar="DEST",
+        help="the dataset: a local folder (read for its columns) or its s3:// URI",
+    )
+    ddl.set_defaults(handler=run_history_ddl)
+
+
 #: Subcommand name -> function that adds its parser.
 SUBCOMMANDS: dict[str, Callable[[Subparsers], None]] = {
     "localfarm": _add_localfarm,
@@ -415,6 +459,7 @@ SUBCOMMANDS: dict[str, Callable[[Subparsers], None]] = {
     "diagnose": _add_diagnose,
     "usage": _add_usage,
     "sync": _add_sync,
+    "history": _add_history,
     "demo": _add_demo,
 }
 
@@ -979,6 +1024,8 @@ def run_sync(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         args.farm_id,
         args.queue_id,
         since=args.since,
+        logs=args.logs,
+        metrics=args.metrics,
         cache=not args.no_cache,
         progress=not args.quiet,
         client=_client_from(args),
@@ -989,6 +1036,43 @@ def run_sync(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         f"unchanged, {len(result.deleted)} newly marked deleted, in {result.dest}",
         file=out,
     )
+    return 0
+
+
+def run_history_ddl(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    """Print the DDL of a history dataset for ``--engine``.
+
+    Parameters
+    ----------
+    args
+        Parsed ``history ddl`` arguments.
+    out
+        Where to print; standard output by default.
+
+    Returns
+    -------
+    int
+        The exit code: 0.
+
+    Examples
+    --------
+    >>> import io
+    >>> from deadline_nb.cli import build_parser, run_history_ddl
+    >>> args = build_parser().parse_args(
+    ...     ["history", "ddl", "--engine", "spark", "s3://studio-history/deadline"])
+    >>> buffer = io.StringIO()
+    >>> run_history_ddl(args, out=buffer)
+    0
+    >>> buffer.getvalue().splitlines()[0]
+    'CREATE TABLE IF NOT EXISTS `default`.`jobs` ('
+    """
+    from .history_ddl import history_ddl
+
+    out = sys.stdout if out is None else out
+    text = history_ddl(
+        args.dest, engine=args.engine, location=args.location, database=args.database
+    )
+    print(text, file=out)
     return 0
 
 

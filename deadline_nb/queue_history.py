@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import pandas as pd
@@ -54,10 +55,27 @@ if TYPE_CHECKING:
     import pyarrow.fs as pafs
     from mypy_boto3_deadline import DeadlineCloudClient
 
-__all__ = ["TABLES", "HistorySyncError", "SyncResult", "read_history", "sync_history"]
+__all__ = [
+    "BASE_TABLES",
+    "OPTIONAL_TABLES",
+    "TABLES",
+    "TABLE_COLUMNS",
+    "HistorySyncError",
+    "SyncResult",
+    "read_history",
+    "sync_history",
+]
 
+#: The tables every sync writes.
+BASE_TABLES: Final[tuple[str, ...]] = ("jobs", "steps", "tasks", "sessions", "actions")
+#: The tables written on request, by the :func:`sync_history` option that asks for them:
+#: ``logs`` (a summary per session action, :func:`~deadline_nb.frames.logsummary.log_summary_frame`)
+#: and ``resources`` (:data:`deadline_nb.schema.RESOURCE_TABLE_COLUMNS` per session action).
+OPTIONAL_TABLES: Final[Mapping[str, str]] = MappingProxyType(
+    {"logs": "logs", "resources": "metrics"}
+)
 #: The dataset's tables, each a folder of DEST.
-TABLES: Final[tuple[str, ...]] = ("jobs", "steps", "tasks", "sessions", "actions")
+TABLES: Final[tuple[str, ...]] = (*BASE_TABLES, *OPTIONAL_TABLES)
 #: The Hive partition keys, in the order of the folders.
 PARTITIONS: Final[tuple[str, ...]] = ("farmId", "queueId", "month")
 logger = logging.getLogger("deadline_nb")
@@ -65,7 +83,7 @@ _JOBS_AT_ONCE: Final = 4  # jobs fetched and written at once
 _SINCE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS: Final = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 # The manifest columns read from each stored jobs file to decide what to fetch.
-_MANIFEST: Final = ["jobId", "createdAt", "syncToken", "finished", "deleted"]
+_MANIFEST: Final = ["jobId", "createdAt", "syncToken", "finished", "deleted", "tables"]
 
 
 class HistorySyncError(DeadlineNbError):
@@ -156,7 +174,11 @@ def parse_since(
 
 
 def job_row_frame(
-    job: Mapping[str, Any], *, synced_at: datetime.datetime, deleted: bool = False
+    job: Mapping[str, Any],
+    *,
+    synced_at: datetime.datetime,
+    deleted: bool = False,
+    tables: Sequence[str] = BASE_TABLES,
 ) -> pd.DataFrame:
     """One job's row of the ``jobs`` table: the GetJob response flattened, and the sync's fields.
 
@@ -168,6 +190,8 @@ def job_row_frame(
         When it was read.
     deleted
         Whether the service no longer has the job.
+    tables
+        The tables written for the job (the ``tables`` column, comma-separated).
 
     Returns
     -------
@@ -202,6 +226,8 @@ def job_row_frame(
             value = is_finished(job)
         elif name == "deleted":
             value = deleted
+        elif name == "tables":
+            value = ",".join(t for t in TABLES if t in tables)
         elif name == "duration":
             value = None
         else:
@@ -385,7 +411,19 @@ def _write_atomic(fs: pafs.FileSystem, frame: pd.DataFrame, path: str) -> None:
     """
     body = frame.drop(columns=[c for c in PARTITIONS if c in frame.columns])
     buffer = io.BytesIO()
-    body.to_parquet(buffer, index=False)
+    # Microsecond timestamps: Spark cannot read Parquet's nanosecond ones, and the
+    # service's times are whole milliseconds, so nothing is lost. zstd, and statistics
+    # only where a query skips files by them (ids, times): a job's files are small, so
+    # their footers weigh as much as their rows.
+    body.to_parquet(
+        buffer,
+        index=False,
+        schema=_storable_schema(body),
+        coerce_timestamps="us",
+        allow_truncated_timestamps=True,
+        compression="zstd",
+        write_statistics=[c for c in body.columns if _has_statistics(c, body[c].dtype)],
+    )
     # One write of the whole body: a stream closed after a failed write would otherwise
     # publish what it had.
     data = buffer.getvalue()
@@ -404,6 +442,27 @@ def _write_atomic(fs: pafs.FileSystem, frame: pd.DataFrame, path: str) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+
+
+def _has_statistics(name: str, dtype: object) -> bool:
+    return name.endswith("Id") or dtype == schema.TIME
+
+
+def _storable_schema(body: pd.DataFrame) -> Any:
+    """The Arrow schema ``body`` is written with: an all-missing column (a category that no row
+    has, which Arrow types as null) stored as text, the type every engine declares it with."""
+    import pyarrow as pa
+
+    def null(kind: Any) -> bool:
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        return bool(pa.types.is_null(kind))
+
+    inferred = pa.Schema.from_pandas(body, preserve_index=False)
+    return pa.schema(
+        [f.with_type(pa.string()) if null(f.type) else f for f in inferred],
+        metadata=inferred.metadata,
+    )
 
 
 def _replace(source: str, target: str) -> None:
@@ -500,6 +559,8 @@ def sync_history(
     queue_id: str | Sequence[str] | None = None,
     *,
     since: str | datetime.timedelta | datetime.datetime | None = None,
+    logs: bool = False,
+    metrics: bool = False,
     cache: CacheArg = True,
     progress: bool = True,
     max_workers: int = DEFAULT_WORKERS,
@@ -507,6 +568,9 @@ def sync_history(
     boto3_session: boto3.Session | None = None,
 ) -> SyncResult:
     """Bring a Parquet dataset of a farm's jobs up to date: new and changed jobs only.
+
+    Once a job has a ``logs`` or ``resources`` table, every later write of the job keeps it
+    up to date, asked for or not (the ``jobs`` row's ``tables`` says which it has).
 
     The jobs are listed once (SearchJobs, or ListJobs where it is not available): those
     submitted since ``since``. A job the dataset holds as finished, whose listing shows the
@@ -533,6 +597,15 @@ def sync_history(
     since
         Only jobs submitted since then: ``"30d"``, ``"12h"``, a timedelta or a datetime; None
         for all.
+    logs
+        Also write the ``logs`` table: per session action, a summary of its log lines
+        (:func:`~deadline_nb.frames.logsummary.log_summary_frame`), from the session logs in
+        CloudWatch Logs (``job.logs``). A job already held without it is written again.
+    metrics
+        Also write the ``resources`` table: per session action, the memory and CPU its worker
+        logged (``job.resources``, the columns of
+        :data:`deadline_nb.schema.RESOURCE_TABLE_COLUMNS`). A job already held without it is
+        written again.
     cache, progress, max_workers, client, boto3_session
         As in :func:`deadline_nb.load_job`; ``boto3_session`` also signs the S3 requests of an
         ``s3://`` destination (default ``boto3.Session()``).
@@ -582,6 +655,7 @@ def sync_history(
         queues = [str(q) for q in queue_id]
     shown = os.fspath(dest)
     result = SyncResult(shown if shown.lower().startswith("s3://") else Path(shown))
+    wanted = (*BASE_TABLES, *(["logs"] if logs else []), *(["resources"] if metrics else []))
     filters = job_filter(created_after=cutoff) if cutoff is not None else None
     plans: list[tuple[str, str, str, dict[str, Any] | None]] = []  # queue, job, action, manifest
     for queue in queues:
@@ -600,7 +674,7 @@ def sync_history(
             job_id = str(summary["jobId"])
             seen.add(job_id)
             row = held.get(job_id)
-            if row is None or row.get("deleted"):
+            if row is None or row.get("deleted") or _lacks(row, wanted):
                 plans.append((queue, job_id, "load", row))
             elif not row.get("finished"):
                 plans.append((queue, job_id, "check", row))
@@ -623,7 +697,9 @@ def sync_history(
     def one(plan: tuple[str, str, str, dict[str, Any] | None]) -> tuple[str, str]:
         queue, job_id, action, row = plan
         try:
-            return job_id, _sync_one(c, store, fs, root, farm, queue, job_id, action, row, each)
+            return job_id, _sync_one(
+                c, store, fs, root, farm, queue, job_id, action, row, each, wanted
+            )
         except DeadlineNbError as error:
             return job_id, f"failed: {error}"
         except (OSError, ValueError) as error:
@@ -664,6 +740,7 @@ def _sync_one(
     action: str,
     row: Mapping[str, Any] | None,
     max_workers: int,
+    wanted: Sequence[str] = BASE_TABLES,
 ) -> str:
     """Check or load one job, write it when it changed; say which: written, unchanged or
     deleted."""
@@ -694,15 +771,39 @@ def _sync_one(
         max_workers=max_workers,
         client=c,
     )
+    # The tables held stay up to date, asked for this time or not: a stale logs file next to
+    # a newer actions file would be wrong without saying so.
+    names = set(wanted) | set(_held(row))
     tables = {
-        "jobs": job_row_frame(loaded.job, synced_at=now),
         "steps": loaded.steps,
         "tasks": loaded.tasks,
         "sessions": loaded.sessions,
         "actions": loaded.actions,
     }
+    if "logs" in names:
+        from .frames.logsummary import log_summary_frame
+
+        tables["logs"] = log_summary_frame(loaded.logs, loaded.actions)
+    if "resources" in names:
+        tables["resources"] = loaded.resources[list(schema.RESOURCE_TABLE_COLUMNS)]
+    tables["jobs"] = job_row_frame(loaded.job, synced_at=now, tables=["jobs", *tables])
     _write_job(fs, root, tables, (farm, queue, job_id), _month(loaded.job.get("createdAt")))
     return "written"
+
+
+def _held(row: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The tables a stored jobs row says its job has (a row older than the column: the base)."""
+    if row is None:
+        return ()
+    given = row.get("tables")
+    if not isinstance(given, str):
+        return BASE_TABLES
+    return tuple(t for t in given.split(",") if t)
+
+
+def _lacks(row: Mapping[str, Any], wanted: Sequence[str]) -> bool:
+    """Whether a stored job lacks one of the tables asked for."""
+    return not set(wanted) <= set(_held(row))
 
 
 def read_history(
@@ -825,4 +926,8 @@ _EMPTY: Final[Mapping[str, Mapping[str, object]]] = {
     "tasks": schema.TASK_COLUMNS,
     "sessions": schema.SESSION_COLUMNS,
     "actions": {**schema.SESSION_ACTION_COLUMNS, **schema.JOB_ACTION_COLUMNS},
+    "logs": schema.LOG_SUMMARY_COLUMNS,
+    "resources": schema.RESOURCE_TABLE_COLUMNS,
 }
+#: Each table's columns and dtypes (``param.<Name>`` columns follow in the files that have them).
+TABLE_COLUMNS: Final[Mapping[str, Mapping[str, object]]] = MappingProxyType(dict(_EMPTY))

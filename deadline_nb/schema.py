@@ -30,6 +30,7 @@ __all__ = [
     "LIMIT_COLUMNS",
     "LOG_ANNOTATION_COLUMNS",
     "LOG_COLUMNS",
+    "LOG_SUMMARY_COLUMNS",
     "MANIFEST_COLUMNS",
     "METRIC_COLUMNS",
     "PARAMETER_COLUMNS",
@@ -37,6 +38,7 @@ __all__ = [
     "PARAMETER_PREFIX",
     "PARAMETER_TYPES",
     "RESOURCE_COLUMNS",
+    "RESOURCE_TABLE_COLUMNS",
     "SESSION_ACTION_COLUMNS",
     "SESSION_COLUMNS",
     "SESSION_LIFECYCLE_STATUSES",
@@ -341,6 +343,9 @@ JOB_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
         "syncToken": STRING,
         "finished": pd.BooleanDtype(),
         "deleted": pd.BooleanDtype(),
+        # The dataset's tables written for the job, comma-separated: a later sync that asks
+        # for a table the job lacks (``logs=True``) writes the job again.
+        "tables": STRING,
     }
 )
 
@@ -452,6 +457,18 @@ RESOURCE_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
     }
 )
 
+#: The ``resources`` table of a history dataset (:func:`deadline_nb.sync_history` with
+#: ``metrics=True``): one row per session action, its ids then :data:`RESOURCE_COLUMNS`.
+RESOURCE_TABLE_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "farmId": CATEGORY,
+        "queueId": CATEGORY,
+        "jobId": CATEGORY,
+        "sessionActionId": STRING,
+        **RESOURCE_COLUMNS,
+    }
+)
+
 #: Where ``failure_lines`` found the line a failed action ends with, in order of preference
 #: (the last: the action has no lines at all).
 FAILURE_SOURCES: Final[tuple[str, ...]] = ("openjd_fail", "output", "exit code", "no lines")
@@ -472,6 +489,29 @@ FAILURE_LINE_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
         "timestamp": TIME,
         "line": STRING,
         "normalized": STRING,
+    }
+)
+
+
+#: ``log_summary_frame`` (and the ``logs`` table of a history dataset): one row per session
+#: action, what its log lines say in brief. ``lines`` counts the lines attributed to the action
+#: (0 when it has none); ``errorLines``/``warningLines`` those matching the summary's error and
+#: warning patterns; ``firstErrorLine`` the first of those error lines; ``failureLine`` the line
+#: a failed action ends with (:func:`deadline_nb.failure_lines`' rule), NA for other actions.
+LOG_SUMMARY_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "farmId": CATEGORY,
+        "queueId": CATEGORY,
+        "jobId": CATEGORY,
+        "sessionId": CATEGORY,
+        "sessionActionId": STRING,
+        "lines": pd.Int64Dtype(),
+        "firstLineAt": TIME,
+        "lastLineAt": TIME,
+        "errorLines": pd.Int64Dtype(),
+        "warningLines": pd.Int64Dtype(),
+        "firstErrorLine": STRING,
+        "failureLine": STRING,
     }
 )
 

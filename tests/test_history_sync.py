@@ -57,7 +57,7 @@ def test_layout_and_dtypes(still_farm: tuple[LocalFarm, ManualClock], tmp_path: 
     # One file per job per table, under table/farmId=/queueId=/month=.
     for _, row in jobs.iterrows():
         month = row["createdAt"].strftime("%Y-%m")
-        for table in history.TABLES:
+        for table in history.BASE_TABLES:
             path = (
                 tmp_path
                 / table
@@ -149,7 +149,7 @@ def test_changed_running_job_is_rewritten_alone(
     assert set(after) == set(before)
     changed = {p for p in after if after[p] != before[p]}
     assert changed and {p.stem for p in changed} == {running}
-    assert {p.parts[len(tmp_path.parts)] for p in changed} == set(history.TABLES)
+    assert {p.parts[len(tmp_path.parts)] for p in changed} == set(history.BASE_TABLES)
     jobs = dnb.read_history(tmp_path, "jobs").set_index("jobId")
     token = dnb.fetch_job(
         farm.farm_id, farm.job_by_name("running").queue_id, running, client=client
@@ -238,7 +238,7 @@ def test_killed_between_write_and_rename_leaves_no_partial_file(
     # Without a jobs row the failed job is not synced: no table shows it, the next sync
     # writes it.
     assert any(p.stem == failed for p in _files(tmp_path))  # some of its tables were written
-    for table in history.TABLES:
+    for table in history.BASE_TABLES:
         assert failed not in set(dnb.read_history(tmp_path, table)["jobId"]), table
     monkeypatch.setattr(history, "_replace", real)
     again = _sync(tmp_path, farm)
@@ -266,7 +266,7 @@ def test_two_syncs_at_once_lose_and_repeat_nothing(
     for t in threads:
         t.join()
     assert not errors
-    for table in history.TABLES:
+    for table in history.BASE_TABLES:
         a = dnb.read_history(alone, table)
         b = dnb.read_history(both, table)
         assert len(a) == len(b), table
