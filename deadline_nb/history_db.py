@@ -71,6 +71,7 @@ _COLUMNS: Final[Mapping[str, Mapping[str, object]]] = {
     "actions": {**schema.SESSION_ACTION_COLUMNS, **schema.JOB_ACTION_COLUMNS},
 }
 _INSTALL: Final = "pip install 'deadline-nb[history]'"
+_MAX_GROUPS: Final = 64  # file shapes read as separate branches of a view (see History._select)
 
 
 class MissingDependencyError(DeadlineNbError, ImportError):
@@ -142,6 +143,8 @@ class History:
     ``task_runs``
         The ``taskRun`` actions that started, with ``jobName``, ``show``, ``createdBy`` and
         ``jobCreatedAt`` from their job and ``seconds`` (their duration; null while running).
+    ``task_run_actions``
+        The same without the job's columns (no join with ``jobs``: faster).
 
     And a macro, ``job_parameter(parameters, 'Name')``: a job parameter's value as text, from the
     ``jobs`` view's ``parameters`` JSON.
@@ -235,7 +238,7 @@ class History:
         ...     h.refresh()
         ...     sorted(h.sql("select view_name from duckdb_views() where not internal")
         ...            .df()["view_name"])
-        ['actions', 'jobs', 'sessions', 'steps', 'task_runs', 'tasks']
+        ['actions', 'jobs', 'sessions', 'steps', 'task_run_actions', 'task_runs', 'tasks']
         """
         con = self.con
         con.execute(
@@ -252,17 +255,23 @@ class History:
             c for c in self._columns("actions") if c.startswith(schema.PARAMETER_PREFIX)
         ]
         params = "".join(f", a.{_quote(c)}" for c in param_columns)
-        con.execute(
-            f"""
-            CREATE OR REPLACE VIEW task_runs AS
-            SELECT a.farmId, a.queueId, a.month, a.jobId, j.name AS jobName, j."show",
-                   j.createdBy, j.createdAt AS jobCreatedAt, a.stepId, a.stepName, a.taskId,
+        runs = f"""
+            SELECT a.farmId, a.queueId, a.month, a.jobId, a.stepId, a.stepName, a.taskId,
                    a.sessionId, a.sessionActionId, a.workerId, a.fleetId, a.status,
-                   a.startedAt, a.endedAt, epoch(a.endedAt) - epoch(a.startedAt) AS seconds,
+                   a.startedAt, a.endedAt, epoch(a.duration) AS seconds,
                    a.processExitCode{params}
             FROM actions a
-            JOIN jobs j ON a.farmId = j.farmId AND a.queueId = j.queueId AND a.jobId = j.jobId
             WHERE a.actionType = 'taskRun' AND a.startedAt IS NOT NULL
+            """
+        con.execute(f"CREATE OR REPLACE VIEW task_run_actions AS {runs}")
+        con.execute(
+            """
+            CREATE OR REPLACE VIEW task_runs AS
+            SELECT r.farmId, r.queueId, r.month, r.jobId, j.name AS jobName, j."show",
+                   j.createdBy, j.createdAt AS jobCreatedAt,
+                   r.* EXCLUDE (farmId, queueId, month, jobId)
+            FROM task_run_actions r
+            JOIN jobs j ON r.farmId = j.farmId AND r.queueId = j.queueId AND r.jobId = j.jobId
             """
         )
 
@@ -270,41 +279,97 @@ class History:
         return [str(r[0]) for r in self.con.execute(f"DESCRIBE {view}").fetchall()]
 
     def _select(self, table: str) -> str:
-        """The SELECT of a table's view: the files, typed by the schema, missing columns null."""
+        """The SELECT of a table's view: the files, typed by the schema, missing columns null.
+
+        Files are grouped by their columns (one group per version of the writer and set of task
+        parameters, a handful in practice), each group read as one plain ``read_parquet`` and
+        the groups stacked with UNION ALL, every branch giving every column (null where its
+        files lack it). DuckDB's ``union_by_name`` would do the same in one call, but it reads
+        every file's footer each time a query is planned: seconds on a dataset of thousands of
+        jobs. Past :data:`_MAX_GROUPS` groups, it is ``union_by_name`` all the same.
+        """
         columns = _COLUMNS[table]
         files = self.files(table)
-        present: dict[str, str] = {}
-        source = ""
-        if files:
-            listed = ", ".join(_literal(str(p)) for p in files)
-            types = ", ".join(f"{_literal(p)}: 'VARCHAR'" for p in _PARTITIONS)
-            source = (
-                f"read_parquet([{listed}], hive_partitioning = true, union_by_name = true, "
-                f"hive_types = {{{types}}})"
-            )
-            described = self.con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
-            present = {str(r[0]): str(r[1]) for r in described}
-        items = [
-            f"CAST({_quote(p) if files else 'NULL'} AS VARCHAR) AS {_quote(p)}" for p in _PARTITIONS
-        ]
-        for name, dtype in columns.items():
-            if name in _PARTITIONS:
-                continue
-            kind = _duckdb_type(dtype)
-            if name not in present or present[name] == '"NULL"':
-                items.append(f"CAST(NULL AS {kind}) AS {_quote(name)}")
-            elif kind == "INTERVAL" and present[name] in ("BIGINT", "INTEGER"):
-                # pandas writes timedeltas as int64 nanoseconds.
-                items.append(f"to_microseconds({_quote(name)} // 1000) AS {_quote(name)}")
-            else:
-                items.append(f"CAST({_quote(name)} AS {kind}) AS {_quote(name)}")
-        # The task parameters (param.<Name>) and anything newer than this version.
-        items += [_quote(n) for n in present if n not in columns and n not in _PARTITIONS]
-        if table == "jobs":
-            items.append(f'job_parameter(parameters, {_literal(self.show_parameter)}) AS "show"')
         if not files:
+            items = [f"CAST(NULL AS VARCHAR) AS {_quote(p)}" for p in _PARTITIONS]
+            items += [
+                f"CAST(NULL AS {_duckdb_type(d)}) AS {_quote(n)}"
+                for n, d in columns.items()
+                if n not in _PARTITIONS
+            ]
+            items += self._derived(table)
             return f"SELECT {', '.join(items)} WHERE false"
-        return f"SELECT {', '.join(items)} FROM {source}"
+        groups = self._schemas(files)
+        # Columns beyond the schema's (param.<Name>, newer fields), typed by the first group
+        # that has them; text where the groups disagree.
+        extra: dict[str, str] = {}
+        for _, present in groups:
+            for name, kind in present.items():
+                if name in columns or name in _PARTITIONS or name == "*":
+                    continue
+                extra[name] = kind if extra.get(name, kind) == kind else "VARCHAR"
+        branches = []
+        for group, present in groups:
+            listed = ", ".join(_literal(str(p)) for p in group)
+            types = ", ".join(f"{_literal(p)}: 'VARCHAR'" for p in _PARTITIONS)
+            more = ", union_by_name = true" if len(group) > 1 and present.get("*") else ""
+            source = (
+                f"read_parquet([{listed}], hive_partitioning = true, "
+                f"hive_types = {{{types}}}{more})"
+            )
+            items = [f"CAST({_quote(p)} AS VARCHAR) AS {_quote(p)}" for p in _PARTITIONS]
+            for name, dtype in columns.items():
+                if name in _PARTITIONS:
+                    continue
+                kind = _duckdb_type(dtype)
+                if name not in present:
+                    items.append(f"CAST(NULL AS {kind}) AS {_quote(name)}")
+                elif kind == "INTERVAL" and present[name] in ("BIGINT", "INTEGER"):
+                    # pandas writes timedeltas as int64 nanoseconds.
+                    items.append(f"to_microseconds({_quote(name)} // 1000) AS {_quote(name)}")
+                else:
+                    items.append(f"CAST({_quote(name)} AS {kind}) AS {_quote(name)}")
+            for name, kind in extra.items():
+                value = _quote(name) if name in present else "NULL"
+                items.append(f"CAST({value} AS {kind}) AS {_quote(name)}")
+            items += self._derived(table)
+            branches.append(f"SELECT {', '.join(items)} FROM {source}")
+        return "\nUNION ALL\n".join(branches)
+
+    def _derived(self, table: str) -> list[str]:
+        """Columns a view adds to its table's: the jobs' show."""
+        if table == "jobs":
+            return [f'job_parameter(parameters, {_literal(self.show_parameter)}) AS "show"']
+        return []
+
+    def _schemas(self, files: Sequence[Path]) -> list[tuple[list[Path], dict[str, str]]]:
+        """Files grouped by their columns: (files, column -> DuckDB type) per group.
+
+        One read of every footer (DuckDB's ``parquet_schema``, in parallel). A column of
+        Parquet's null type (all missing when written) counts as absent.
+        """
+        listed = ", ".join(_literal(str(p)) for p in files)
+        rows = self.con.execute(
+            f"SELECT file_name, name, duckdb_type FROM parquet_schema([{listed}]) "
+            "WHERE num_children IS NULL ORDER BY file_name, column_id"
+        ).fetchall()
+        by_file: dict[str, dict[str, str]] = {}
+        for file_name, name, kind in rows:
+            present = by_file.setdefault(str(file_name), {})
+            if kind is not None and str(kind).strip('"') != "NULL":
+                present[str(name)] = str(kind)
+        grouped: dict[tuple[tuple[str, str], ...], list[Path]] = {}
+        for path in files:
+            key = tuple(sorted(by_file.get(str(path), {}).items()))
+            grouped.setdefault(key, []).append(path)
+        if len(grouped) > _MAX_GROUPS:
+            # Too many shapes for one branch each: one union_by_name read of them all.
+            union: dict[str, str] = {}
+            for key in grouped:
+                for name, kind in key:
+                    union[name] = kind if union.get(name, kind) == kind else "VARCHAR"
+            return [(list(files), {**union, "*": "union"})]
+        return [(group, dict(key)) for key, group in grouped.items()]
 
     # -- plain SQL ---------------------------------------------------------------------------
 
@@ -406,18 +471,33 @@ class History:
         groups = _names(by, "by", GROUPS)
         where, params = self._filters(show, queue, step, user, jobs)
         keys = ", ".join(_quote(g) for g in groups)
+        source = self._runs_source(groups, show, user, jobs)
         frame = self.sql(
             f"""
-            SELECT {keys}, date_trunc('week', startedAt) AS week, count(*) AS runs,
-                   median(seconds) AS medianSeconds,
-                   quantile_cont(seconds, 0.9) AS p90Seconds, avg(seconds) AS meanSeconds
-            FROM task_runs
-            WHERE status = 'SUCCEEDED' AND seconds IS NOT NULL{where}
-            GROUP BY ALL ORDER BY week, {keys}
+            SELECT * EXCLUDE (q, "sum"), q[1] AS medianSeconds, q[2] AS p90Seconds,
+                   "sum" / runs AS meanSeconds
+            FROM (
+                -- One sort per group for both quantiles.
+                SELECT {keys}, date_trunc('week', startedAt) AS week, count(*) AS runs,
+                       quantile_cont(seconds, [0.5, 0.9]) AS q, sum(seconds) AS "sum"
+                FROM {source}
+                WHERE status = 'SUCCEEDED' AND seconds IS NOT NULL{where}
+                GROUP BY ALL
+            )
+            ORDER BY week, {keys}
             """,
             params=params,
         ).df()
         return _typed(frame, groups, schema.TREND_COLUMNS)
+
+    @staticmethod
+    def _runs_source(
+        groups: Sequence[str], show: str | None, user: str | None, jobs: str | None
+    ) -> str:
+        """``task_runs``, or ``task_run_actions`` when no job column is asked for (no join)."""
+        job_columns = {"show", "createdBy", "jobName"}
+        needs_job = bool(job_columns & set(groups)) or (show, user, jobs) != (None, None, None)
+        return "task_runs" if needs_job else "task_run_actions"
 
     def retries(
         self,

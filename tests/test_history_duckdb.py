@@ -375,3 +375,22 @@ def test_plot_compare_rings_the_slower_frames() -> None:
     assert any(t.get_gid() == "empty" for t in empty.texts)
     with pytest.raises(ValueError, match="`parameter` must be one of"):
         dnb.plot_compare(compare, parameter="Shot")
+
+
+def test_many_file_shapes_read_the_same_in_one_union(
+    dest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with dnb.history(dest) as h:
+        branches = h.sql("select sql from duckdb_views() where view_name = 'actions'")
+        assert "UNION ALL" in branches.fetchall()[0][0]  # files of several shapes
+        grouped = h.trend(by=["show", "stepName"])
+        counts = h.sql("select count(*), count(workerId) from actions").fetchall()
+    # Past the limit of branches: one union_by_name read, the same answers.
+    monkeypatch.setattr("deadline_nb.history_db._MAX_GROUPS", 1)
+    with dnb.history(dest) as h:
+        assert (
+            "union_by_name"
+            in h.sql("select sql from duckdb_views() where view_name = 'actions'").fetchall()[0][0]
+        )
+        assert h.sql("select count(*), count(workerId) from actions").fetchall() == counts
+        pd.testing.assert_frame_equal(h.trend(by=["show", "stepName"]), grouped)
