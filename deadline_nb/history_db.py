@@ -46,6 +46,7 @@ from .queue_history import TABLES
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow.fs as pafs
 
 __all__ = ["History", "MissingDependencyError", "history"]
 
@@ -158,6 +159,8 @@ class History:
     database
         DuckDB's database: ``":memory:"`` (the default; the views are cheap to make again) or a
         file.
+    filesystem
+        A pyarrow filesystem that holds ``dest`` (see :func:`history`).
 
     Examples
     --------
@@ -173,6 +176,7 @@ class History:
         *,
         show_parameter: str = "Show",
         database: str = ":memory:",
+        filesystem: pafs.FileSystem | None = None,
     ) -> None:
         try:
             import duckdb
@@ -180,14 +184,20 @@ class History:
             raise MissingDependencyError(
                 f"dnb.history needs DuckDB, which is not installed: {_INSTALL}."
             ) from error
-        if str(dest).startswith("s3://"):
+        self.filesystem = filesystem
+        text = os.fspath(dest)
+        if filesystem is None and "://" in text:
             raise bad_argument(
                 "dest",
-                "be a local folder (DuckDB's httpfs extension, which reads s3://, is "
-                "downloaded on first use and is not bundled)",
-                str(dest),
+                "be a local folder, or come with `filesystem=` (a pyarrow filesystem such as "
+                "pyarrow.fs.S3FileSystem): DuckDB's httpfs extension, which reads s3://, is "
+                "downloaded on first use, not bundled",
+                text,
             )
-        self.dest = Path(dest)
+        self.dest = text
+        # The path in the filesystem: pyarrow's S3 paths are bucket/key, without the scheme.
+        self._root = text.split("://", 1)[1] if "://" in text else text
+        self._root = self._root.rstrip("/") or "/"
         self.show_parameter = show_parameter
         self.con: duckdb.DuckDBPyConnection = duckdb.connect(database)
         # Weeks and months are UTC ones, whatever the machine's zone.
@@ -196,7 +206,7 @@ class History:
 
     # -- the views ---------------------------------------------------------------------------
 
-    def files(self, table: str) -> list[Path]:
+    def files(self, table: str) -> list[str]:
         """The files the view of ``table`` reads: visible ones, of jobs whose jobs file exists.
 
         Parameters
@@ -206,8 +216,8 @@ class History:
 
         Returns
         -------
-        list of pathlib.Path
-            Sorted.
+        list of str
+            Their paths (in ``filesystem`` when there is one), sorted.
 
         Examples
         --------
@@ -219,14 +229,37 @@ class History:
         if table not in TABLES:
             raise bad_argument("table", f"be one of {list(TABLES)}", table)
         found = sorted(
-            p
-            for p in (self.dest / table).glob("farmId=*/queueId=*/month=*/*.parquet")
-            if not p.name.startswith(".")
+            (p for p in self._list(table) if not p.rsplit("/", 1)[-1].startswith(".")),
         )
         if table == "jobs":
             return found
-        jobs = {p.relative_to(self.dest / "jobs") for p in self.files("jobs")}
-        return [p for p in found if p.relative_to(self.dest / table) in jobs]
+        # A job's other tables count once its jobs file exists (written last by a sync).
+        cut = len(self._root) + 1
+        jobs = {p[cut:].split("/", 1)[1] for p in self.files("jobs")}
+        return [p for p in found if p[cut:].split("/", 1)[1] in jobs]
+
+    def _list(self, table: str) -> list[str]:
+        """Every ``farmId=/queueId=/month=/*.parquet`` path of a table (hidden ones too)."""
+        if self.filesystem is None:
+            local = Path(self._root) / table
+            return [p.as_posix() for p in local.glob("farmId=*/queueId=*/month=*/*.parquet")]
+        import pyarrow.fs as pafs
+
+        base = f"{self._root}/{table}"
+        infos = self.filesystem.get_file_info(
+            pafs.FileSelector(base, recursive=True, allow_not_found=True)
+        )
+        found = []
+        for info in infos:
+            parts = info.path[len(base) + 1 :].split("/")
+            if (
+                info.type == pafs.FileType.File
+                and len(parts) == 4
+                and [x.split("=", 1)[0] + "=" for x in parts[:3]] == [f"{p}=" for p in _PARTITIONS]
+                and parts[3].endswith(".parquet")
+            ):
+                found.append(info.path)
+        return found
 
     def refresh(self) -> None:
         """Make the views again, over the files there are now (after a sync, for instance).
@@ -299,24 +332,31 @@ class History:
             ]
             items += self._derived(table)
             return f"SELECT {', '.join(items)} WHERE false"
-        groups = self._schemas(files)
+        shapes: list[tuple[str, dict[str, str]]] = []  # (source, column -> DuckDB type)
+        for number, (group, present) in enumerate(self._schemas(files)):
+            if self.filesystem is not None:
+                source = self._register(table, number, group)
+                described = self.con.execute(f"DESCRIBE {source}").fetchall()
+                present = {str(r[0]): str(r[1]) for r in described if str(r[1]) != '"NULL"'}
+            else:
+                listed = ", ".join(_literal(str(p)) for p in group)
+                types = ", ".join(f"{_literal(p)}: 'VARCHAR'" for p in _PARTITIONS)
+                more = ", union_by_name = true" if present.get("*") else ""
+                source = (
+                    f"read_parquet([{listed}], hive_partitioning = true, "
+                    f"hive_types = {{{types}}}{more})"
+                )
+            shapes.append((source, present))
         # Columns beyond the schema's (param.<Name>, newer fields), typed by the first group
         # that has them; text where the groups disagree.
         extra: dict[str, str] = {}
-        for _, present in groups:
+        for _, present in shapes:
             for name, kind in present.items():
                 if name in columns or name in _PARTITIONS or name == "*":
                     continue
                 extra[name] = kind if extra.get(name, kind) == kind else "VARCHAR"
         branches = []
-        for group, present in groups:
-            listed = ", ".join(_literal(str(p)) for p in group)
-            types = ", ".join(f"{_literal(p)}: 'VARCHAR'" for p in _PARTITIONS)
-            more = ", union_by_name = true" if len(group) > 1 and present.get("*") else ""
-            source = (
-                f"read_parquet([{listed}], hive_partitioning = true, "
-                f"hive_types = {{{types}}}{more})"
-            )
+        for source, present in shapes:
             items = [f"CAST({_quote(p)} AS VARCHAR) AS {_quote(p)}" for p in _PARTITIONS]
             for name, dtype in columns.items():
                 if name in _PARTITIONS:
@@ -342,12 +382,14 @@ class History:
             return [f'job_parameter(parameters, {_literal(self.show_parameter)}) AS "show"']
         return []
 
-    def _schemas(self, files: Sequence[Path]) -> list[tuple[list[Path], dict[str, str]]]:
+    def _schemas(self, files: Sequence[str]) -> list[tuple[list[str], dict[str, str]]]:
         """Files grouped by their columns: (files, column -> DuckDB type) per group.
 
         One read of every footer (DuckDB's ``parquet_schema``, in parallel). A column of
         Parquet's null type (all missing when written) counts as absent.
         """
+        if self.filesystem is not None:
+            return self._arrow_schemas(files)
         listed = ", ".join(_literal(str(p)) for p in files)
         rows = self.con.execute(
             f"SELECT file_name, name, duckdb_type FROM parquet_schema([{listed}]) "
@@ -358,7 +400,7 @@ class History:
             present = by_file.setdefault(str(file_name), {})
             if kind is not None and str(kind).strip('"') != "NULL":
                 present[str(name)] = str(kind)
-        grouped: dict[tuple[tuple[str, str], ...], list[Path]] = {}
+        grouped: dict[tuple[tuple[str, str], ...], list[str]] = {}
         for path in files:
             key = tuple(sorted(by_file.get(str(path), {}).items()))
             grouped.setdefault(key, []).append(path)
@@ -370,6 +412,35 @@ class History:
                     union[name] = kind if union.get(name, kind) == kind else "VARCHAR"
             return [(list(files), {**union, "*": "union"})]
         return [(group, dict(key)) for key, group in grouped.items()]
+
+    def _arrow_schemas(self, files: Sequence[str]) -> list[tuple[list[str], dict[str, str]]]:
+        """:meth:`_schemas` through ``filesystem``: pyarrow reads each footer."""
+        import pyarrow.parquet as pq
+
+        grouped: dict[tuple[tuple[str, str], ...], list[str]] = {}
+        for path in files:
+            arrow = pq.read_schema(path, filesystem=self.filesystem)
+            key = tuple(sorted((f.name, str(f.type)) for f in arrow if str(f.type) != "null"))
+            grouped.setdefault(key, []).append(path)
+        return [(group, dict(key)) for key, group in grouped.items()]
+
+    def _register(self, table: str, number: int, files: Sequence[str]) -> str:
+        """Register a pyarrow dataset of ``files`` (one shape) with DuckDB; return its name."""
+        import pyarrow as pa
+        import pyarrow.dataset as pads
+
+        dataset = pads.dataset(
+            list(files),
+            filesystem=self.filesystem,
+            format="parquet",
+            partitioning=pads.partitioning(
+                pa.schema([(p, pa.string()) for p in _PARTITIONS]), flavor="hive"
+            ),
+            partition_base_dir=f"{self._root}/{table}",
+        )
+        name = f"_{table}_{number}"
+        self.con.register(name, dataset)
+        return name
 
     # -- plain SQL ---------------------------------------------------------------------------
 
@@ -777,7 +848,11 @@ def _parameter_values(text: object) -> dict[str, str]:
 
 
 def history(
-    dest: str | os.PathLike[str], *, show_parameter: str = "Show", database: str = ":memory:"
+    dest: str | os.PathLike[str],
+    *,
+    show_parameter: str = "Show",
+    database: str = ":memory:",
+    filesystem: pafs.FileSystem | None = None,
 ) -> History:
     """Open a history dataset for questions: a DuckDB connection with views over its tables.
 
@@ -794,6 +869,11 @@ def history(
         The job parameter that names the show (the API has no show of its own).
     database
         DuckDB's database, ``":memory:"`` by default.
+    filesystem
+        A pyarrow filesystem that holds ``dest`` (``pyarrow.fs.S3FileSystem`` for an
+        ``s3://bucket/prefix`` dataset): its files are read through pyarrow datasets registered
+        with DuckDB, since DuckDB's own S3 reader (the httpfs extension) is downloaded on first
+        use rather than bundled. None: ``dest`` is a local folder.
 
     Returns
     -------
@@ -812,4 +892,4 @@ def history(
     ...     h.trend().empty, h.retries().empty
     (True, True)
     """
-    return History(dest, show_parameter=show_parameter, database=database)
+    return History(dest, show_parameter=show_parameter, database=database, filesystem=filesystem)

@@ -154,7 +154,7 @@ def test_bad_arguments_name_the_argument(h: History) -> None:
         h.trend(by="shot")
     with pytest.raises(ValueError, match="`rate` must be a number"):
         h.cost(rate=-1)
-    with pytest.raises(ValueError, match="`dest` must be a local folder"):
+    with pytest.raises(ValueError, match="`dest` must be a local folder, or come with"):
         dnb.history("s3://bucket/history")
 
 
@@ -394,3 +394,26 @@ def test_many_file_shapes_read_the_same_in_one_union(
         )
         assert h.sql("select count(*), count(workerId) from actions").fetchall() == counts
         pd.testing.assert_frame_equal(h.trend(by=["show", "stepName"]), grouped)
+
+
+def test_a_pyarrow_filesystem_reads_the_same(dest: Path, tmp_path: Path) -> None:
+    import pyarrow.fs as pafs
+
+    copy = tmp_path / "copy"
+    shutil.copytree(dest, copy)
+    # A job whose jobs file is missing, and a hidden file: left out here too.
+    jobs_file = next((copy / "jobs").rglob("*.parquet"))
+    jobs_file.unlink()
+    (jobs_file.parent / ".hidden.parquet").write_bytes(b"not parquet")
+    with dnb.history(copy) as local, dnb.history(copy, filesystem=pafs.LocalFileSystem()) as fs:
+        assert fs.files("actions") == local.files("actions")
+        assert not any(jobs_file.stem in p for p in fs.files("actions"))
+        for table in ("jobs", "actions", "sessions"):
+            query = f"select count(*) from {table}"
+            assert fs.sql(query).fetchall() == local.sql(query).fetchall(), table
+        pd.testing.assert_frame_equal(
+            fs.trend(by=["show", "stepName"]), local.trend(by=["show", "stepName"])
+        )
+        pd.testing.assert_frame_equal(fs.retries(by="createdBy"), local.retries(by="createdBy"))
+        types = {r[0]: r[1] for r in fs.sql("describe actions").fetchall()}
+        assert types["month"] == "VARCHAR" and types["duration"] == "INTERVAL"
