@@ -417,3 +417,43 @@ def test_a_pyarrow_filesystem_reads_the_same(dest: Path, tmp_path: Path) -> None
         pd.testing.assert_frame_equal(fs.retries(by="createdBy"), local.retries(by="createdBy"))
         types = {r[0]: r[1] for r in fs.sql("describe actions").fetchall()}
         assert types["month"] == "VARCHAR" and types["duration"] == "INTERVAL"
+
+
+def test_an_s3_dataset_through_pyarrow(dest: Path) -> None:
+    """S3 over HTTP on 127.0.0.1 (moto's server), read with pyarrow's S3 filesystem.
+
+    The bucket is filled through pyarrow too: the library (and so the tests' boto3 clients)
+    only ever read.
+    """
+    import pyarrow.fs as pafs
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        filesystem = pafs.S3FileSystem(
+            access_key="test",
+            secret_key="test",
+            endpoint_override=f"{host}:{port}",
+            scheme="http",
+            region="us-east-1",
+            allow_bucket_creation=True,
+        )
+        filesystem.create_dir("studio")  # the bucket
+        pafs.copy_files(
+            str(dest),
+            "studio/history",
+            source_filesystem=pafs.LocalFileSystem(),
+            destination_filesystem=filesystem,
+        )
+        with (
+            dnb.history("s3://studio/history", filesystem=filesystem) as remote,
+            dnb.history(dest) as local,
+        ):
+            assert len(remote.files("actions")) == len(local.files("actions")) > 0
+            query = "select count(*), count(distinct jobId) from actions"
+            assert remote.sql(query).fetchall() == local.sql(query).fetchall()
+            pd.testing.assert_frame_equal(remote.trend(), local.trend())
+    finally:
+        server.stop()
