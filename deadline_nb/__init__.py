@@ -95,6 +95,10 @@ _EXPORTS: dict[str, str] = {
     "findings_text": "findings",
     "sync_history": "queue_history",
     "read_history": "queue_history",
+    "history": "history_db",
+    "History": "history_db",
+    "plot_trend": "plots",
+    "plot_compare": "plots",
 }
 _SUBMODULES = (
     "aws",
@@ -104,6 +108,7 @@ _SUBMODULES = (
     "fetch",
     "findings",
     "frames",
+    "history_db",
     "localfarm",
     "plots",
     "queue_history",
@@ -125,6 +130,7 @@ if TYPE_CHECKING:
         fetch,
         findings,
         frames,
+        history_db,
         localfarm,
         plots,
         queue_history,
@@ -184,7 +190,9 @@ if TYPE_CHECKING:
         task_frame,
         write_json,
     )
+    from .history_db import History, history
     from .plots import (
+        plot_compare,
         plot_concurrency,
         plot_durations,
         plot_exit_codes,
@@ -193,6 +201,7 @@ if TYPE_CHECKING:
         plot_progress,
         plot_status,
         plot_timeline,
+        plot_trend,
         plot_usage,
         save_figure,
     )

@@ -20,6 +20,8 @@ __all__ = [
     "ACTION_TYPES",
     "ACTION_TYPE_COLORS",
     "ACTIVE_STATUSES",
+    "COMPARE_COLUMNS",
+    "COST_COLUMNS",
     "FAILURE_LINE_COLUMNS",
     "FAILURE_SOURCES",
     "FINDING_COLUMNS",
@@ -34,11 +36,13 @@ __all__ = [
     "MANIFEST_COLUMNS",
     "METRIC_COLUMNS",
     "PARAMETER_COLUMNS",
+    "PARAMETER_DIFF_COLUMNS",
     "PARAMETER_DTYPES",
     "PARAMETER_PREFIX",
     "PARAMETER_TYPES",
     "RESOURCE_COLUMNS",
     "RESOURCE_TABLE_COLUMNS",
+    "RETRY_COLUMNS",
     "SESSION_ACTION_COLUMNS",
     "SESSION_COLUMNS",
     "SESSION_LIFECYCLE_STATUSES",
@@ -50,6 +54,7 @@ __all__ = [
     "TASK_COLUMNS",
     "TASK_RUN_STATUSES",
     "TERMINAL_STATUSES",
+    "TREND_COLUMNS",
     "USAGE_AGGREGATION_STATUSES",
     "USAGE_COLUMNS",
     "USAGE_COST",
@@ -605,6 +610,62 @@ USAGE_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
 #: The usage frame's total estimated cost and runtime columns: what a chart or a finding reads.
 USAGE_COST: Final = "costInUsd.sum"
 USAGE_RUNTIME: Final = "runtimeInSeconds.sum"
+
+
+# ---------------------------------------------------------------------------------------------
+# queue history questions (deadline_nb.history_db): the fixed columns of each answer. The
+# grouping columns a question was asked for (``by=``) come first, as strings.
+
+#: ``History.trend``: successful task runs' durations per ISO week (Monday 00:00 UTC) and group.
+TREND_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "week": TIME,
+        "runs": "int64",
+        "medianSeconds": "float64",
+        "p90Seconds": "float64",
+        "meanSeconds": "float64",
+    }
+)
+
+#: ``History.retries``: task runs, retries (runs beyond each task's first) and failed runs.
+RETRY_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "jobs": "int64",
+        "tasks": "int64",
+        "runs": "int64",
+        "retries": "int64",
+        "failedRuns": "int64",
+        "failureRate": "float64",
+    }
+)
+
+#: ``History.cost``: worker time of sessions per group and month (UTC) of the session's start,
+#: and an estimated cost (worker-hours times a rate; not the service's figure).
+COST_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "month": STRING,
+        "sessions": "int64",
+        "workerHours": "float64",
+        "estimatedCost": "float64",
+    }
+)
+
+#: ``History.compare_jobs``: one row per frame (step and task parameters; the ``param.<Name>``
+#: columns follow ``stepName``), the latest successful run's seconds in job a and in job b.
+COMPARE_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "stepName": STRING,
+        "secondsA": "float64",
+        "secondsB": "float64",
+        "ratio": "float64",
+        "slower": "boolean",
+    }
+)
+
+#: ``History.parameter_diff``: the job parameters whose values differ between two jobs.
+PARAMETER_DIFF_COLUMNS: Final[Mapping[str, object]] = MappingProxyType(
+    {"name": STRING, "valueA": STRING, "valueB": STRING}
+)
 
 
 def empty_frame(columns: Mapping[str, object]) -> pd.DataFrame:

@@ -25,8 +25,9 @@ draws an empty, labelled Axes for a frame with no rows (or nothing to show) inst
 
 One module per chart family (``timeline``, ``frame_times``, ``memory``, ``durations``, ``progress``,
 ``concurrency``, ``counts`` for status and exit codes, ``usage`` for a farm's usage and cost, drawn
-from a usage frame rather than actions) and ``save`` for files; what they share
-(axes, time zones, colours and ``hue``/``color``/``palette``, legends, empty states) is in
+from a usage frame rather than actions, ``history`` for the queue history's trend and job
+comparison, drawn from :mod:`deadline_nb.history_db`'s answers) and ``save`` for files; what they
+share (axes, time zones, colours and ``hue``/``color``/``palette``, legends, empty states) is in
 ``shared``. Import the plots from here: ``from deadline_nb.plots import plot_timeline``.
 """
 
@@ -36,6 +37,7 @@ from .concurrency import plot_concurrency
 from .counts import plot_exit_codes, plot_status
 from .durations import plot_durations
 from .frame_times import plot_frame_times
+from .history import plot_compare, plot_trend
 from .memory import plot_memory
 from .progress import plot_progress
 from .save import SLIDE_DPI, SLIDE_SIZE, save_figure
@@ -47,6 +49,7 @@ __all__ = [
     "SLIDE_DPI",
     "SLIDE_SIZE",
     "Palette",
+    "plot_compare",
     "plot_concurrency",
     "plot_durations",
     "plot_exit_codes",
@@ -55,6 +58,7 @@ __all__ = [
     "plot_progress",
     "plot_status",
     "plot_timeline",
+    "plot_trend",
     "plot_usage",
     "save_figure",
 ]
