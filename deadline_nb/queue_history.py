@@ -422,6 +422,11 @@ def _write_atomic(fs: pafs.FileSystem, frame: pd.DataFrame, path: str) -> None:
         coerce_timestamps="us",
         allow_truncated_timestamps=True,
         compression="zstd",
+        # No Arrow schema and no pandas metadata in the footer: they weighed three quarters
+        # of a small job's files (the pandas metadata twice, once inside the Arrow schema).
+        # read_history gives the schema's dtypes back (_as_schema), and Parquet's own types
+        # say the rest; other engines read only those.
+        store_schema=False,
         write_statistics=[c for c in body.columns if _has_statistics(c, body[c].dtype)],
     )
     # One write of the whole body: a stream closed after a failed write would otherwise
@@ -886,7 +891,7 @@ def read_history(
         buffer = io.BytesIO()
         pq.write_table(stacked, buffer)
         buffer.seek(0)
-        frame = _as_schema(read_parquet(buffer), _EMPTY[table])
+        frame = _as_schema(read_parquet(buffer), _EMPTY[table], stacked.schema)
         frame.insert(0, "farmId", pd.Series([farm] * len(frame), dtype="category"))
         frame.insert(1, "queueId", pd.Series([queue] * len(frame), dtype="category"))
         parts.append(frame)
@@ -895,7 +900,9 @@ def read_history(
     return concat_frames(parts)
 
 
-def _as_schema(frame: pd.DataFrame, columns: Mapping[str, object]) -> pd.DataFrame:
+def _as_schema(
+    frame: pd.DataFrame, columns: Mapping[str, object], stored: pa.Schema | None = None
+) -> pd.DataFrame:
     """``frame`` with every column of the schema, in its order and dtype, then its other columns.
 
     A column a file lacks (written by an older version) is missing values of the schema's
@@ -916,8 +923,27 @@ def _as_schema(frame: pd.DataFrame, columns: Mapping[str, object]) -> pd.DataFra
             data[name] = frame[name]
     for name in frame.columns:
         if name not in data and name not in PARTITIONS[:2]:
-            data[name] = frame[name]
+            kind = stored.field(name).type if stored is not None and name in stored.names else None
+            data[name] = _nullable(frame[name], kind)
     return pd.DataFrame(data, index=frame.index)
+
+
+def _nullable(column: pd.Series, stored: pa.DataType | None) -> pd.Series:
+    """A column outside the schema (a task parameter's) as the frames type it: ``Int64``,
+    ``Float64`` or ``boolean``, not NumPy's. The files keep no pandas metadata (see
+    _write_atomic): the stored Parquet type says which (an integer column with gaps reads as
+    floats, exact ones)."""
+    import pyarrow as pa
+
+    if stored is None or isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
+        return column
+    if pa.types.is_integer(stored):
+        return column.astype("Int64")
+    if pa.types.is_floating(stored):
+        return column.astype("Float64")
+    if pa.types.is_boolean(stored):
+        return column.astype("boolean")
+    return column
 
 
 _EMPTY: Final[Mapping[str, Mapping[str, object]]] = {
