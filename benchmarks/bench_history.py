@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import deadline_nb as dnb
+from deadline_nb.queue_history import PARQUET_OPTIONS
 
 SHOWS = ("aurora", "borealis", "cirrus")
 QUEUES = ("queue-" + "1" * 32, "queue-" + "2" * 32, "queue-" + "3" * 32)
@@ -112,7 +113,7 @@ def generate(dest: Path, actions: int, per_job: int, seed: int = 0) -> int:
         )
         path = dest / "actions" / folder / f"{job_id}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, path)
+        pq.write_table(table, path, **PARQUET_OPTIONS)
         params = (
             f'{{"Show": {{"string": "{SHOWS[show[j]]}"}}, "Version": {{"int": "{j % 40 + 1}"}}}}'
         )
@@ -130,7 +131,7 @@ def generate(dest: Path, actions: int, per_job: int, seed: int = 0) -> int:
         )
         path = dest / "jobs" / folder / f"{job_id}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(job, path)
+        pq.write_table(job, path, **PARQUET_OPTIONS)
     return sum(p.stat().st_size for p in dest.rglob("*.parquet"))
 
 

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BASE_TABLES",
     "OPTIONAL_TABLES",
+    "PARQUET_OPTIONS",
     "TABLES",
     "TABLE_COLUMNS",
     "HistorySyncError",
@@ -76,6 +77,20 @@ OPTIONAL_TABLES: Final[Mapping[str, str]] = MappingProxyType(
 )
 #: The dataset's tables, each a folder of DEST.
 TABLES: Final[tuple[str, ...]] = (*BASE_TABLES, *OPTIONAL_TABLES)
+#: How the dataset's files are written (pyarrow.parquet.write_table's options). Microsecond
+#: timestamps: Spark cannot read Parquet's nanosecond ones, and the service's times are whole
+#: milliseconds, so nothing is lost. zstd. No Arrow schema and no pandas metadata in the
+#: footer: they weighed three quarters of a small job's files (the pandas metadata twice, once
+#: inside the Arrow schema); read_history gives the schema's dtypes back, and Parquet's own
+#: types say the rest (other engines read only those).
+PARQUET_OPTIONS: Final[Mapping[str, Any]] = MappingProxyType(
+    {
+        "coerce_timestamps": "us",
+        "allow_truncated_timestamps": True,
+        "compression": "zstd",
+        "store_schema": False,
+    }
+)
 #: The Hive partition keys, in the order of the folders.
 PARTITIONS: Final[tuple[str, ...]] = ("farmId", "queueId", "month")
 logger = logging.getLogger("deadline_nb")
@@ -411,22 +426,13 @@ def _write_atomic(fs: pafs.FileSystem, frame: pd.DataFrame, path: str) -> None:
     """
     body = frame.drop(columns=[c for c in PARTITIONS if c in frame.columns])
     buffer = io.BytesIO()
-    # Microsecond timestamps: Spark cannot read Parquet's nanosecond ones, and the
-    # service's times are whole milliseconds, so nothing is lost. zstd, and statistics
-    # only where a query skips files by them (ids, times): a job's files are small, so
-    # their footers weigh as much as their rows.
+    # PARQUET_OPTIONS, and statistics only where a query skips files by them (ids, times):
+    # a job's files are small, so their footers weigh as much as their rows.
     body.to_parquet(
         buffer,
         index=False,
         schema=_storable_schema(body),
-        coerce_timestamps="us",
-        allow_truncated_timestamps=True,
-        compression="zstd",
-        # No Arrow schema and no pandas metadata in the footer: they weighed three quarters
-        # of a small job's files (the pandas metadata twice, once inside the Arrow schema).
-        # read_history gives the schema's dtypes back (_as_schema), and Parquet's own types
-        # say the rest; other engines read only those.
-        store_schema=False,
+        **PARQUET_OPTIONS,
         write_statistics=[c for c in body.columns if _has_statistics(c, body[c].dtype)],
     )
     # One write of the whole body: a stream closed after a failed write would otherwise
