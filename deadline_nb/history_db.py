@@ -263,9 +263,9 @@ class History:
         >>> import tempfile, deadline_nb as dnb
         >>> with tempfile.TemporaryDirectory() as dest, dnb.history(dest) as h:
         ...     h.refresh()
-        ...     sorted(h.sql("select view_name from duckdb_views() where not internal")
-        ...            .df()["view_name"])
-        ['actions', 'jobs', 'sessions', 'steps', 'task_run_actions', 'task_runs', 'tasks']
+        ...     views = h.sql("select view_name from duckdb_views() where not internal")
+        ...     " ".join(sorted(views.df()["view_name"]))
+        'actions jobs logs resources sessions steps task_run_actions task_runs tasks'
         """
         con = self.con
         con.execute(
