@@ -39,6 +39,7 @@ import pandas as pd
 from . import schema
 from .aws import DEFAULT_WORKERS
 from .errors import (
+    AccessDeniedError,
     CredentialsError,
     DeadlineNbError,
     DestinationError,
@@ -671,15 +672,7 @@ def sync_history(
     plans: list[tuple[str, str, str, dict[str, Any] | None]] = []  # queue, job, action, manifest
     for queue in queues:
         held = _manifest(fs, root, farm, queue)
-        listed = list_jobs(
-            farm,
-            queue,
-            limit=None,
-            filters=filters,
-            progress=progress,
-            max_workers=max_workers,
-            client=c,
-        )
+        listed = _list_queue(c, farm, queue, cutoff, filters, progress, max_workers)
         seen = set()
         for summary in listed:
             job_id = str(summary["jobId"])
@@ -738,6 +731,40 @@ def sync_history(
             result,
         )
     return result
+
+
+def _list_queue(
+    c: DeadlineCloudClient,
+    farm: str,
+    queue: str,
+    cutoff: datetime.datetime | None,
+    filters: Any,
+    progress: bool,
+    max_workers: int,
+) -> list[dict[str, Any]]:
+    """The queue's jobs submitted since ``cutoff``: SearchJobs filtered on the service, or,
+    for a role that may not call SearchJobs, every job by ListJobs, filtered here."""
+    try:
+        return list_jobs(
+            farm,
+            queue,
+            limit=None,
+            filters=filters,
+            progress=progress,
+            max_workers=max_workers,
+            client=c,
+        )
+    except AccessDeniedError as error:
+        if filters is None or error.operation != "SearchJobs":
+            raise
+    logger.info("SearchJobs refused: listing %s with ListJobs, filtered here", queue)
+    every = list_jobs(farm, queue, limit=None, progress=progress, max_workers=max_workers, client=c)
+    assert cutoff is not None  # filters come only with a cutoff
+    return [
+        job
+        for job in every
+        if job.get("createdAt") is None or pd.Timestamp(job["createdAt"]) >= pd.Timestamp(cutoff)
+    ]
 
 
 def _sync_one(

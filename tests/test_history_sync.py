@@ -295,6 +295,26 @@ def test_since_keeps_only_recent_jobs(
     assert young and set(recent.written) == young != set(everything.written)
 
 
+def test_since_without_search_jobs_lists_and_filters_here(
+    still_farm: tuple[LocalFarm, ManualClock], tmp_path: Path
+) -> None:
+    """A role that may not call SearchJobs: ListJobs walks the queue, the window is applied
+    here, and the same jobs are written."""
+    farm, _ = still_farm
+    searched = _sync(tmp_path / "searched", farm, since="1d")
+    farm.denied_operations.add("SearchJobs")
+    try:
+        client = farm.client()
+        recorder = Recorder(client)
+        listed = _sync(tmp_path / "listed", farm, client, since="1d")
+    finally:
+        farm.denied_operations.discard("SearchJobs")
+    assert recorder.calls["ListJobs"] > 0
+    assert set(listed.written) == set(searched.written)
+    everything = _sync(tmp_path / "all", farm)
+    assert 0 < len(listed.written) < len(everything.written)
+
+
 def test_cli_sync(
     still_farm: tuple[LocalFarm, ManualClock],
     tmp_path: Path,
