@@ -1096,6 +1096,7 @@ class Cache:
             stored = self._stored(db, key, kind, [item[id_field] for _, item in listed])
             seq = self._next_seq(db)
             rows: list[tuple[Any, ...]] = []
+            named: dict[str, str] = {}  # parent -> the prefix of the ids that name it, or ""
             for n, body in enumerate(blobs):
                 if raw:  # one blob; an item's place in it is its place in the listing
                     chunk = listed
@@ -1105,21 +1106,19 @@ class Cache:
                     chunk = listed[n * _BLOB_ITEMS : (n + 1) * _BLOB_ITEMS]
                     blob = self._put_blob(db, key, body, len(chunk))
                     places = list(range(len(chunk)))
-                rows.extend(
-                    (
-                        key,
-                        kind,
-                        item[id_field],
-                        _stored_parent(item[id_field], item.get(parent_field))
-                        if parent_field
-                        else None,
-                        seq,
-                        position,
-                        blob,
-                        pos,
-                    )
-                    for pos, (position, item) in zip(places, chunk, strict=True)
-                )
+                for pos, (position, item) in zip(places, chunk, strict=True):
+                    item_id = item[id_field]
+                    parent = item.get(parent_field) if parent_field else None
+                    if isinstance(parent, str):
+                        # _stored_parent's rule, its id range worked out once per parent (a
+                        # step's tasks share one): a call per item weighs at 100,000.
+                        low = named.get(parent)
+                        if low is None:
+                            children = _children(parent)
+                            low = named[parent] = children[0] if children else ""
+                        if low and item_id.startswith(low):
+                            parent = None
+                    rows.append((key, kind, item_id, parent, seq, position, blob, pos))
             db.executemany(
                 "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, 0, NULL, ?, ?, ?, ?)", rows
             )
