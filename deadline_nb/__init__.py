@@ -95,6 +95,7 @@ _EXPORTS: dict[str, str] = {
     "findings_text": "findings",
     "sync_history": "queue_history",
     "read_history": "queue_history",
+    "compact_history": "history_compact",
     "history": "history_db",
     "History": "history_db",
     "plot_trend": "plots",
@@ -190,6 +191,7 @@ if TYPE_CHECKING:
         task_frame,
         write_json,
     )
+    from .history_compact import compact_history
     from .history_db import History, history
     from .plots import (
         plot_compare,

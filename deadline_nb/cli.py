@@ -26,6 +26,7 @@ __all__ = [
     "main",
     "run_demo",
     "run_fetch",
+    "run_history_compact",
     "run_history_ddl",
     "run_localfarm",
     "run_logs",
@@ -448,6 +449,21 @@ def _add_history(subparsers: Subparsers) -> None:
         help="the dataset: a local folder (read for its columns) or its s3:// URI",
     )
     ddl.set_defaults(handler=run_history_ddl)
+    compact = commands.add_parser(
+        "compact",
+        help="put each month's finished jobs in one file per table (fewer, faster files)",
+        description=(
+            "Move the finished jobs of each farm, queue and month into one file per table. "
+            "Readers give the same rows before, after and meanwhile; DuckDB, Athena and Spark "
+            "read a month in one file rather than one per job. Run it after a sync."
+        ),
+    )
+    compact.add_argument("--farm-id", help="only this farm's partitions")
+    compact.add_argument("--queue-id", help="only this queue's partitions")
+    compact.add_argument("--profile", help="an AWS profile, for an s3:// DEST")
+    compact.add_argument("--quiet", action="store_true", help="no progress bar")
+    compact.add_argument("dest", metavar="DEST", help="the dataset: a folder or s3://bucket/prefix")
+    compact.set_defaults(handler=run_history_compact)
 
 
 #: Subcommand name -> function that adds its parser.
@@ -1029,6 +1045,7 @@ def run_sync(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         cache=not args.no_cache,
         progress=not args.quiet,
         client=_client_from(args),
+        boto3_session=_session_from(args),
     )
     total = len(result.written) + len(result.unchanged) + len(result.deleted)
     print(
@@ -1074,6 +1091,62 @@ def run_history_ddl(args: argparse.Namespace, *, out: TextIO | None = None) -> i
     )
     print(text, file=out)
     return 0
+
+
+def run_history_compact(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    """Compact a history dataset (:func:`deadline_nb.compact_history`).
+
+    Parameters
+    ----------
+    args
+        Parsed ``history compact`` arguments.
+    out
+        Where to print the summary line; standard output by default.
+
+    Returns
+    -------
+    int
+        The exit code: 0.
+
+    Examples
+    --------
+    >>> import io, tempfile
+    >>> from deadline_nb.cli import build_parser, run_history_compact
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     args = build_parser().parse_args(["history", "compact", "--quiet", tmp])
+    ...     buffer = io.StringIO()
+    ...     run_history_compact(args, out=buffer)
+    0
+    >>> buffer.getvalue().split(", in ")[0]
+    'Compacted 0 jobs into 0 packs, 0 files removed'
+    """
+    from .history_compact import compact_history
+
+    out = sys.stdout if out is None else out
+    result = compact_history(
+        args.dest,
+        args.farm_id,
+        args.queue_id,
+        boto3_session=_session_from(args),
+        progress=not args.quiet,
+    )
+    kept = f"; {len(result.kept)} rewritten meanwhile, left as they are" if result.kept else ""
+    print(
+        f"Compacted {result.jobs} jobs into {len(result.packs)} packs, {result.removed} files "
+        f"removed{kept}, in {result.dest}",
+        file=out,
+    )
+    return 0
+
+
+def _session_from(args: argparse.Namespace) -> Any:
+    """A boto3 session of ``--profile`` (and ``--region``) for an S3 dataset, or None."""
+    profile = getattr(args, "profile", None)
+    if not profile:
+        return None
+    import boto3
+
+    return boto3.Session(profile_name=profile, region_name=getattr(args, "region", None))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,7 +16,9 @@ submitter, and their duration in seconds), and methods for the questions a TD as
 What the views read: every ``DEST/<table>/farmId=/queueId=/month=/<jobId>.parquet`` file whose
 name does not start with ``.`` (a sync's temporary files), and of the tables other than
 ``jobs`` only the files of jobs whose ``jobs`` file exists (a sync stopped halfway wrote the
-other tables first) -- the same rule as :func:`deadline_nb.read_history`. The files are listed
+other tables first); the packs :func:`deadline_nb.compact_history` wrote (``pack-*.parquet``),
+each job read from one place only -- the same rule as :func:`deadline_nb.read_history`. The
+files are listed
 when the views are made: :meth:`History.refresh` sees a sync that ran since. The partition
 columns ``farmId``, ``queueId`` and ``month`` are text (``hive_types``). Files written by an
 older version that lack a column read as nulls (``union_by_name``), and every column of
@@ -42,7 +44,7 @@ import pandas as pd
 
 from . import schema
 from .errors import DeadlineNbError, bad_argument
-from .queue_history import TABLE_COLUMNS, TABLES, dataset_filesystem
+from .queue_history import TABLE_COLUMNS, TABLES, _Visible, _visible, dataset_filesystem
 
 if TYPE_CHECKING:
     import boto3
@@ -190,8 +192,10 @@ class History:
         self.filesystem = filesystem
         self.dest = text
         # The path in the filesystem: pyarrow's S3 paths are bucket/key, without the scheme.
-        self._root = text.split("://", 1)[1] if "://" in text else text
-        self._root = self._root.rstrip("/") or "/"
+        if "://" in text:
+            self._root = text.split("://", 1)[1].rstrip("/") or "/"
+        else:
+            self._root = Path(text).expanduser().absolute().as_posix()
         self.show_parameter = show_parameter
         self.con: duckdb.DuckDBPyConnection = duckdb.connect(database)
         # Weeks and months are UTC ones, whatever the machine's zone.
@@ -220,40 +224,16 @@ class History:
         ...     h.files("actions")
         []
         """
+        return [v.path for v in self._visible(table)]
+
+    def _visible(self, table: str) -> list[_Visible]:
+        """The files of ``table`` a view reads, each with the jobs to leave out of it."""
         if table not in TABLES:
             raise bad_argument("table", f"be one of {list(TABLES)}", table)
-        found = sorted(
-            (p for p in self._list(table) if not p.rsplit("/", 1)[-1].startswith(".")),
-        )
-        if table == "jobs":
-            return found
-        # A job's other tables count once its jobs file exists (written last by a sync).
-        cut = len(self._root) + 1
-        jobs = {p[cut:].split("/", 1)[1] for p in self.files("jobs")}
-        return [p for p in found if p[cut:].split("/", 1)[1] in jobs]
-
-    def _list(self, table: str) -> list[str]:
-        """Every ``farmId=/queueId=/month=/*.parquet`` path of a table (hidden ones too)."""
-        if self.filesystem is None:
-            local = Path(self._root) / table
-            return [p.as_posix() for p in local.glob("farmId=*/queueId=*/month=*/*.parquet")]
         import pyarrow.fs as pafs
 
-        base = f"{self._root}/{table}"
-        infos = self.filesystem.get_file_info(
-            pafs.FileSelector(base, recursive=True, allow_not_found=True)
-        )
-        found = []
-        for info in infos:
-            parts = info.path[len(base) + 1 :].split("/")
-            if (
-                info.type == pafs.FileType.File
-                and len(parts) == 4
-                and [x.split("=", 1)[0] + "=" for x in parts[:3]] == [f"{p}=" for p in _PARTITIONS]
-                and parts[3].endswith(".parquet")
-            ):
-                found.append(info.path)
-        return found
+        fs = self.filesystem if self.filesystem is not None else pafs.LocalFileSystem()
+        return sorted(_visible(fs, self._root, table), key=lambda v: v.path)
 
     def refresh(self) -> None:
         """Make the views again, over the files there are now (after a sync, for instance).
@@ -316,8 +296,8 @@ class History:
         jobs. Past :data:`_MAX_GROUPS` groups, it is ``union_by_name`` all the same.
         """
         columns = _COLUMNS[table]
-        files = self.files(table)
-        if not files:
+        visible = self._visible(table)
+        if not visible:
             items = [f"CAST(NULL AS VARCHAR) AS {_quote(p)}" for p in _PARTITIONS]
             items += [
                 f"CAST(NULL AS {_duckdb_type(d)}) AS {_quote(n)}"
@@ -326,8 +306,16 @@ class History:
             ]
             items += self._derived(table)
             return f"SELECT {', '.join(items)} WHERE false"
+        # A pack holding jobs read from elsewhere (see queue_history._visible) is a group of
+        # its own, read less those jobs' rows.
+        groups = self._schemas([v.path for v in visible if not v.excluded])
+        partly = [v for v in visible if v.excluded]
+        excluded = [frozenset[str]()] * len(groups)
+        for v in partly:
+            groups += self._schemas([v.path])
+            excluded.append(v.excluded)
         shapes: list[tuple[str, dict[str, str]]] = []  # (source, column -> DuckDB type)
-        for number, (group, present) in enumerate(self._schemas(files)):
+        for number, (group, present) in enumerate(groups):
             if self.filesystem is not None:
                 source = self._register(table, number, group)
                 described = self.con.execute(f"DESCRIBE {source}").fetchall()
@@ -349,7 +337,7 @@ class History:
                 if name in columns or name in _PARTITIONS or name == "*":
                     continue
                 extra[name] = kind if extra.get(name, kind) == kind else "VARCHAR"
-        branches = []
+        branches: list[str] = []
         for source, present in shapes:
             items = [f"CAST({_quote(p)} AS VARCHAR) AS {_quote(p)}" for p in _PARTITIONS]
             for name, dtype in columns.items():
@@ -367,7 +355,11 @@ class History:
                 value = _quote(name) if name in present else "NULL"
                 items.append(f"CAST({value} AS {kind}) AS {_quote(name)}")
             items += self._derived(table)
-            branches.append(f"SELECT {', '.join(items)} FROM {source}")
+            where = ""
+            if excluded[len(branches)]:
+                left_out = ", ".join(_literal(j) for j in sorted(excluded[len(branches)]))
+                where = f" WHERE jobId NOT IN ({left_out})"
+            branches.append(f"SELECT {', '.join(items)} FROM {source}{where}")
         return "\nUNION ALL\n".join(branches)
 
     def _derived(self, table: str) -> list[str]:
@@ -382,6 +374,8 @@ class History:
         One read of every footer (DuckDB's ``parquet_schema``, in parallel). A column of
         Parquet's null type (all missing when written) counts as absent.
         """
+        if not files:
+            return []
         if self.filesystem is not None:
             return self._arrow_schemas(files)
         listed = ", ".join(_literal(str(p)) for p in files)

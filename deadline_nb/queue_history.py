@@ -15,6 +15,11 @@ or not at all. Either way a killed sync leaves the old file or the new one, neve
 and readers skip names that start with ``.``. The ``jobs`` file is written last: its row
 (``syncToken``, ``finished``, ``deleted``) is what the next sync compares with, so a job whose
 other tables were not all written is written again.
+
+:func:`deadline_nb.compact_history` later moves the finished jobs of a partition into one
+``pack-*.parquet`` per table in the same folder; readers (:func:`read_history`, the sync's own
+look at what it holds, :func:`deadline_nb.history`) read each job from one place
+(:func:`_visible`), so that compaction changes the number of files and nothing else.
 """
 
 from __future__ import annotations
@@ -92,6 +97,8 @@ PARQUET_OPTIONS: Final[Mapping[str, Any]] = MappingProxyType(
         "store_schema": False,
     }
 )
+#: How a pack's file name starts (many finished jobs of a partition in one file).
+PACK_PREFIX: Final = "pack-"
 #: The Hive partition keys, in the order of the folders.
 PARTITIONS: Final[tuple[str, ...]] = ("farmId", "queueId", "month")
 logger = logging.getLogger("deadline_nb")
@@ -436,9 +443,13 @@ def _write_atomic(fs: pafs.FileSystem, frame: pd.DataFrame, path: str) -> None:
         **PARQUET_OPTIONS,
         write_statistics=[c for c in body.columns if _has_statistics(c, body[c].dtype)],
     )
+    _publish(fs, buffer.getvalue(), path)
+
+
+def _publish(fs: pafs.FileSystem, data: bytes, path: str) -> None:
+    """Make ``data`` the file at ``path`` in one step (see :func:`_write_atomic`)."""
     # One write of the whole body: a stream closed after a failed write would otherwise
     # publish what it had.
-    data = buffer.getvalue()
     if not _is_local(fs):
         with fs.open_output_stream(path) as out:
             out.write(data)
@@ -545,6 +556,82 @@ def _files(
     return sorted(found)
 
 
+def is_pack(name: str) -> bool:
+    """Whether a file's name (without ``.parquet``) is a pack's (:mod:`history_compact`)."""
+    return name.startswith(PACK_PREFIX)
+
+
+class _Visible(NamedTuple):
+    """A file readers read, and the jobs whose rows in it they leave out (a pack's only)."""
+
+    path: str
+    farm: str
+    queue: str
+    month: str
+    name: str  # a job id, or a pack's name
+    excluded: frozenset[str]
+
+
+def _pack_members(fs: pafs.FileSystem, path: str) -> list[str]:
+    import pyarrow.parquet as pq
+
+    column = pq.read_table(path, columns=["jobId"], filesystem=fs).column("jobId")
+    return [str(j) for j in column.to_pylist()]
+
+
+def _visible(
+    fs: pafs.FileSystem,
+    root: str,
+    table: str,
+    farm_id: str | None = None,
+    queue_id: str | None = None,
+) -> list[_Visible]:
+    """The files of a table readers read, each with the jobs to leave out of it.
+
+    A job's rows are in its own files (``<jobId>.parquet``, its jobs file written last) or in
+    a pack (``pack-*.parquet``, written by :func:`deadline_nb.compact_history`, its jobs file
+    written last); both for a moment while a compaction or a sync moves it. One place wins:
+    the job's own files when its jobs file exists (a sync rewrote it after it was packed),
+    else the newest pack holding it. A file of any other table counts only once the jobs file
+    of its job (or pack) exists: until then it is half of a write.
+    """
+    jobs = _files(fs, root, "jobs", farm_id, queue_id)
+    own = {(s.farm, s.queue, s.month, s.job) for s in jobs if not is_pack(s.job)}
+    packs = sorted((s for s in jobs if is_pack(s.job)), key=lambda s: s.job)
+    members = {(s.farm, s.queue, s.month, s.job): _pack_members(fs, s.path) for s in packs}
+    newest: dict[tuple[str, str, str, str], str] = {}  # job -> the pack it is read from
+    for (farm, queue, month, pack), held in members.items():  # oldest first: newer win
+        for job in held:
+            if (farm, queue, month, job) not in own:
+                newest[(farm, queue, month, job)] = pack
+    listed = jobs if table == "jobs" else _files(fs, root, table, farm_id, queue_id)
+    found = []
+    for s in listed:
+        key = (s.farm, s.queue, s.month, s.job)
+        if not is_pack(s.job):
+            if key in own:
+                found.append(_Visible(*s, frozenset()))
+            continue
+        if key not in members:
+            continue  # a pack whose jobs file is not written (yet, or any more)
+        held = members[key]
+        excluded = frozenset(j for j in held if newest.get((*key[:3], j)) != s.job)
+        if len(excluded) < len(held):
+            found.append(_Visible(*s, excluded))
+    return found
+
+
+def _without(read: pa.Table, excluded: frozenset[str]) -> pa.Table:
+    """A pack's rows less those of the ``excluded`` jobs."""
+    if not excluded:
+        return read
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keep = pc.invert(pc.is_in(read.column("jobId"), value_set=pa.array(sorted(excluded))))
+    return read.filter(keep)
+
+
 def _read_table(fs: pafs.FileSystem, path: str) -> pa.Table:
     import pyarrow.parquet as pq
 
@@ -554,13 +641,14 @@ def _read_table(fs: pafs.FileSystem, path: str) -> pa.Table:
 def _manifest(
     fs: pafs.FileSystem, root: str, farm_id: str, queue_id: str
 ) -> dict[str, dict[str, Any]]:
-    """The stored jobs rows of a queue, by job id: what the last sync saw."""
+    """The stored jobs rows of a queue, by job id: what the last sync saw, and where."""
     found: dict[str, dict[str, Any]] = {}
-    for stored in _files(fs, root, "jobs", farm_id, queue_id):
-        table = _read_table(fs, stored.path)
+    for stored in _visible(fs, root, "jobs", farm_id, queue_id):
+        table = _without(_read_table(fs, stored.path), stored.excluded)
         columns = [c for c in _MANIFEST if c in table.column_names]
         for row in table.select(columns).to_pylist():
             row["month"] = stored.month
+            row["pack"] = stored.name if is_pack(stored.name) else None
             found[str(row["jobId"])] = row
     return found
 
@@ -788,15 +876,7 @@ def _sync_one(
         try:
             job = fetch_job(farm, queue, job_id, client=c)
         except NotFoundError:
-            month = str(row["month"])
-            path = f"{_folder(root, 'jobs', farm, queue, month)}/{job_id}.parquet"
-            from .frames import read_parquet
-
-            with fs.open_input_file(path) as stored:
-                kept = read_parquet(io.BytesIO(stored.read()))
-            kept["deleted"] = pd.array([True] * len(kept), dtype=pd.BooleanDtype())
-            kept["syncedAt"] = pd.Series([now] * len(kept), dtype=schema.TIME)
-            _write_atomic(fs, kept, path)
+            _mark_deleted(fs, root, (farm, queue, job_id), row, now)
             return "deleted"
         if job_token(job) == row.get("syncToken"):
             return "unchanged"
@@ -827,6 +907,79 @@ def _sync_one(
     tables["jobs"] = job_row_frame(loaded.job, synced_at=now, tables=["jobs", *tables])
     _write_job(fs, root, tables, (farm, queue, job_id), _month(loaded.job.get("createdAt")))
     return "written"
+
+
+def _mark_deleted(
+    fs: pafs.FileSystem,
+    root: str,
+    ids: tuple[str, str, str],
+    row: Mapping[str, Any],
+    now: datetime.datetime,
+) -> None:
+    """Mark a stored job deleted by the service: its jobs row rewritten, its rows kept."""
+    import pyarrow.parquet as pq
+
+    from .frames import read_parquet
+
+    farm, queue, job_id = ids
+    month = str(row["month"])
+    path = f"{_folder(root, 'jobs', farm, queue, month)}/{job_id}.parquet"
+    pack = row.get("pack")
+    if pack:
+        # Read from a pack: the job's rows become files of its own again, its jobs file last
+        # (which moves it out of the pack at once), rather than the month's pack rewritten.
+        for table in _held(row):
+            if table == "jobs":
+                continue
+            source = f"{_folder(root, table, farm, queue, month)}/{pack}.parquet"
+            try:
+                rows = _only(_read_table(fs, source), job_id)
+            except FileNotFoundError:
+                continue
+            target = f"{_folder(root, table, farm, queue, month)}/{job_id}.parquet"
+            _publish(fs, arrow_file_bytes(rows), target)
+        buffer = io.BytesIO()
+        pq.write_table(
+            _only(
+                _read_table(fs, f"{_folder(root, 'jobs', farm, queue, month)}/{pack}.parquet"),
+                job_id,
+            ),
+            buffer,
+        )
+        buffer.seek(0)
+        kept = read_parquet(buffer)
+    else:
+        with fs.open_input_file(path) as stored:
+            kept = read_parquet(io.BytesIO(stored.read()))
+    kept["deleted"] = pd.array([True] * len(kept), dtype=pd.BooleanDtype())
+    kept["syncedAt"] = pd.Series([now] * len(kept), dtype=schema.TIME)
+    _write_atomic(fs, kept, path)
+
+
+def _only(read: pa.Table, job_id: str) -> pa.Table:
+    """The rows of one job."""
+    import pyarrow.compute as pc
+
+    return read.filter(pc.equal(read.column("jobId"), job_id))
+
+
+def arrow_file_bytes(table: pa.Table, row_group_size: int | None = None) -> bytes:
+    """An Arrow table as a file of the dataset: :data:`PARQUET_OPTIONS`, statistics of ids
+    and times only (as :func:`_write_atomic` writes a frame)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(
+        table,
+        buffer,
+        row_group_size=row_group_size,
+        **PARQUET_OPTIONS,
+        write_statistics=[
+            f.name for f in table.schema if f.name.endswith("Id") or pa.types.is_timestamp(f.type)
+        ],
+    )
+    return buffer.getvalue()
 
 
 def _held(row: Mapping[str, Any] | None) -> tuple[str, ...]:
@@ -892,17 +1045,10 @@ def read_history(
     # read_parquet (its dtype guarantees, at the cost of one file per group rather than per
     # job); files of different schemas (older versions, other parameters) meet in concat_frames.
     fs, root = dataset_filesystem(dest, boto3_session)
-    complete = None
-    if table != "jobs":
-        # One listing of the jobs files (not one request per file, which S3 bills).
-        complete = {s[1:] for s in _files(fs, root, "jobs", farm_id, queue_id)}
     groups: dict[tuple[str, str, pa.Schema], list[pa.Table]] = {}
-    for stored in _files(fs, root, table, farm_id, queue_id):
-        if complete is not None and stored[1:] not in complete:
-            # A sync stopped between this job's tables and its jobs row: not a job yet.
-            logger.debug("%s has no jobs row: left out", stored.path)
-            continue
-        read = _read_table(fs, stored.path)
+    # Only complete jobs, each from the one place it is read from (see _visible).
+    for stored in _visible(fs, root, table, farm_id, queue_id):
+        read = _without(_read_table(fs, stored.path), stored.excluded)
         key = (stored.farm, stored.queue, read.schema.remove_metadata())
         groups.setdefault(key, []).append(read)
     parts = []

@@ -93,11 +93,14 @@ _SHARED: list[str] = []  # thread-name prefixes of the farms kept across tests, 
 def kept_farm(**knobs: Any) -> Iterator[LocalFarm]:
     """A farm (seed 0) kept across tests: its threads are not counted as left running.
 
-    ``knobs`` are more of :class:`LocalFarm`'s arguments (``queue_jobs=20_000``).
+    ``knobs`` are more of :class:`LocalFarm`'s arguments (``queue_jobs=20_000``; a ``clock``
+    rather than the shared farms' speed-up).
     """
     from deadline_nb.localfarm import LocalFarm
 
-    with LocalFarm(seed=0, speedup=SHARED_SPEEDUP, **knobs) as running:
+    if "clock" not in knobs:  # a clock of the test's own says how time goes
+        knobs["speedup"] = SHARED_SPEEDUP
+    with LocalFarm(seed=0, **knobs) as running:
         prefix = f"localfarm-{running.endpoint_url.rsplit(':', 1)[1]}"
         _SHARED.append(prefix)
         try:

@@ -300,3 +300,26 @@ def test_all_missing_category_column_reads_back_as_a_category(
     stored = dnb.read_history(tmp_path, "actions")
     assert stored["status"].dtype == dnb.schema.SESSION_ACTION_COLUMNS["status"]
     assert stored["status"].isna().sum() == len(frame)
+
+
+def test_compaction_on_s3_reads_the_same(
+    still_farm: LocalFarm, s3: Any, moto_url: str, tmp_path: Path
+) -> None:
+    bucket = _bucket(moto_url)
+    dest = f"s3://{bucket}/studio/history"
+    _sync(dest, still_farm)
+    local = tmp_path / "local"
+    _sync(local, still_farm)
+    before = _objects(s3, bucket)
+    result = dnb.compact_history(dest, progress=False)
+    assert result.jobs > 0 and result.removed > 0 and not result.kept
+    after = _objects(s3, bucket)
+    assert len(after) == len(before) - result.removed + sum(1 for key in after if "/pack-" in key)
+    assert any("/pack-" in key for key in after)
+    _same_tables(dest, local)
+    with dnb.history(dest) as h:
+        total = h.sql("select count(*), count(distinct sessionActionId) from actions").fetchall()
+    assert total == [(len(dnb.read_history(local, "actions")),) * 2]
+    # A sync after compaction finds every job where it was.
+    again = _sync(dest, still_farm)
+    assert not again.written and not again.deleted

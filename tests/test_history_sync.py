@@ -352,3 +352,28 @@ def history_queue_job(farm: LocalFarm) -> str:
     from deadline_nb.localfarm.model import QUEUE_JOB_ROLE
 
     return next(spec.name for spec in farm.model.jobs if spec.role == QUEUE_JOB_ROLE)
+
+
+def test_cli_sync_signs_an_s3_destination_with_the_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The profile names the Deadline Cloud client's credentials and the destination's alike
+    # (a studio's history bucket is in the same account).
+    (tmp_path / "config").write_text(
+        "[profile studio]\nregion = eu-west-1\naws_access_key_id = a\naws_secret_access_key = b\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    seen: dict[str, Any] = {}
+
+    def sync(*args: Any, **kwargs: Any) -> history.SyncResult:
+        seen.update(kwargs)
+        return history.SyncResult("s3://bucket/history")
+
+    monkeypatch.setattr(history, "sync_history", sync)
+    argv = ["sync", "--farm-id", "farm-1", "--profile", "studio", "--quiet", "--no-cache"]
+    assert main([*argv, "--to", "s3://bucket/history"]) == 0
+    session = seen["boto3_session"]
+    assert session.profile_name == "studio" and session.region_name == "eu-west-1"
+    argv = ["sync", "--farm-id", "farm-1", "--region", "eu-west-1", "--quiet", "--no-cache"]
+    assert main([*argv, "--to", "s3://bucket/h"]) == 0
+    assert seen["boto3_session"] is None  # no profile: boto3's own chain, as before
