@@ -403,6 +403,11 @@ def _add_sync(subparsers: Subparsers) -> None:
         action="store_true",
         help="also the resources table: each action's worker memory and CPU (worker logs)",
     )
+    parser.add_argument(
+        "--compact",
+        action="store_true",
+        help="then put each month's finished jobs in one file per table (history compact)",
+    )
     connection = parser.add_argument_group("connection")
     connection.add_argument("--profile", help="AWS profile (default: the deadline CLI's)")
     connection.add_argument("--region", help="AWS region of the farm")
@@ -1042,6 +1047,7 @@ def run_sync(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         since=args.since,
         logs=args.logs,
         metrics=args.metrics,
+        compact=args.compact,
         cache=not args.no_cache,
         progress=not args.quiet,
         client=_client_from(args),

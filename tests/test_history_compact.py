@@ -304,3 +304,19 @@ def test_cli_compact(dest: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert out.startswith(f"Compacted {finished} jobs into ")
     assert main(["history", "compact", "--quiet", str(dest)]) == 0
     assert capsys.readouterr().out.startswith("Compacted 0 jobs into 0 packs, 0 files removed")
+
+
+def test_sync_compact_packs_what_it_synced(farm: LocalFarm, tmp_path: Path) -> None:
+    plain, packed = tmp_path / "plain", tmp_path / "packed"
+    _sync(plain, farm)
+    dnb.sync_history(
+        packed, farm.farm_id, client=farm.client(), cache=False, progress=False, compact=True
+    )
+    assert any(p.stem.startswith("pack-") for p in _parquet(packed))
+    assert len(_parquet(packed)) < len(_parquet(plain))
+    expected = _tables(plain)
+    expected["jobs"] = expected["jobs"].drop(columns=["syncedAt", "duration"])
+    now = _tables(packed)
+    now["jobs"] = now["jobs"].drop(columns=["syncedAt", "duration"])
+    for table, frame in expected.items():
+        pd.testing.assert_frame_equal(now[table], frame, check_categorical=False, obj=table)
