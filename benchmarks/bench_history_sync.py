@@ -11,7 +11,9 @@ them running), and ``--latency`` seconds added to every request. In one run this
     jobs/s, actions/s (the farm simulates each job when first read: that is in the time);
 (c) a second sync with nothing new: its calls next to the bound "one listing pass plus one
     GetJob per job that was running";
-(d) the dataset's bytes per session action next to the cache's (goal: at most a third).
+(d) the dataset's bytes per session action next to the cache's (goal: at most a third);
+(e) :func:`deadline_nb.compact_history` of it: files before and after, bytes per action, and a
+    sync after it (nothing to write, the same calls as (c)).
 
     python benchmarks/bench_history_sync.py [--jobs 1000] [--big 0] [--latency 0.02]
 """
@@ -151,6 +153,25 @@ def main() -> None:
             f"(d) bytes per action: dataset {dataset / actions:,.0f} ({dataset / 1e6:.1f} MB), "
             f"cache {cached / actions:,.0f} ({cached / 1e6:.1f} MB): ratio "
             f"{dataset / cached:.2f} (goal <= 0.33)"
+        )
+
+        files = sum(1 for _ in dest.rglob("*.parquet"))
+        start = time.perf_counter()
+        packed = dnb.compact_history(dest, progress=False)
+        compact_s = time.perf_counter() - start
+        compacted = folder_bytes(dest)
+        start = time.perf_counter()
+        third = dnb.sync_history(
+            dest, farm, cache=cache, progress=False, max_workers=args.workers, client=c
+        )
+        third_s = time.perf_counter() - start
+        third_calls = sum(counter.take().values())
+        print(
+            f"(e) compacted in {compact_s:.1f} s: {files:,} files -> "
+            f"{sum(1 for _ in dest.rglob('*.parquet')):,} ({len(packed.packs)} packs of "
+            f"{packed.jobs:,} jobs); bytes per action {compacted / actions:,.0f} "
+            f"({compacted / 1e6:.1f} MB): ratio to the cache {compacted / cached:.2f}; "
+            f"a sync after it: {third_s:.2f} s, {len(third.written)} written, {third_calls} calls"
         )
 
 
