@@ -366,8 +366,12 @@ def _last_of_each(
     One write stores each id once (a batch retried by the engine may bring one twice): the
     last answer is the newest.
     """
+    given = items if isinstance(items, list) else list(items)
+    ids = [item[id_field] for item in given]
+    if len(set(ids)) == len(ids):  # the usual case, checked cheaply: no id twice
+        return list(enumerate(given))
     last: dict[Any, tuple[int, Mapping[str, Any]]] = {}
-    for position, item in enumerate(items):
+    for position, item in enumerate(given):
         last[item[id_field]] = (position, item)
     return sorted(last.values(), key=lambda pair: pair[0])
 
@@ -1335,6 +1339,7 @@ class Cache:
             blob = self._put_blob(db, key, body, 0, form)
             rows = []
             snapshots = []
+            written: list[tuple[str, tuple[int, Any]]] = []  # what the memo gains
             for pos, (_, action) in zip(places, listed, strict=True):
                 action_id = action["sessionActionId"]
                 status = action.get("status")
@@ -1356,6 +1361,7 @@ class Cache:
                 # An ended action's state is never compared (it cannot change): not kept.
                 state = None if terminal else action_state(action)
                 rows.append((key, action_id, parent, int(terminal), state, seq, blob, pos))
+                written.append((action_id, (seq, action if remember else None)))
                 # Snapshots are of actions in flight, and of the moment one of them ends.
                 if terminal and action_id not in previous:
                     continue
@@ -1374,17 +1380,14 @@ class Cache:
                 db.execute("UPDATE blobs SET live = ? WHERE id = ?", (len(rows), blob))
             else:  # every one of them older than what is stored: nothing points at it
                 db.execute("DELETE FROM blobs WHERE id = ?", (blob,))
-            kept = {row[1] for row in rows}
-            self._release([b for i, (_, b) in stored.items() if i in kept], db)
+            if stored:
+                kept = {row[1] for row in rows}
+                self._release([b for i, (_, b) in stored.items() if i in kept], db)
             db.executemany("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?)", snapshots)
             memo = self._written.setdefault(key, {})
             if len(memo) > (_MEMO_LIMIT if remember else _MEMO_ID_LIMIT):
                 memo.clear()  # nobody built a frame for a long while: let it go
-            memo.update(
-                (a["sessionActionId"], (seq, a if remember else None))
-                for _, a in listed
-                if a["sessionActionId"] in kept
-            )
+            memo.update(written)
         return len(snapshots)
 
     @staticmethod
