@@ -13,6 +13,16 @@ STEP2 = "step-" + "e" * 32
 SESSION = "session-" + "1" * 32
 T0 = datetime(2026, 11, 26, 22, 0, tzinfo=timezone.utc)
 
+# The column that identifies a row of each table of a history dataset: rows are compared in
+# this order, and none may appear twice.
+HISTORY_KEYS = {
+    "jobs": "jobId",
+    "steps": "stepId",
+    "tasks": "taskId",
+    "sessions": "sessionId",
+    "actions": "sessionActionId",
+}
+
 
 def action_id(n: int, session_hex: str = "1" * 32) -> str:
     return f"sessionaction-{session_hex}-{n}"

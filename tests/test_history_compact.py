@@ -21,16 +21,11 @@ from deadline_nb.cli import main
 from deadline_nb.localfarm import LocalFarm
 from deadline_nb.localfarm.clock import ManualClock
 from tests.fetch_helpers import Recorder
+from tests.helpers import HISTORY_KEYS
 
 from .conftest import kept_farm
 
-KEYS = {
-    "jobs": "jobId",
-    "steps": "stepId",
-    "tasks": "taskId",
-    "sessions": "sessionId",
-    "actions": "sessionActionId",
-}
+KEYS = HISTORY_KEYS
 
 
 @pytest.fixture(scope="module")

@@ -25,15 +25,9 @@ from deadline_nb.errors import DestinationError
 from deadline_nb.localfarm import LocalFarm
 from deadline_nb.localfarm.clock import ManualClock
 from tests.fetch_helpers import Recorder
+from tests.helpers import HISTORY_KEYS
 
-# The column that identifies a row, per table: rows are compared in this order.
-KEYS = {
-    "jobs": "jobId",
-    "steps": "stepId",
-    "tasks": "taskId",
-    "sessions": "sessionId",
-    "actions": "sessionActionId",
-}
+KEYS = HISTORY_KEYS
 # Columns of the jobs table that say when it was synced (and what follows from it): they
 # differ between two syncs of the same farm by design.
 SYNC_TIMES = ["syncedAt", "duration"]
