@@ -1040,6 +1040,7 @@ def run_sync(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     from .queue_history import sync_history
 
     out = sys.stdout if out is None else out
+    session = _session_from(args)
     result = sync_history(
         args.to,
         args.farm_id,
@@ -1047,11 +1048,10 @@ def run_sync(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         since=args.since,
         logs=args.logs,
         metrics=args.metrics,
-        compact=args.compact,
         cache=not args.no_cache,
         progress=not args.quiet,
         client=_client_from(args),
-        boto3_session=_session_from(args),
+        boto3_session=session,
     )
     total = len(result.written) + len(result.unchanged) + len(result.deleted)
     print(
@@ -1059,6 +1059,22 @@ def run_sync(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         f"unchanged, {len(result.deleted)} newly marked deleted, in {result.dest}",
         file=out,
     )
+    if args.compact:
+        from .history_compact import compact_history
+
+        # The queues synced (all of the farm's when none was named; the whole dataset's
+        # when the farm came from the deadline config).
+        packed = [
+            compact_history(
+                args.to, args.farm_id, q, boto3_session=session, progress=not args.quiet
+            )
+            for q in (args.queue_id or [None])
+        ]
+        print(
+            f"Compacted {sum(p.jobs for p in packed)} jobs into "
+            f"{sum(len(p.packs) for p in packed)} packs",
+            file=out,
+        )
     return 0
 
 

@@ -666,7 +666,6 @@ def sync_history(
     max_workers: int = DEFAULT_WORKERS,
     client: DeadlineCloudClient | None = None,
     boto3_session: boto3.Session | None = None,
-    compact: bool = False,
 ) -> SyncResult:
     """Bring a Parquet dataset of a farm's jobs up to date: new and changed jobs only.
 
@@ -710,9 +709,6 @@ def sync_history(
     cache, progress, max_workers, client, boto3_session
         As in :func:`deadline_nb.load_job`; ``boto3_session`` also signs the S3 requests of an
         ``s3://`` destination (default ``boto3.Session()``).
-    compact
-        Then move the finished jobs of the queues synced into one file per table and month
-        (:func:`deadline_nb.compact_history`): fewer, faster files for every reader.
 
     Returns
     -------
@@ -814,11 +810,6 @@ def sync_history(
             else:
                 getattr(result, outcome).append(job_id)
             bar.update(1)
-    if compact:
-        from .history_compact import compact_history
-
-        for queue in queues:
-            compact_history(dest, farm, queue, boto3_session=boto3_session, progress=progress)
     if result.failed:
         names = sorted(result.failed)
         shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")

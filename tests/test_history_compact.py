@@ -301,12 +301,16 @@ def test_cli_compact(dest: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith("Compacted 0 jobs into 0 packs, 0 files removed")
 
 
-def test_sync_compact_packs_what_it_synced(farm: LocalFarm, tmp_path: Path) -> None:
+def test_sync_compact_packs_what_it_synced(
+    farm: LocalFarm, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     plain, packed = tmp_path / "plain", tmp_path / "packed"
     _sync(plain, farm)
-    dnb.sync_history(
-        packed, farm.farm_id, client=farm.client(), cache=False, progress=False, compact=True
-    )
+    argv = ["sync", "--farm-id", farm.farm_id, "--endpoint-url", farm.endpoint_url]
+    assert main([*argv, "--no-cache", "--quiet", "--compact", "--to", str(packed)]) == 0
+    jobs = dnb.read_history(packed, "jobs")
+    finished = int(jobs["finished"].astype(bool).sum())
+    assert f"Compacted {finished} jobs into " in capsys.readouterr().out
     assert any(p.stem.startswith("pack-") for p in _parquet(packed))
     assert len(_parquet(packed)) < len(_parquet(plain))
     expected = _tables(plain)
