@@ -81,7 +81,9 @@ def test_localfarm_subcommand_serves_until_stopped(stop_signal: signal.Signals) 
         )
         assert {j["name"]: j["jobId"] for j in found["jobs"]} == jobs
         process.send_signal(stop_signal)  # SIGINT is Ctrl-C
-        out, err = process.communicate(timeout=10)
+        # LocalFarm.stop allows each open connection 5 s to close, then the server's thread
+        # 5 s more: 10 s was the stop's own bound, which a loaded machine once reached.
+        out, err = process.communicate(timeout=30)
         assert process.returncode == 0, err
         assert "Local farm stopped." in out
     finally:
