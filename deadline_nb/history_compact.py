@@ -43,6 +43,7 @@ from .queue_history import (
     _files,
     _folder,
     _manifest,
+    _places,
     _publish,
     _read_table,
     _Visible,
@@ -162,21 +163,24 @@ def compact_history(
     ]
     work = []
     for farm, queue in queues:
-        manifest = _manifest(fs, root, farm, queue)
         # One listing of each table per queue, shared by its partitions.
-        visible = {table: _visible(fs, root, table, farm, queue) for table in TABLES}
+        places = _places(fs, root, farm, queue)
+        manifest = _manifest(fs, root, farm, queue, places)
+        listed = {t: _files(fs, root, t, farm, queue) for t in TABLES if t != "jobs"}
+        visible = {
+            table: _visible(fs, root, table, farm, queue, places, listed.get(table))
+            for table in TABLES
+        }
         packs: dict[str, set[str]] = {}  # month -> the packs there
-        for s in _files(fs, root, "jobs", farm, queue):
+        for s in places.jobs:
             if is_pack(s.job):
                 packs.setdefault(s.month, set()).add(s.job)
         # Files no reader reads: a pack's whose jobs file was never written (a compaction
         # killed in step 1), a job's whose jobs file is gone (one killed in step 2) or not
         # written (a sync killed halfway). A day old, they are no write in progress: deleted.
-        written = {(s.month, s.job) for s in _files(fs, root, "jobs", farm, queue)}
-        for table in TABLES:
-            if table == "jobs":
-                continue
-            for s in _files(fs, root, table, farm, queue):
+        written = {(s.month, s.job) for s in places.jobs}
+        for files in listed.values():
+            for s in files:
                 if (s.month, s.job) in written:
                     continue
                 if is_pack(s.job):
@@ -216,7 +220,7 @@ def _compact_partition(
     # Each own jobs file as it was read: one rewritten by a sync meanwhile is not deleted.
     jobs_folder = _folder(root, "jobs", farm, queue, month)
     seen = {j: _stamp(fs.get_file_info(f"{jobs_folder}/{j}.parquet")) for j in own}
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime(_STAMP)
+    stamp = _now().strftime(_STAMP)
     name = f"{PACK_PREFIX}{stamp}-{uuid.uuid4().hex[:8]}"
     wanted = set(packed)
     # Every pack there now goes once this one is written: it holds whatever they held that

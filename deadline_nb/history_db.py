@@ -18,12 +18,11 @@ name does not start with ``.`` (a sync's temporary files), and of the tables oth
 ``jobs`` only the files of jobs whose ``jobs`` file exists (a sync stopped halfway wrote the
 other tables first); the packs :func:`deadline_nb.compact_history` wrote (``pack-*.parquet``),
 each job read from one place only -- the same rule as :func:`deadline_nb.read_history`. The
-files are listed
-when the views are made: :meth:`History.refresh` sees a sync that ran since. The partition
-columns ``farmId``, ``queueId`` and ``month`` are text (``hive_types``). Files written by an
-older version that lack a column read as nulls (``union_by_name``), and every column of
-:mod:`deadline_nb.schema` is in its view even when no file has it, so that a question over an
-empty dataset answers with an empty frame.
+files are listed when the views are made: :meth:`History.refresh` sees a sync that ran since.
+The partition columns ``farmId``, ``queueId`` and ``month`` are text (``hive_types``). Files
+written by an older version that lack a column read as nulls (``union_by_name``), and every
+column of :mod:`deadline_nb.schema` is in its view even when no file has it, so that a question
+over an empty dataset answers with an empty frame.
 
 The show: the Deadline Cloud API has no notion of a show; studios put it in a job parameter.
 ``show`` is the value of the job parameter named by ``show_parameter`` (default ``"Show"``,
@@ -44,7 +43,15 @@ import pandas as pd
 
 from . import schema
 from .errors import DeadlineNbError, bad_argument
-from .queue_history import TABLE_COLUMNS, TABLES, _Visible, _visible, dataset_filesystem
+from .queue_history import (
+    TABLE_COLUMNS,
+    TABLES,
+    _Places,
+    _places,
+    _Visible,
+    _visible,
+    dataset_filesystem,
+)
 
 if TYPE_CHECKING:
     import boto3
@@ -226,14 +233,18 @@ class History:
         """
         return [v.path for v in self._visible(table)]
 
-    def _visible(self, table: str) -> list[_Visible]:
-        """The files of ``table`` a view reads, each with the jobs to leave out of it."""
+    def _visible(self, table: str, places: _Places | None = None) -> list[_Visible]:
+        """The files of ``table`` a view reads, each with the jobs to leave out of it
+        (``places``: the jobs files as :meth:`refresh` listed them once for every table)."""
         if table not in TABLES:
             raise bad_argument("table", f"be one of {list(TABLES)}", table)
+        found = _visible(self._fs(), self._root, table, places=places)
+        return sorted(found, key=lambda v: v.path)
+
+    def _fs(self) -> pafs.FileSystem:
         import pyarrow.fs as pafs
 
-        fs = self.filesystem if self.filesystem is not None else pafs.LocalFileSystem()
-        return sorted(_visible(fs, self._root, table), key=lambda v: v.path)
+        return self.filesystem if self.filesystem is not None else pafs.LocalFileSystem()
 
     def refresh(self) -> None:
         """Make the views again, over the files there are now (after a sync, for instance).
@@ -256,8 +267,9 @@ class History:
             )
             + ")"
         )
+        places = _places(self._fs(), self._root)  # one listing of the jobs files
         for table in TABLES:
-            con.execute(f"CREATE OR REPLACE VIEW {table} AS {self._select(table)}")
+            con.execute(f"CREATE OR REPLACE VIEW {table} AS {self._select(table, places)}")
         param_columns = [
             c for c in self._columns("actions") if c.startswith(schema.PARAMETER_PREFIX)
         ]
@@ -285,7 +297,7 @@ class History:
     def _columns(self, view: str) -> list[str]:
         return [str(r[0]) for r in self.con.execute(f"DESCRIBE {view}").fetchall()]
 
-    def _select(self, table: str) -> str:
+    def _select(self, table: str, places: _Places | None = None) -> str:
         """The SELECT of a table's view: the files, typed by the schema, missing columns null.
 
         Files are grouped by their columns (one group per version of the writer and set of task
@@ -296,7 +308,7 @@ class History:
         jobs. Past :data:`_MAX_GROUPS` groups, it is ``union_by_name`` all the same.
         """
         columns = _COLUMNS[table]
-        visible = self._visible(table)
+        visible = self._visible(table, places)
         if not visible:
             items = [f"CAST(NULL AS VARCHAR) AS {_quote(p)}" for p in _PARTITIONS]
             items += [
@@ -338,7 +350,7 @@ class History:
                     continue
                 extra[name] = kind if extra.get(name, kind) == kind else "VARCHAR"
         branches: list[str] = []
-        for source, present in shapes:
+        for (source, present), left_out in zip(shapes, excluded, strict=True):
             items = [f"CAST({_quote(p)} AS VARCHAR) AS {_quote(p)}" for p in _PARTITIONS]
             for name, dtype in columns.items():
                 if name in _PARTITIONS:
@@ -356,9 +368,9 @@ class History:
                 items.append(f"CAST({value} AS {kind}) AS {_quote(name)}")
             items += self._derived(table)
             where = ""
-            if excluded[len(branches)]:
-                left_out = ", ".join(_literal(j) for j in sorted(excluded[len(branches)]))
-                where = f" WHERE jobId NOT IN ({left_out})"
+            if left_out:
+                listed = ", ".join(_literal(j) for j in sorted(left_out))
+                where = f" WHERE jobId NOT IN ({listed})"
             branches.append(f"SELECT {', '.join(items)} FROM {source}{where}")
         return "\nUNION ALL\n".join(branches)
 

@@ -434,14 +434,9 @@ def _write_atomic(fs: pafs.FileSystem, frame: pd.DataFrame, path: str) -> None:
     """
     body = frame.drop(columns=[c for c in PARTITIONS if c in frame.columns])
     buffer = io.BytesIO()
-    # PARQUET_OPTIONS, and statistics only where a query skips files by them (ids, times):
-    # a job's files are small, so their footers weigh as much as their rows.
+    stored = _storable_schema(body)
     body.to_parquet(
-        buffer,
-        index=False,
-        schema=_storable_schema(body),
-        **PARQUET_OPTIONS,
-        write_statistics=[c for c in body.columns if _has_statistics(c, body[c].dtype)],
+        buffer, index=False, schema=stored, **PARQUET_OPTIONS, write_statistics=_statistics(stored)
     )
     _publish(fs, buffer.getvalue(), path)
 
@@ -467,8 +462,12 @@ def _publish(fs: pafs.FileSystem, data: bytes, path: str) -> None:
             os.unlink(temporary)
 
 
-def _has_statistics(name: str, dtype: object) -> bool:
-    return name.endswith("Id") or dtype == schema.TIME
+def _statistics(stored: pa.Schema) -> list[str]:
+    """The columns a file keeps min/max statistics of: those a query skips files by (ids,
+    times). A job's files are small, so their footers weigh as much as their rows."""
+    import pyarrow as pa
+
+    return [f.name for f in stored if f.name.endswith("Id") or pa.types.is_timestamp(f.type)]
 
 
 def _storable_schema(body: pd.DataFrame) -> Any:
@@ -579,12 +578,39 @@ def _pack_members(fs: pafs.FileSystem, path: str) -> list[str]:
     return [str(j) for j in column.to_pylist()]
 
 
+class _Places(NamedTuple):
+    """Where each job of a listing is read from (see :func:`_visible`)."""
+
+    jobs: list[_Stored]  # the jobs files: jobs' own, and packs'
+    own: set[tuple[str, str, str, str]]  # (farm, queue, month, job) with its own jobs file
+    members: dict[tuple[str, str, str, str], list[str]]  # a pack -> the jobs it holds
+    newest: dict[tuple[str, str, str, str], str]  # a job read from a pack -> that pack
+
+
+def _places(
+    fs: pafs.FileSystem, root: str, farm_id: str | None = None, queue_id: str | None = None
+) -> _Places:
+    """One listing of the jobs files, and which pack each packed job is read from."""
+    jobs = _files(fs, root, "jobs", farm_id, queue_id)
+    own = {(s.farm, s.queue, s.month, s.job) for s in jobs if not is_pack(s.job)}
+    packs = sorted((s for s in jobs if is_pack(s.job)), key=lambda s: s.job)
+    members = {(s.farm, s.queue, s.month, s.job): _pack_members(fs, s.path) for s in packs}
+    newest: dict[tuple[str, str, str, str], str] = {}
+    for (farm, queue, month, pack), held in members.items():  # oldest first: newer win
+        for job in held:
+            if (farm, queue, month, job) not in own:
+                newest[(farm, queue, month, job)] = pack
+    return _Places(jobs, own, members, newest)
+
+
 def _visible(
     fs: pafs.FileSystem,
     root: str,
     table: str,
     farm_id: str | None = None,
     queue_id: str | None = None,
+    places: _Places | None = None,
+    listed: Sequence[_Stored] | None = None,
 ) -> list[_Visible]:
     """The files of a table readers read, each with the jobs to leave out of it.
 
@@ -593,29 +619,24 @@ def _visible(
     written last); both for a moment while a compaction or a sync moves it. One place wins:
     the job's own files when its jobs file exists (a sync rewrote it after it was packed),
     else the newest pack holding it. A file of any other table counts only once the jobs file
-    of its job (or pack) exists: until then it is half of a write.
+    of its job (or pack) exists: until then it is half of a write. ``places`` (of the same farm
+    and queue) and ``listed`` (the table's files): what the caller listed already.
     """
-    jobs = _files(fs, root, "jobs", farm_id, queue_id)
-    own = {(s.farm, s.queue, s.month, s.job) for s in jobs if not is_pack(s.job)}
-    packs = sorted((s for s in jobs if is_pack(s.job)), key=lambda s: s.job)
-    members = {(s.farm, s.queue, s.month, s.job): _pack_members(fs, s.path) for s in packs}
-    newest: dict[tuple[str, str, str, str], str] = {}  # job -> the pack it is read from
-    for (farm, queue, month, pack), held in members.items():  # oldest first: newer win
-        for job in held:
-            if (farm, queue, month, job) not in own:
-                newest[(farm, queue, month, job)] = pack
-    listed = jobs if table == "jobs" else _files(fs, root, table, farm_id, queue_id)
+    if places is None:
+        places = _places(fs, root, farm_id, queue_id)
+    if listed is None:
+        listed = places.jobs if table == "jobs" else _files(fs, root, table, farm_id, queue_id)
     found = []
     for s in listed:
         key = (s.farm, s.queue, s.month, s.job)
         if not is_pack(s.job):
-            if key in own:
+            if key in places.own:
                 found.append(_Visible(*s, frozenset()))
             continue
-        if key not in members:
+        if key not in places.members:
             continue  # a pack whose jobs file is not written (yet, or any more)
-        held = members[key]
-        excluded = frozenset(j for j in held if newest.get((*key[:3], j)) != s.job)
+        held = places.members[key]
+        excluded = frozenset(j for j in held if places.newest.get((*key[:3], j)) != s.job)
         if len(excluded) < len(held):
             found.append(_Visible(*s, excluded))
     return found
@@ -639,11 +660,15 @@ def _read_table(fs: pafs.FileSystem, path: str) -> pa.Table:
 
 
 def _manifest(
-    fs: pafs.FileSystem, root: str, farm_id: str, queue_id: str
+    fs: pafs.FileSystem,
+    root: str,
+    farm_id: str,
+    queue_id: str,
+    places: _Places | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The stored jobs rows of a queue, by job id: what the last sync saw, and where."""
     found: dict[str, dict[str, Any]] = {}
-    for stored in _visible(fs, root, "jobs", farm_id, queue_id):
+    for stored in _visible(fs, root, "jobs", farm_id, queue_id, places):
         table = _without(_read_table(fs, stored.path), stored.excluded)
         columns = [c for c in _MANIFEST if c in table.column_names]
         for row in table.select(columns).to_pylist():
@@ -964,9 +989,8 @@ def _only(read: pa.Table, job_id: str) -> pa.Table:
 
 
 def arrow_file_bytes(table: pa.Table, row_group_size: int | None = None) -> bytes:
-    """An Arrow table as a file of the dataset: :data:`PARQUET_OPTIONS`, statistics of ids
-    and times only (as :func:`_write_atomic` writes a frame)."""
-    import pyarrow as pa
+    """An Arrow table as a file of the dataset: :data:`PARQUET_OPTIONS`, and the statistics
+    :func:`_write_atomic` keeps of a frame (:func:`_statistics`)."""
     import pyarrow.parquet as pq
 
     buffer = io.BytesIO()
@@ -975,9 +999,7 @@ def arrow_file_bytes(table: pa.Table, row_group_size: int | None = None) -> byte
         buffer,
         row_group_size=row_group_size,
         **PARQUET_OPTIONS,
-        write_statistics=[
-            f.name for f in table.schema if f.name.endswith("Id") or pa.types.is_timestamp(f.type)
-        ],
+        write_statistics=_statistics(table.schema),
     )
     return buffer.getvalue()
 
