@@ -205,15 +205,18 @@ def action_frame(ids: Ids, store: Cache | None, synced: Synced) -> pd.DataFrame:
         # This fetch's own frames (keep=False), for the actions whose stored row is still
         # exactly what it wrote: the last version of each, none that another writer replaced.
         ours = concat_frames(synced.frames) if len(synced.frames) > 1 else synced.frames[0]
-        ours = ours[~ours["sessionActionId"].duplicated(keep="last").to_numpy()]
+        again = ours["sessionActionId"].duplicated(keep="last").to_numpy()
+        if again.any():  # else no copy of a 100,000-row frame for nothing
+            ours = ours[~again]
         if len(ours) != len(basis.mine):  # else every one of them is still the stored one
             ours = ours[_among(ours["sessionActionId"], basis.mine)]
         parts.append(ours)
     if basis.frame is not None:
         taken = _among(basis.frame["sessionActionId"], {*newer["sessionActionId"], *basis.mine})
         parts.append(basis.frame[~taken])
-    parts.append(newer)
-    frame = sort_actions(concat_frames(parts) if len(parts) > 1 else newer)
+    if len(newer) or not parts:  # an empty one would only cost a stacking of the others
+        parts.append(newer)
+    frame = sort_actions(concat_frames(parts) if len(parts) > 1 else parts[0])
     store.put_frame(*ids.key, basis.seq, frame)
     return frame
 
