@@ -10,10 +10,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import deadline_nb as dnb
+import deadline_nb.cache as cache_module
 from deadline_nb.cache import Cache
 from deadline_nb.localfarm import BIG_JOB, LocalFarm
 
@@ -179,12 +181,16 @@ def _blobs(cache: Cache) -> list[tuple[int, int]]:
     ]
 
 
+@pytest.mark.parametrize("json_rows", [True, False], ids=["sqlite-json", "executemany"])
 def test_what_the_cache_stored_as_sent_reads_back_as_boto3_gave_it(
-    farm: LocalFarm, tmp_path: Path
+    farm: LocalFarm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, json_rows: bool
 ) -> None:
     # Session actions and tasks are stored as the service's raw bodies, and decoded on the way
     # out: a new Cache (nothing in memory) must give back exactly what the fetch returned,
-    # same keys in the same order, same types (aware datetimes, ints and floats).
+    # same keys in the same order, same types (aware datetimes, ints and floats). Rows are
+    # written in one step through SQLite's JSON functions, or (a SQLite without them) row by
+    # row: both must store the same.
+    monkeypatch.setattr(cache_module, "_json_rows", lambda: json_rows)
     path = tmp_path / "c.sqlite3"
     spec = farm.job_by_name("failing")
     ids = (farm.farm_id, spec.queue_id, spec.job_id)
@@ -205,6 +211,70 @@ def test_what_the_cache_stored_as_sent_reads_back_as_boto3_gave_it(
     assert len(stored_tasks) == len(tasks)
     for task in tasks:
         assert list(stored_tasks[task["taskId"]].items()) == list(task.items())
+
+
+def _write_a_history(cache: Cache) -> None:
+    """Writes of every kind of row: ended, in flight, a session not the id's, replaced, raw."""
+    import json
+
+    head = "sessionaction-" + "a" * 32
+    actions: list[dict[str, Any]] = [
+        {"sessionActionId": f"{head}-0", "status": "SUCCEEDED", "sessionId": "session-" + "a" * 32},
+        {"sessionActionId": f"{head}-1", "status": "RUNNING", "progressPercent": 12.5,
+         "progressMessage": "naïve \"quoted\"\nline ✓ 🎬"},
+        {"sessionActionId": f"{head}-2", "status": "FAILED", "sessionId": "session-other"},
+        {"sessionActionId": f"{head}-3", "status": "CANCELED"},
+    ]  # fmt: skip
+    cache.put_actions("f", "q", "j", actions, observed_at=1.0)
+    cache.put_actions(
+        "f", "q", "j", [{**actions[1], "status": "SUCCEEDED"}, actions[3]], observed_at=2.0
+    )
+    step = "step-" + "b" * 32
+    tasks = [{"taskId": f"task-{'b' * 32}-{n}", "runStatus": "SUCCEEDED"} for n in range(3)]
+    tasks.append({"taskId": "task-odd", "runStatus": "FAILED"})
+    bodies = [json.dumps({"tasks": tasks[:2]}).encode(), json.dumps({"tasks": tasks[2:]}).encode()]
+    given = [{**t, "stepId": step} for t in tasks]
+    for _ in range(2):  # listed again: the same rows, the first blob released
+        cache.put(
+            "task", "f", "q", "j", given, "taskId", parent_field="stepId", bodies=bodies,
+            operation="ListTasks",
+        )  # fmt: skip
+    cache.put("session", "f", "q", "j", [{"sessionId": "session-ü"}], "sessionId")
+    cache.set_listings("f", "q", "j", {"session-ü": "ended", "step-x": "token"})
+
+
+def test_rows_written_in_one_step_are_the_rows_written_one_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The usual rows go to SQLite as one JSON list in one statement (see _insert_rows): what
+    # is stored must be exactly what executemany stores, row for row.
+    dumps = {}
+    for json_rows in (True, False):
+        monkeypatch.setattr(cache_module, "_json_rows", lambda j=json_rows: j)
+        with Cache(tmp_path / f"{json_rows}.sqlite3") as cache:
+            _write_a_history(cache)
+            dumps[json_rows] = {  # all but the listings' times
+                table: cache._db.execute(f"SELECT {what} FROM {table} ORDER BY 1, 2, 3").fetchall()
+                for table, what in (
+                    ("items", "*"),
+                    ("blobs", "*"),
+                    ("listings", "job, scope, token"),
+                    ("snapshots", "*"),
+                )
+            }
+            back = [
+                a["progressMessage"] for a in cache.actions("f", "q", "j") if "progressMessage" in a
+            ]
+    assert dumps[True]["items"] and dumps[True] == dumps[False]
+    assert back == ['naïve "quoted"\nline ✓ 🎬']
+    items = {row[2]: row for row in dumps[True]["items"]}
+    assert items["sessionaction-" + "a" * 32 + "-2"][3] == "session-other"  # kept: not the id's
+    assert items["sessionaction-" + "a" * 32 + "-0"][3] is None  # the id's own session
+    assert (
+        items["task-odd"][3] == "step-" + "b" * 32 and items["task-" + "b" * 32 + "-0"][3] is None
+    )
+    assert [row[4] for row in dumps[True]["items"] if row[1] == "action"] == [1, 1, 1, 1]
+    assert {live for _, _, live, *_ in dumps[True]["blobs"]} == {1, 2, 4}
 
 
 def test_a_blob_goes_when_nothing_points_at_it(tmp_path: Path) -> None:
@@ -248,6 +318,27 @@ def test_the_writer_stores_in_order_and_reports_its_failure(tmp_path: Path) -> N
         closed.close()
     with pytest.raises(sqlite3.ProgrammingError):
         closed.put_actions([action(1, "RUNNING")])
+
+
+def test_the_writer_gathers_what_comes_within_its_wait_into_one_write(tmp_path: Path) -> None:
+    from deadline_nb.cache import Writer
+
+    def action(n: int) -> dict[str, object]:
+        return {"sessionActionId": f"sessionaction-{'c' * 32}-{n}", "status": "SUCCEEDED"}
+
+    with Cache(tmp_path / "c.sqlite3") as cache:
+        started = time.monotonic()
+        with Writer(cache, "f", "q", "j", gather=60.0) as writer:
+            for n in range(5):
+                writer.put_actions([action(n)])
+        # Closing writes what it has at once: it does not wait the minute out.
+        assert time.monotonic() - started < 30
+        assert _blobs(cache) == [(1, 5)] and cache.count("action", "f", "q", "j") == 5
+        with Writer(cache, "f", "q", "j", gather=60.0) as writer:
+            for start in (5, 605, 1205):
+                writer.put_actions([action(n) for n in range(start, start + 600)])
+        # A write takes batches until it holds 1,000 actions (a batch is never split).
+        assert [live for _, live in _blobs(cache)] == [5, 1200, 600]
 
 
 def test_a_frame_built_in_chunks_equals_one_built_at_once(
@@ -324,3 +415,37 @@ def test_an_action_another_notebook_replaced_during_a_fetch_is_the_stored_one(
             "SUCCEEDED",
             "RUNNING",
         ]
+
+
+def test_an_action_another_notebook_added_during_a_fetch_joins_the_frame(
+    tmp_path: Path,
+) -> None:
+    # The rows this fetch wrote are named by their write numbers, not read one by one; the
+    # rows another notebook wrote meanwhile, between this fetch's writes, must still be read.
+    from deadline_nb.fetch.actions import action_frame
+    from deadline_nb.fetch.common import Ids
+    from deadline_nb.fetch.sync import Synced
+
+    ids = Ids("farm-1", "queue-1", "job-1")
+    head = "sessionaction-" + "e" * 32
+    run = {"taskRun": {"taskId": "task-" + "e" * 32 + "-0", "stepId": "step-" + "e" * 32}}
+    mine = [
+        {"sessionActionId": f"{head}-{n}", "status": "SUCCEEDED", "definition": run}
+        for n in range(4)
+    ]
+    theirs = {"sessionActionId": f"{head}-9", "status": "FAILED", "definition": run}
+    path = tmp_path / "c.sqlite3"
+    with Cache(path) as ours, Cache(path) as other:
+        ours.put_actions(*ids.key, mine[:2], remember=False)
+        other.put_actions(*ids.key, [theirs])
+        ours.put_actions(*ids.key, mine[2:], remember=False)
+        synced = Synced(
+            {},
+            frames=[dnb.session_action_frame(mine, **ids.frame_ids)],
+            covered={str(a["sessionActionId"]) for a in mine},
+        )
+        frame = action_frame(ids, ours, synced)
+        assert frame["actionIndex"].tolist() == [0, 1, 2, 3, 9]
+        assert frame["status"].astype(str).tolist()[-1] == "FAILED"
+        stored = ours.frame(*ids.key)
+        assert stored is not None and stored[1]["actionIndex"].tolist() == [0, 1, 2, 3, 9]
