@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -383,34 +384,47 @@ def test_items_of_a_parent_whether_their_ids_name_it_or_not(tmp_path: Path) -> N
         assert [t["taskId"] for t in other] == [t["taskId"] for t in tasks[3:]]
 
 
-def test_an_action_another_notebook_replaced_during_a_fetch_is_the_stored_one(
-    tmp_path: Path,
-) -> None:
-    # load_job keeps its own frames (not dicts) of what it fetched; an action that another
-    # notebook stored a newer answer for meanwhile comes from the cache, the others from them.
+def _task_actions(letter: str, status: str, indexes: Iterable[int]) -> list[dict[str, Any]]:
+    """Session actions of one session running one task, with these indexes."""
+    run = {"taskRun": {"taskId": f"task-{letter * 32}-0", "stepId": f"step-{letter * 32}"}}
+    head = f"sessionaction-{letter * 32}"
+    return [
+        {"sessionActionId": f"{head}-{n}", "status": status, "definition": run} for n in indexes
+    ]
+
+
+def _frame_after_fetch(ours: Cache, mine: list[dict[str, Any]]) -> Any:
+    """The job frame load_job builds after fetching ``mine`` (kept as a frame, not dicts)."""
     from deadline_nb.fetch.actions import action_frame
     from deadline_nb.fetch.common import Ids
     from deadline_nb.fetch.sync import Synced
 
     ids = Ids("farm-1", "queue-1", "job-1")
-    head = "sessionaction-" + "f" * 32
-    run = {"taskRun": {"taskId": "task-" + "f" * 32 + "-0", "stepId": "step-" + "f" * 32}}
-    mine = [
-        {"sessionActionId": f"{head}-{n}", "status": "RUNNING", "definition": run} for n in range(3)
-    ]
+    synced = Synced(
+        {},
+        frames=[dnb.session_action_frame(mine, **ids.frame_ids)],
+        covered={str(a["sessionActionId"]) for a in mine},
+    )
+    return action_frame(ids, ours, synced)
+
+
+_JOB = ("farm-1", "queue-1", "job-1")
+
+
+def test_an_action_another_notebook_replaced_during_a_fetch_is_the_stored_one(
+    tmp_path: Path,
+) -> None:
+    # load_job keeps its own frames (not dicts) of what it fetched; an action that another
+    # notebook stored a newer answer for meanwhile comes from the cache, the others from them.
+    mine = _task_actions("f", "RUNNING", range(3))
     path = tmp_path / "c.sqlite3"
     with Cache(path) as ours, Cache(path) as other:
-        ours.put_actions(*ids.key, mine, remember=False)
-        other.put_actions(*ids.key, [{**mine[1], "status": "SUCCEEDED"}])
-        synced = Synced(
-            {},
-            frames=[dnb.session_action_frame(mine, **ids.frame_ids)],
-            covered={str(a["sessionActionId"]) for a in mine},
-        )
-        frame = action_frame(ids, ours, synced)
+        ours.put_actions(*_JOB, mine, remember=False)
+        other.put_actions(*_JOB, [{**mine[1], "status": "SUCCEEDED"}])
+        frame = _frame_after_fetch(ours, mine)
         assert frame["status"].astype(str).tolist() == ["RUNNING", "SUCCEEDED", "RUNNING"]
         # What was stored is that same frame, read back by the next build.
-        assert ours.frame(*ids.key)[1]["status"].astype(str).tolist() == [  # type: ignore[index]
+        assert ours.frame(*_JOB)[1]["status"].astype(str).tolist() == [  # type: ignore[index]
             "RUNNING",
             "SUCCEEDED",
             "RUNNING",
@@ -422,30 +436,14 @@ def test_an_action_another_notebook_added_during_a_fetch_joins_the_frame(
 ) -> None:
     # The rows this fetch wrote are named by their write numbers, not read one by one; the
     # rows another notebook wrote meanwhile, between this fetch's writes, must still be read.
-    from deadline_nb.fetch.actions import action_frame
-    from deadline_nb.fetch.common import Ids
-    from deadline_nb.fetch.sync import Synced
-
-    ids = Ids("farm-1", "queue-1", "job-1")
-    head = "sessionaction-" + "e" * 32
-    run = {"taskRun": {"taskId": "task-" + "e" * 32 + "-0", "stepId": "step-" + "e" * 32}}
-    mine = [
-        {"sessionActionId": f"{head}-{n}", "status": "SUCCEEDED", "definition": run}
-        for n in range(4)
-    ]
-    theirs = {"sessionActionId": f"{head}-9", "status": "FAILED", "definition": run}
+    mine = _task_actions("e", "SUCCEEDED", range(4))
     path = tmp_path / "c.sqlite3"
     with Cache(path) as ours, Cache(path) as other:
-        ours.put_actions(*ids.key, mine[:2], remember=False)
-        other.put_actions(*ids.key, [theirs])
-        ours.put_actions(*ids.key, mine[2:], remember=False)
-        synced = Synced(
-            {},
-            frames=[dnb.session_action_frame(mine, **ids.frame_ids)],
-            covered={str(a["sessionActionId"]) for a in mine},
-        )
-        frame = action_frame(ids, ours, synced)
+        ours.put_actions(*_JOB, mine[:2], remember=False)
+        other.put_actions(*_JOB, _task_actions("e", "FAILED", [9]))
+        ours.put_actions(*_JOB, mine[2:], remember=False)
+        frame = _frame_after_fetch(ours, mine)
         assert frame["actionIndex"].tolist() == [0, 1, 2, 3, 9]
         assert frame["status"].astype(str).tolist()[-1] == "FAILED"
-        stored = ours.frame(*ids.key)
+        stored = ours.frame(*_JOB)
         assert stored is not None and stored[1]["actionIndex"].tolist() == [0, 1, 2, 3, 9]
