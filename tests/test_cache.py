@@ -384,6 +384,9 @@ def test_items_of_a_parent_whether_their_ids_name_it_or_not(tmp_path: Path) -> N
         assert [t["taskId"] for t in other] == [t["taskId"] for t in tasks[3:]]
 
 
+_JOB = ("farm-1", "queue-1", "job-1")
+
+
 def _task_actions(letter: str, status: str, indexes: Iterable[int]) -> list[dict[str, Any]]:
     """Session actions of one session running one task, with these indexes."""
     run = {"taskRun": {"taskId": f"task-{letter * 32}-0", "stepId": f"step-{letter * 32}"}}
@@ -399,16 +402,13 @@ def _frame_after_fetch(ours: Cache, mine: list[dict[str, Any]]) -> Any:
     from deadline_nb.fetch.common import Ids
     from deadline_nb.fetch.sync import Synced
 
-    ids = Ids("farm-1", "queue-1", "job-1")
+    ids = Ids(*_JOB)
     synced = Synced(
         {},
         frames=[dnb.session_action_frame(mine, **ids.frame_ids)],
         covered={str(a["sessionActionId"]) for a in mine},
     )
     return action_frame(ids, ours, synced)
-
-
-_JOB = ("farm-1", "queue-1", "job-1")
 
 
 def test_an_action_another_notebook_replaced_during_a_fetch_is_the_stored_one(
